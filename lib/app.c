@@ -1,0 +1,156 @@
+/* lib/app.c — the handler runtime shared by cgi-bin/. */
+#include "app.h"
+
+#include <fcgiapp.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "log.h"
+#include "status.h"
+
+extern char **environ;
+
+struct app {
+	struct db *db;
+};
+
+static volatile sig_atomic_t app_stopping;
+
+const char *app_db_path(void)
+{
+	const char *p = getenv("DESKBRIDGE_DB");
+
+	return p && *p ? p : DESKBRIDGE_DEFAULT_DB;
+}
+
+const char *app_sql_dir(void)
+{
+	const char *p = getenv("DESKBRIDGE_SQL_DIR");
+
+	return p && *p ? p : DESKBRIDGE_DEFAULT_SQL_DIR;
+}
+
+const char *app_zendesk_app_dir(void)
+{
+	const char *p = getenv("DESKBRIDGE_ZENDESK_APP_DIR");
+
+	return p && *p ? p : DESKBRIDGE_DEFAULT_ZENDESK_APP_DIR;
+}
+
+static int open_db(struct app *app)
+{
+	struct db *db;
+	int version, latest, st;
+
+	st = db_open(app_db_path(), DB_OPEN_EXISTING, &db);
+	if (st != ST_OK)
+		return st;
+	st = db_latest_migration(app_sql_dir(), &latest);
+	if (st == ST_OK)
+		st = db_schema_version(db, &version);
+	if (st == ST_OK && version < latest)
+		st = db_migrate(db, app_sql_dir(), &version);
+	if (st == ST_OK && version < 1) {
+		log_error("database %s has no schema: run deskbridge-admin init", app_db_path());
+		st = ST_DB;
+	}
+	if (st != ST_OK) {
+		db_close(db);
+		return st;
+	}
+	app->db = db;
+	return ST_OK;
+}
+
+struct db *app_db(struct app *app, struct http_req *req)
+{
+	if (!app->db && open_db(app) != ST_OK) {
+		http_reply_error(req, APIERR_DB_UNAVAILABLE, NULL);
+		return NULL;
+	}
+	return app->db;
+}
+
+void app_route_health(struct http_req *req, void *ctx)
+{
+	struct app *app = ctx;
+	struct json_object *body = json_object_new_object();
+	int ok = (app->db || open_db(app) == ST_OK) && db_ping(app->db) == ST_OK;
+
+	if (!ok && app->db) {
+		/* Reopen on the next request: the file may have been replaced or restored. */
+		db_close(app->db);
+		app->db = NULL;
+	}
+	json_object_object_add(body, "ok", json_object_new_boolean(ok));
+	json_object_object_add(body, "db", json_object_new_string(ok ? "ok" : "error"));
+	http_reply_json(req, ok ? 200 : 503, body);
+}
+
+static void on_term(int sig)
+{
+	(void)sig;
+	app_stopping = 1;
+	FCGX_ShutdownPending();
+}
+
+/* No SA_RESTART: a stop request must interrupt the blocking accept(), so that the
+ * process leaves its loop and exits cleanly (closing SQLite, and under the sanitizer
+ * build, reporting leaks). */
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static void serve(struct http_req *req, struct app *app, const struct http_route *routes, size_t n)
+{
+	http_dispatch(req, routes, n, app);
+	if (http_finish(req) != ST_OK)
+		log_error("the client went away before the response was written");
+	http_req_free(req);
+}
+
+int app_main(const char *name, const struct http_route *routes, size_t nroutes)
+{
+	struct app app = {0};
+	struct http_req *req;
+	FCGX_Request fcgx;
+
+	log_init(name);
+	install_signals();
+	if (FCGX_IsCGI()) {
+		if (http_req_new_cgi(environ, stdin, stdout, &req) != ST_OK)
+			return 1;
+		serve(req, &app, routes, nroutes);
+		db_close(app.db);
+		return 0;
+	}
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&fcgx, 0, 0) != 0) {
+		log_error("cannot initialise FastCGI");
+		return 1;
+	}
+	while (!app_stopping && FCGX_Accept_r(&fcgx) >= 0) {
+		if (http_req_new_fcgi(&fcgx, &req) == ST_OK)
+			serve(req, &app, routes, nroutes);
+		else
+			log_error("out of memory reading a request");
+		FCGX_Finish_r(&fcgx);
+	}
+	FCGX_Free(&fcgx, 1);
+	db_close(app.db);
+	return 0;
+}

@@ -1,0 +1,29 @@
+/* lib/app.h — what every handler executable shares: the CGI/FastCGI loop, the
+ * database connection kept across FastCGI requests, and GET /api/health.
+ * Not: any route beyond health; those live in cgi-bin/ route tables. */
+#ifndef DESKBRIDGE_APP_H
+#define DESKBRIDGE_APP_H
+
+#include <stddef.h>
+
+#include "http.h"
+
+struct app;
+struct db;
+
+/* Serves requests until the web server stops the process (FastCGI) or answers the
+ * one request of a plain CGI run. Returns the process exit status. */
+int app_main(const char *name, const struct http_route *routes, size_t nroutes);
+
+/* The database, opened and migrated on first use; NULL after answering 503 db_unavailable. */
+struct db *app_db(struct app *app, struct http_req *req);
+
+/* GET /api/health: {"ok": true, "db": "ok"}, or 503 with "db": "error". ctx is the app. */
+void app_route_health(struct http_req *req, void *ctx);
+
+/* Where the database and migrations are: the environment, else the build's defaults. */
+const char *app_db_path(void);
+const char *app_sql_dir(void);
+const char *app_zendesk_app_dir(void);
+
+#endif

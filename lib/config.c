@@ -1,0 +1,317 @@
+/* lib/config.c — the configuration key table and its storage. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "status.h"
+
+static const char *valid_service_desk(const char *v)
+{
+	return strcmp(v, "zendesk") == 0 ? NULL : "must be \"zendesk\", the only service desk supported";
+}
+
+/* Zendesk subdomains are DNS labels: the "acme" of acme.zendesk.com. */
+static const char *valid_dns_label(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 63 || v[0] == '-' || v[n - 1] == '-')
+		return "must be a DNS label (letters, digits and inner hyphens, at most 63)";
+	for (const char *p = v; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-')
+			return "must be a DNS label (letters, digits and inner hyphens, at most 63)";
+	return NULL;
+}
+
+static const char *valid_url(const char *v)
+{
+	const char *host;
+
+	if (strncmp(v, "https://", 8) == 0)
+		host = v + 8;
+	else if (strncmp(v, "http://", 7) == 0)
+		host = v + 7;
+	else
+		return "must be an http:// or https:// URL";
+	if (!*host || *host == '/' || *host == ':')
+		return "must name a host";
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '"' || *p == '<' || *p == '>' ||
+		    *p == '\\' || *p == '#' || *p == '?')
+			return "must be a URL without spaces, query or fragment";
+	return NULL;
+}
+
+static const char *valid_email(const char *v)
+{
+	const char *at = strchr(v, '@');
+
+	if (!at || at == v || strchr(at + 1, '@') || !strchr(at + 1, '.') || at[1] == '.' ||
+	    v[strlen(v) - 1] == '.')
+		return "must be an email address";
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return "must be an email address";
+	return NULL;
+}
+
+static const char *valid_identifier(const char *v)
+{
+	if (!*v)
+		return "must not be empty";
+	for (const char *p = v; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.')
+			return "must use only letters, digits, '_', '-' and '.'";
+	return NULL;
+}
+
+static const struct config_key config_table[] = {
+	{"transfers_enabled", CONFIG_BOOL, "false", 0, 0, 0, NULL, 0},
+	{"service_desk", CONFIG_TEXT, "zendesk", 0, 0, 32, valid_service_desk, 0},
+	{"zendesk.subdomain", CONFIG_TEXT, NULL, 0, 0, 63, valid_dns_label, 0},
+	{"zendesk.account_key", CONFIG_SECRET, NULL, 0, 0, 256, NULL, 0},
+	{"zendesk.api_user", CONFIG_TEXT, NULL, 0, 0, 254, valid_email, 0},
+	{"zendesk.api_token", CONFIG_SECRET, NULL, 0, 0, 256, NULL, 0},
+	{"zendesk.account_verified_at", CONFIG_TEXT, NULL, 0, 0, 32, NULL, 1},
+	{"zendesk.shared_secret", CONFIG_SECRET, NULL, 0, 0, 512, NULL, 0},
+	{"zendesk.messaging.app_id", CONFIG_TEXT, NULL, 0, 0, 64, valid_identifier, 0},
+	{"zendesk.messaging.key_id", CONFIG_TEXT, NULL, 0, 0, 128, valid_identifier, 0},
+	{"zendesk.messaging.key_secret", CONFIG_SECRET, NULL, 0, 0, 512, NULL, 0},
+	{"zendesk.messaging.webhook_secret", CONFIG_SECRET, NULL, 0, 0, 512, NULL, 0},
+	{"zendesk.api_base", CONFIG_TEXT, NULL, 0, 0, 2048, valid_url, 0},
+	{"zendesk.chat_api_base", CONFIG_TEXT, NULL, 0, 0, 2048, valid_url, 0},
+	{"security.authenticate_users", CONFIG_BOOL, "false", 0, 0, 0, NULL, 0},
+	{"security.allow_anonymous_transfers", CONFIG_BOOL, "false", 0, 0, 0, NULL, 0},
+	{"security.issuer", CONFIG_TEXT, NULL, 0, 0, 256, NULL, 0},
+	{"security.clock_skew_s", CONFIG_INT, "60", 0, 300, 0, NULL, 0},
+	{"transfers.join_timeout_s", CONFIG_INT, "300", 30, 86400, 0, NULL, 0},
+	{"transfers.idle_timeout_s", CONFIG_INT, "1800", 30, 86400, 0, NULL, 0},
+	{"transfers.unavailable_message", CONFIG_TEXT,
+	 "No agent is available right now. Please try again later.", 0, 0, 500, NULL, 0},
+	{"transfers.department", CONFIG_TEXT, NULL, 0, 0, 128, NULL, 0},
+};
+
+const struct config_key *config_keys(size_t *n)
+{
+	*n = sizeof config_table / sizeof *config_table;
+	return config_table;
+}
+
+const struct config_key *config_key_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof config_table / sizeof *config_table; i++)
+		if (strcmp(config_table[i].name, name) == 0)
+			return &config_table[i];
+	return NULL;
+}
+
+/* Counts characters, or returns SIZE_MAX for bytes that are not UTF-8. */
+static size_t utf8_length(const char *s)
+{
+	size_t n = 0;
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		int extra = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2
+			  : (*p & 0xF8) == 0xF0 ? 3 : -1;
+		if (extra < 0 || (extra == 1 && *p < 0xC2) || (*p == 0xF4 && p[1] > 0x8F) || *p > 0xF4)
+			return SIZE_MAX;
+		for (int i = 1; i <= extra; i++)
+			if ((p[i] & 0xC0) != 0x80)
+				return SIZE_MAX;
+		if ((*p == 0xE0 && p[1] < 0xA0) || (*p == 0xED && p[1] > 0x9F) ||
+		    (*p == 0xF0 && p[1] < 0x90))
+			return SIZE_MAX;
+		p += extra + 1;
+		n++;
+	}
+	return n;
+}
+
+static int parse_int(const char *v, int64_t *out)
+{
+	char *end;
+	long long n;
+
+	if (!*v || isspace((unsigned char)*v))
+		return ST_INVALID;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno || *end)
+		return ST_INVALID;
+	*out = n;
+	return ST_OK;
+}
+
+const char *config_check(const struct config_key *key, const char *value)
+{
+	static char range[64];
+	int64_t n;
+	size_t len = utf8_length(value);
+
+	if (len == SIZE_MAX)
+		return "must be UTF-8 text";
+	for (const char *p = value; *p; p++)
+		if ((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t')
+			return "must not contain control characters";
+	switch (key->type) {
+	case CONFIG_BOOL:
+		return strcmp(value, "true") == 0 || strcmp(value, "false") == 0
+			       ? NULL : "must be true or false";
+	case CONFIG_INT:
+		if (parse_int(value, &n) == ST_OK && n >= key->min && n <= key->max)
+			return NULL;
+		snprintf(range, sizeof range, "must be an integer from %lld to %lld",
+			 (long long)key->min, (long long)key->max);
+		return range;
+	case CONFIG_TEXT:
+	case CONFIG_SECRET:
+		if (len > key->max_len) {
+			snprintf(range, sizeof range, "must be at most %zu characters", key->max_len);
+			return range;
+		}
+		if (key->type == CONFIG_SECRET && len == 0)
+			return "must not be empty";
+		return key->validate ? key->validate(value) : NULL;
+	}
+	return "has an unknown type";
+}
+
+static const char config_sql_get[] = "SELECT value FROM config WHERE key = ?";
+static const char config_sql_put[] =
+	"INSERT INTO config (key, value, updated_at) VALUES (?, ?, ?) "
+	"ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+static const char config_sql_delete[] = "DELETE FROM config WHERE key = ?";
+static const char config_sql_secret_get[] = "SELECT value FROM secrets WHERE name = ?";
+static const char config_sql_secret_put[] =
+	"INSERT INTO secrets (name, value, updated_at) VALUES (?, ?, ?) "
+	"ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+static const char config_sql_secret_delete[] = "DELETE FROM secrets WHERE name = ?";
+
+static int read_one_dup(struct db *db, const char *sql, const char *name, char **out)
+{
+	sqlite3_stmt *stmt;
+	int rc, st = db_stmt(db, sql, &stmt);
+
+	*out = NULL;
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(stmt, 0);
+		*out = strdup(v ? v : "");
+		st = *out ? ST_OK : ST_NOMEM;
+	} else if (rc != SQLITE_DONE) {
+		st = db_status(rc);
+	}
+	sqlite3_reset(stmt);
+	return st;
+}
+
+static int write_one(struct db *db, const char *sql, const char *name, const char *value)
+{
+	sqlite3_stmt *stmt;
+	int st = db_stmt(db, sql, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	if (value) {
+		sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 3, (sqlite3_int64)time(NULL));
+	}
+	return db_exec_stmt(db, stmt);
+}
+
+int config_get_dup(struct db *db, const char *name, char **out)
+{
+	const struct config_key *key = config_key_find(name);
+	int st;
+
+	*out = NULL;
+	if (!key)
+		return ST_NOT_FOUND;
+	if (key->type == CONFIG_SECRET)
+		return ST_DENIED;
+	st = read_one_dup(db, config_sql_get, name, out);
+	if (st == ST_OK && !*out && key->default_value) {
+		*out = strdup(key->default_value);
+		st = *out ? ST_OK : ST_NOMEM;
+	}
+	return st;
+}
+
+int config_get_int(struct db *db, const char *name, int64_t *out)
+{
+	char *v;
+	int st = config_get_dup(db, name, &v);
+
+	if (st == ST_OK)
+		st = v ? parse_int(v, out) : ST_NOT_FOUND;
+	free(v);
+	return st;
+}
+
+int config_get_bool(struct db *db, const char *name, int *out)
+{
+	char *v;
+	int st = config_get_dup(db, name, &v);
+
+	if (st == ST_OK)
+		*out = v && strcmp(v, "true") == 0;
+	free(v);
+	return st;
+}
+
+int config_set(struct db *db, const char *name, const char *value, const char **why)
+{
+	const struct config_key *key = config_key_find(name);
+
+	*why = NULL;
+	if (!key) {
+		*why = "is not a configuration key";
+		return ST_NOT_FOUND;
+	}
+	if (value && (*why = config_check(key, value)) != NULL)
+		return ST_INVALID;
+	if (key->type == CONFIG_SECRET)
+		return value ? write_one(db, config_sql_secret_put, name, value)
+			     : write_one(db, config_sql_secret_delete, name, NULL);
+	return value ? write_one(db, config_sql_put, name, value)
+		     : write_one(db, config_sql_delete, name, NULL);
+}
+
+int config_is_set(struct db *db, const char *name, int *out)
+{
+	const struct config_key *key = config_key_find(name);
+	char *v = NULL;
+	int st;
+
+	if (!key)
+		return ST_NOT_FOUND;
+	st = read_one_dup(db, key->type == CONFIG_SECRET ? config_sql_secret_get : config_sql_get,
+			  name, &v);
+	*out = v != NULL;
+	if (v)
+		memset(v, 0, strlen(v));
+	free(v);
+	return st;
+}
+
+int config_secret_get_dup(struct db *db, const char *name, char **out)
+{
+	return read_one_dup(db, config_sql_secret_get, name, out);
+}
+
+int config_secret_put(struct db *db, const char *name, const char *value)
+{
+	return write_one(db, config_sql_secret_put, name, value);
+}

@@ -1,0 +1,384 @@
+/* lib/db.c — SQLite open, pragmas, migrations, statement cache, transactions. */
+#include "db.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "status.h"
+
+#define DB_MIGRATIONS_MAX 256
+#define DB_MIGRATION_MAX_BYTES (1024 * 1024)
+
+struct db_cached_stmt {
+	const char *sql;
+	sqlite3_stmt *stmt;
+};
+
+struct db {
+	sqlite3 *conn;
+	struct db_cached_stmt cache[DB_STMT_CACHE_MAX];
+	size_t ncache;
+};
+
+int db_status(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return ST_OK;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return ST_BUSY;
+	case SQLITE_NOMEM:
+		return ST_NOMEM;
+	case SQLITE_CANTOPEN:
+	case SQLITE_IOERR:
+		return ST_IO;
+	case SQLITE_CONSTRAINT:
+		return ST_INVALID;
+	default:
+		return ST_DB;
+	}
+}
+
+static int exec_sql(struct db *db, const char *sql)
+{
+	char *err = NULL;
+	int rc = sqlite3_exec(db->conn, sql, NULL, NULL, &err);
+
+	if (rc != SQLITE_OK) {
+		log_error("sqlite: %s", err ? err : sqlite3_errstr(rc));
+		sqlite3_free(err);
+	}
+	return db_status(rc);
+}
+
+/* SQLite creates the file with the process umask; a database holding secrets must
+ * never be readable by other users, whatever the umask is. */
+static int create_private_file(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		log_error("cannot create %s: %s", path, strerror(errno));
+		return ST_IO;
+	}
+	close(fd);
+	return ST_OK;
+}
+
+int db_open(const char *path, int flags, struct db **out)
+{
+	struct db *db;
+	int rc, st;
+
+	if ((flags & DB_OPEN_CREATE) && access(path, F_OK) != 0 &&
+	    (st = create_private_file(path)) != ST_OK)
+		return st;
+	db = calloc(1, sizeof *db);
+	if (!db)
+		return ST_NOMEM;
+	rc = sqlite3_open_v2(path, &db->conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		log_error("cannot open database %s: %s", path, sqlite3_errstr(rc));
+		db_close(db);
+		return ST_IO;
+	}
+	sqlite3_extended_result_codes(db->conn, 1);
+	sqlite3_busy_timeout(db->conn, DB_BUSY_TIMEOUT_MS);
+	/* WAL lets pollers read while a writer commits; FULL sync because a visitor's
+	 * message acknowledged with 202 must survive a power cut. */
+	st = exec_sql(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+			  "PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF;");
+	if (st == ST_OK)
+		st = db_ping(db);
+	if (st != ST_OK) {
+		db_close(db);
+		return st;
+	}
+	*out = db;
+	return ST_OK;
+}
+
+void db_close(struct db *db)
+{
+	if (!db)
+		return;
+	for (size_t i = 0; i < db->ncache; i++)
+		sqlite3_finalize(db->cache[i].stmt);
+	sqlite3_close(db->conn);
+	free(db);
+}
+
+sqlite3 *db_handle(struct db *db)
+{
+	return db->conn;
+}
+
+int db_stmt(struct db *db, const char *sql, sqlite3_stmt **out)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	for (size_t i = 0; i < db->ncache; i++) {
+		if (db->cache[i].sql == sql) {
+			sqlite3_reset(db->cache[i].stmt);
+			sqlite3_clear_bindings(db->cache[i].stmt);
+			*out = db->cache[i].stmt;
+			return ST_OK;
+		}
+	}
+	rc = sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+	if (rc != SQLITE_OK) {
+		log_error("sqlite prepare: %s", sqlite3_errmsg(db->conn));
+		return db_status(rc);
+	}
+	if (db->ncache == DB_STMT_CACHE_MAX) {
+		/* The cache is sized for every statement the program has; overflowing it is a
+		 * programming error, but still better served slowly than refused. */
+		sqlite3_finalize(db->cache[0].stmt);
+		memmove(db->cache, db->cache + 1, (DB_STMT_CACHE_MAX - 1) * sizeof *db->cache);
+		db->ncache--;
+	}
+	db->cache[db->ncache].sql = sql;
+	db->cache[db->ncache].stmt = stmt;
+	db->ncache++;
+	*out = stmt;
+	return ST_OK;
+}
+
+int db_exec_stmt(struct db *db, sqlite3_stmt *stmt)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		;
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE) {
+		log_error("sqlite step: %s", sqlite3_errmsg(db->conn));
+		return db_status(rc);
+	}
+	return ST_OK;
+}
+
+int db_ping(struct db *db)
+{
+	static const char sql[] = "SELECT count(*) FROM sqlite_schema";
+	sqlite3_stmt *stmt;
+	int st = db_stmt(db, sql, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	return db_exec_stmt(db, stmt);
+}
+
+int db_begin(struct db *db)
+{
+	return exec_sql(db, "BEGIN IMMEDIATE");
+}
+
+int db_commit(struct db *db)
+{
+	return exec_sql(db, "COMMIT");
+}
+
+void db_rollback(struct db *db)
+{
+	if (!sqlite3_get_autocommit(db->conn))
+		exec_sql(db, "ROLLBACK");
+}
+
+/* Migrations. */
+
+struct db_migration {
+	int version;
+	char name[128];
+};
+
+/* "NNN_words.sql" -> version NNN; anything else in the directory is not a migration. */
+static int migration_version(const char *name)
+{
+	size_t len = strlen(name);
+	int v = 0;
+
+	if (len < 9 || len >= sizeof ((struct db_migration *)0)->name ||
+	    strcmp(name + len - 4, ".sql") != 0 || name[3] != '_')
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		if (!isdigit((unsigned char)name[i]))
+			return -1;
+		v = v * 10 + (name[i] - '0');
+	}
+	for (size_t i = 4; i < len - 4; i++)
+		if (!islower((unsigned char)name[i]) && !isdigit((unsigned char)name[i]) && name[i] != '_')
+			return -1;
+	return v > 0 ? v : -1;
+}
+
+static int migration_cmp(const void *a, const void *b)
+{
+	return ((const struct db_migration *)a)->version - ((const struct db_migration *)b)->version;
+}
+
+static int list_migrations(const char *sql_dir, struct db_migration *out, size_t *n)
+{
+	DIR *d = opendir(sql_dir);
+	struct dirent *e;
+
+	*n = 0;
+	if (!d) {
+		log_error("cannot open migrations directory %s: %s", sql_dir, strerror(errno));
+		return ST_IO;
+	}
+	while ((e = readdir(d))) {
+		int v = migration_version(e->d_name);
+		if (v < 0)
+			continue;
+		if (*n == DB_MIGRATIONS_MAX) {
+			closedir(d);
+			return ST_TOO_LARGE;
+		}
+		out[*n].version = v;
+		snprintf(out[*n].name, sizeof out[*n].name, "%s", e->d_name);
+		(*n)++;
+	}
+	closedir(d);
+	qsort(out, *n, sizeof *out, migration_cmp);
+	for (size_t i = 1; i < *n; i++) {
+		if (out[i].version == out[i - 1].version) {
+			log_error("two migrations share number %03d: %s and %s", out[i].version,
+				  out[i - 1].name, out[i].name);
+			return ST_INVALID;
+		}
+	}
+	return ST_OK;
+}
+
+int db_latest_migration(const char *sql_dir, int *version_out)
+{
+	static struct db_migration list[DB_MIGRATIONS_MAX];
+	size_t n;
+	int st = list_migrations(sql_dir, list, &n);
+
+	if (st == ST_OK)
+		*version_out = n ? list[n - 1].version : 0;
+	return st;
+}
+
+static int read_file_dup(const char *path, char **out)
+{
+	FILE *f = fopen(path, "rb");
+	char *text;
+	size_t len;
+
+	if (!f) {
+		log_error("cannot read %s: %s", path, strerror(errno));
+		return ST_IO;
+	}
+	text = malloc(DB_MIGRATION_MAX_BYTES + 1);
+	if (!text) {
+		fclose(f);
+		return ST_NOMEM;
+	}
+	len = fread(text, 1, DB_MIGRATION_MAX_BYTES + 1, f);
+	fclose(f);
+	if (len > DB_MIGRATION_MAX_BYTES) {
+		free(text);
+		return ST_TOO_LARGE;
+	}
+	text[len] = '\0';
+	*out = text;
+	return ST_OK;
+}
+
+static const char db_sql_migrations_table[] =
+	"CREATE TABLE IF NOT EXISTS schema_migrations ("
+	" version INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL,"
+	" applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))";
+static const char db_sql_version[] = "SELECT coalesce(max(version), 0) FROM schema_migrations";
+static const char db_sql_record[] = "INSERT INTO schema_migrations (version, name) VALUES (?, ?)";
+
+int db_schema_version(struct db *db, int *version_out)
+{
+	sqlite3_stmt *stmt;
+	int rc, st;
+
+	st = exec_sql(db, db_sql_migrations_table);
+	if (st == ST_OK)
+		st = db_stmt(db, db_sql_version, &stmt);
+	if (st != ST_OK)
+		return st;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*version_out = sqlite3_column_int(stmt, 0);
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW ? ST_OK : db_status(rc);
+}
+
+static int apply_migration(struct db *db, const char *sql_dir, const struct db_migration *m)
+{
+	char path[4096];
+	char *text = NULL;
+	sqlite3_stmt *stmt;
+	int version, st;
+
+	snprintf(path, sizeof path, "%s/%s", sql_dir, m->name);
+	st = read_file_dup(path, &text);
+	if (st != ST_OK)
+		return st;
+	st = db_begin(db);
+	if (st == ST_OK)
+		st = db_schema_version(db, &version);
+	if (st == ST_OK && version >= m->version) {
+		/* Another process applied it while this one waited for the lock. */
+		db_rollback(db);
+		free(text);
+		return ST_OK;
+	}
+	if (st == ST_OK)
+		st = exec_sql(db, text);
+	if (st == ST_OK)
+		st = db_stmt(db, db_sql_record, &stmt);
+	if (st == ST_OK) {
+		sqlite3_bind_int(stmt, 1, m->version);
+		sqlite3_bind_text(stmt, 2, m->name, -1, SQLITE_STATIC);
+		st = db_exec_stmt(db, stmt);
+	}
+	if (st == ST_OK)
+		st = db_commit(db);
+	if (st != ST_OK) {
+		log_error("migration %s failed; the schema stays at its previous version", m->name);
+		db_rollback(db);
+	}
+	free(text);
+	return st;
+}
+
+int db_migrate(struct db *db, const char *sql_dir, int *version_out)
+{
+	static struct db_migration list[DB_MIGRATIONS_MAX];
+	size_t n;
+	int version, st;
+
+	st = list_migrations(sql_dir, list, &n);
+	if (st == ST_OK)
+		st = db_schema_version(db, &version);
+	for (size_t i = 0; st == ST_OK && i < n; i++)
+		if (list[i].version > version)
+			st = apply_migration(db, sql_dir, &list[i]);
+	if (st == ST_OK)
+		st = db_schema_version(db, &version);
+	if (st == ST_OK && version_out)
+		*version_out = version;
+	return st;
+}

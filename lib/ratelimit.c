@@ -1,0 +1,65 @@
+/* lib/ratelimit.c — the rate_limits table. */
+#include "ratelimit.h"
+
+#include <sqlite3.h>
+
+#include "db.h"
+#include "status.h"
+
+static const char ratelimit_sql_get[] =
+	"SELECT window_start, count FROM rate_limits WHERE bucket = ?";
+static const char ratelimit_sql_hit[] =
+	"INSERT INTO rate_limits (bucket, window_start, count) VALUES (?1, ?2, 1) "
+	"ON CONFLICT (bucket) DO UPDATE SET "
+	" count = CASE WHEN window_start <= ?2 - ?3 THEN 1 ELSE count + 1 END,"
+	" window_start = CASE WHEN window_start <= ?2 - ?3 THEN ?2 ELSE window_start END";
+static const char ratelimit_sql_clear[] = "DELETE FROM rate_limits WHERE bucket = ?";
+
+int ratelimit_check(struct db *db, const char *bucket, int64_t limit, int64_t window_s,
+		    int64_t now, int64_t *retry_after_s)
+{
+	sqlite3_stmt *stmt;
+	int rc, st = db_stmt(db, ratelimit_sql_get, &stmt);
+
+	*retry_after_s = 0;
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, bucket, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		int64_t start = sqlite3_column_int64(stmt, 0);
+		int64_t count = sqlite3_column_int64(stmt, 1);
+		if (start > now - window_s && count >= limit) {
+			*retry_after_s = start + window_s - now;
+			st = ST_LIMITED;
+		}
+	} else if (rc != SQLITE_DONE) {
+		st = db_status(rc);
+	}
+	sqlite3_reset(stmt);
+	return st;
+}
+
+int ratelimit_hit(struct db *db, const char *bucket, int64_t window_s, int64_t now)
+{
+	sqlite3_stmt *stmt;
+	int st = db_stmt(db, ratelimit_sql_hit, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, bucket, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, now);
+	sqlite3_bind_int64(stmt, 3, window_s);
+	return db_exec_stmt(db, stmt);
+}
+
+int ratelimit_clear(struct db *db, const char *bucket)
+{
+	sqlite3_stmt *stmt;
+	int st = db_stmt(db, ratelimit_sql_clear, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, bucket, -1, SQLITE_STATIC);
+	return db_exec_stmt(db, stmt);
+}

@@ -1,0 +1,18 @@
+/* lib/ratelimit.h — fixed-window counters kept in SQLite, so every handler process
+ * sees the same count. Not: what a bucket means or which limit applies (callers). */
+#ifndef DESKBRIDGE_RATELIMIT_H
+#define DESKBRIDGE_RATELIMIT_H
+
+#include <stdint.h>
+
+struct db;
+
+/* ST_LIMITED, with the seconds until the window ends, when bucket already has limit
+ * events in its current window of window_s seconds; else ST_OK. */
+int ratelimit_check(struct db *db, const char *bucket, int64_t limit, int64_t window_s,
+		    int64_t now, int64_t *retry_after_s);
+/* Counts one event in bucket's window, starting a new window when the old one ended. */
+int ratelimit_hit(struct db *db, const char *bucket, int64_t window_s, int64_t now);
+int ratelimit_clear(struct db *db, const char *bucket);
+
+#endif

@@ -1,0 +1,357 @@
+/* lib/setup.c — the /api/setup/config document over config, sitekeys, keys and avatar. */
+#include "setup.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "appcreds.h"
+#include "audit.h"
+#include "avatar.h"
+#include "cache.h"
+#include "config.h"
+#include "db.h"
+#include "keys.h"
+#include "sitekeys.h"
+#include "status.h"
+#include "timefmt.h"
+#include "transfer.h"
+#include "zendesk.h"
+
+#define SETUP_SITE_KEYS "security.site_public_keys"
+
+/* Objects of the document that hold fields rather than being one. */
+static const char *const setup_sections[] = {"zendesk", "zendesk.messaging", "security", "transfers"};
+
+/* Fields shown by GET but owned by other endpoints; a PATCH naming them is refused. */
+static const char *const setup_readonly[] = {
+	"agent_avatar", "app_credentials_set", "service_public_key",
+};
+
+/* Changing any of these makes the last "Access account" check stale. */
+static const char *const setup_zendesk_credentials[] = {
+	"zendesk.subdomain", "zendesk.api_user", "zendesk.api_token", "zendesk.messaging.app_id",
+	"zendesk.messaging.key_id", "zendesk.messaging.key_secret", "zendesk.api_base",
+};
+
+static int in_list(const char *name, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(name, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
+#define IN_LIST(name, list) in_list(name, list, sizeof list / sizeof *list)
+
+/* The object at a dotted section path inside root, created on the way. */
+static struct json_object *section(struct json_object *root, const char *dotted, size_t len)
+{
+	char part[64];
+	struct json_object *cur = root, *next;
+	const char *p = dotted, *end = dotted + len;
+
+	while (p < end) {
+		size_t n = strcspn(p, ".");
+		if (p + n > end)
+			n = (size_t)(end - p);
+		snprintf(part, sizeof part, "%.*s", (int)n, p);
+		if (!json_object_object_get_ex(cur, part, &next)) {
+			next = json_object_new_object();
+			json_object_object_add(cur, part, next);
+		}
+		cur = next;
+		p += n + 1;
+	}
+	return cur;
+}
+
+static int add_key(struct db *db, struct json_object *root, const struct config_key *key)
+{
+	const char *dot = strrchr(key->name, '.');
+	const char *leaf = dot ? dot + 1 : key->name;
+	struct json_object *obj = section(root, key->name, dot ? (size_t)(dot - key->name) : 0);
+	struct json_object *v = NULL;
+	char *value = NULL, name[96];
+	int is_set, st;
+
+	if (key->type == CONFIG_SECRET) {
+		st = config_is_set(db, key->name, &is_set);
+		snprintf(name, sizeof name, "%s_set", leaf);
+		if (st == ST_OK)
+			json_object_object_add(obj, name, json_object_new_boolean(is_set));
+		return st;
+	}
+	st = config_get_dup(db, key->name, &value);
+	if (st != ST_OK)
+		return st;
+	if (value && key->type == CONFIG_BOOL)
+		v = json_object_new_boolean(strcmp(value, "true") == 0);
+	else if (value && key->type == CONFIG_INT)
+		v = json_object_new_int64(strtoll(value, NULL, 10));
+	else if (value)
+		v = json_object_new_string(value);
+	json_object_object_add(obj, leaf, v);
+	free(value);
+	return ST_OK;
+}
+
+int setup_config_json(struct db *db, struct json_object **out)
+{
+	struct json_object *root = json_object_new_object(), *keys = NULL, *avatar;
+	const struct config_key *table;
+	char *pem = NULL;
+	int avatar_set = 0, creds_set = 0, st = ST_OK;
+	size_t n;
+
+	table = config_keys(&n);
+	for (size_t i = 0; st == ST_OK && i < n; i++)
+		st = add_key(db, root, &table[i]);
+	if (st == ST_OK)
+		st = sitekeys_list_json(db, &keys);
+	if (st == ST_OK) {
+		json_object_object_add(section(root, "security", 8), "site_public_keys", keys);
+		st = avatar_is_set(db, &avatar_set);
+	}
+	if (st == ST_OK)
+		st = appcreds_is_set(db, &creds_set);
+	if (st == ST_OK) {
+		st = keys_current_public_dup(db, &pem);
+		if (st == ST_NOT_FOUND)
+			st = ST_OK;
+	}
+	if (st == ST_OK) {
+		avatar = json_object_new_object();
+		json_object_object_add(avatar, "set", json_object_new_boolean(avatar_set));
+		json_object_object_add(root, "agent_avatar", avatar);
+		json_object_object_add(root, "app_credentials_set", json_object_new_boolean(creds_set));
+		json_object_object_add(root, "service_public_key", pem ? json_object_new_string(pem) : NULL);
+		*out = root;
+	} else {
+		json_object_put(root);
+	}
+	free(pem);
+	return st;
+}
+
+/* One validated change waiting for the transaction. */
+struct setup_change {
+	const struct config_key *key;
+	char *value;              /* NULL: unset */
+};
+
+struct setup_patch {
+	struct setup_change changes[64];
+	size_t n;
+	struct json_object *site_keys;  /* borrowed from the patch; NULL: unchanged */
+};
+
+static int fail(struct setup_error *err, const char *field, const char *why, int bad_shape)
+{
+	snprintf(err->field, sizeof err->field, "%s", field);
+	err->why = why;
+	err->bad_shape = bad_shape;
+	return ST_INVALID;
+}
+
+/* The stored text form of a JSON value for key, or a shape error. */
+static int value_text_dup(const struct config_key *key, struct json_object *v, char **out,
+			  const char **why)
+{
+	char num[32];
+
+	*out = NULL;
+	if (!v) {
+		if (key->type == CONFIG_BOOL || key->type == CONFIG_INT) {
+			*why = key->type == CONFIG_BOOL ? "must be true or false" : "must be an integer";
+			return ST_INVALID;
+		}
+		return ST_OK;
+	}
+	switch (key->type) {
+	case CONFIG_BOOL:
+		if (!json_object_is_type(v, json_type_boolean)) {
+			*why = "must be true or false";
+			return ST_INVALID;
+		}
+		*out = strdup(json_object_get_boolean(v) ? "true" : "false");
+		break;
+	case CONFIG_INT:
+		if (!json_object_is_type(v, json_type_int)) {
+			*why = "must be an integer";
+			return ST_INVALID;
+		}
+		snprintf(num, sizeof num, "%lld", (long long)json_object_get_int64(v));
+		*out = strdup(num);
+		break;
+	case CONFIG_TEXT:
+	case CONFIG_SECRET:
+		if (!json_object_is_type(v, json_type_string)) {
+			*why = "must be a string or null";
+			return ST_INVALID;
+		}
+		*out = strdup(json_object_get_string(v));
+		break;
+	}
+	return *out ? ST_OK : ST_NOMEM;
+}
+
+static int collect(struct json_object *obj, const char *prefix, struct setup_patch *p,
+		   struct setup_error *err)
+{
+	json_object_object_foreach(obj, name, v) {
+		char path[128];
+		const struct config_key *key;
+		const char *why = NULL;
+		char *text;
+		int st;
+
+		if ((size_t)snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", name) >= sizeof path)
+			return fail(err, prefix, "has a field name that is too long", 1);
+		if (strcmp(path, SETUP_SITE_KEYS) == 0) {
+			if ((why = sitekeys_check(v)) != NULL)
+				return fail(err, path, why, !json_object_is_type(v, json_type_array));
+			p->site_keys = v;
+			continue;
+		}
+		key = config_key_find(path);
+		if (key && !key->readonly) {
+			st = value_text_dup(key, v, &text, &why);
+			if (st == ST_NOMEM)
+				return st;
+			if (st != ST_OK)
+				return fail(err, path, why, 1);
+			if (text && (why = config_check(key, text)) != NULL) {
+				free(text);
+				return fail(err, path, why, 0);
+			}
+			p->changes[p->n].key = key;
+			p->changes[p->n++].value = text;
+			continue;
+		}
+		if (key || IN_LIST(path, setup_readonly) ||
+		    (strlen(path) > 4 && strcmp(path + strlen(path) - 4, "_set") == 0))
+			return fail(err, path, "is read-only", 0);
+		if (IN_LIST(path, setup_sections)) {
+			if (!json_object_is_type(v, json_type_object))
+				return fail(err, path, "must be an object", 1);
+			st = collect(v, path, p, err);
+			if (st != ST_OK)
+				return st;
+			continue;
+		}
+		return fail(err, path, "is not a configuration field", 0);
+	}
+	return ST_OK;
+}
+
+/* Whether a change alters the stored value; secrets always count, unread. */
+static int changes_value(struct db *db, const struct setup_change *c, int *out)
+{
+	char *cur = NULL;
+	int st;
+
+	*out = 1;
+	if (c->key->type == CONFIG_SECRET)
+		return ST_OK;
+	st = config_get_dup(db, c->key->name, &cur);
+	if (st == ST_OK)
+		*out = !(cur && c->value ? strcmp(cur, c->value) == 0 : cur == c->value);
+	free(cur);
+	return st;
+}
+
+static int apply(struct db *db, struct setup_patch *p, struct json_object *changed)
+{
+	const char *why;
+	int differs, stale = 0, st = ST_OK;
+
+	for (size_t i = 0; st == ST_OK && i < p->n; i++) {
+		st = changes_value(db, &p->changes[i], &differs);
+		if (st != ST_OK || !differs)
+			continue;
+		st = config_set(db, p->changes[i].key->name, p->changes[i].value, &why);
+		json_object_array_add(changed, json_object_new_string(p->changes[i].key->name));
+		stale |= IN_LIST(p->changes[i].key->name, setup_zendesk_credentials);
+	}
+	if (st == ST_OK && p->site_keys) {
+		st = sitekeys_replace(db, p->site_keys);
+		json_object_array_add(changed, json_object_new_string(SETUP_SITE_KEYS));
+	}
+	if (st == ST_OK && stale)
+		st = config_set(db, "zendesk.account_verified_at", NULL, &why);
+	return st;
+}
+
+int setup_config_patch(struct db *db, struct json_object *patch, const char *actor,
+		       int64_t now, struct setup_error *err)
+{
+	struct setup_patch p = {.n = 0, .site_keys = NULL};
+	struct json_object *changed = json_object_new_array();
+	int st;
+
+	memset(err, 0, sizeof *err);
+	st = collect(patch, "", &p, err);
+	if (st == ST_OK)
+		st = db_begin(db);
+	if (st == ST_OK) {
+		st = apply(db, &p, changed);
+		if (st == ST_OK && json_object_array_length(changed) > 0)
+			st = audit_record(db, actor, "config.update", changed, now);
+		if (st == ST_OK)
+			st = db_commit(db);
+		if (st != ST_OK)
+			db_rollback(db);
+	}
+	for (size_t i = 0; i < p.n; i++)
+		free(p.changes[i].value);
+	json_object_put(changed);
+	return st;
+}
+
+int setup_zendesk_verify(struct db *db, int64_t now, struct zendesk_verify_result *out)
+{
+	struct zendesk_account *acct = NULL;
+	const char *why;
+	char stamp[TIMEFMT_LEN];
+	int st;
+
+	st = zendesk_account_load(db, &acct);
+	if (st == ST_OK)
+		st = zendesk_verify(acct, out);
+	zendesk_account_free(acct);
+	if (st != ST_OK || out->messaging != ZENDESK_OK || out->support != ZENDESK_OK)
+		return st;
+	return config_set(db, "zendesk.account_verified_at", timefmt_rfc3339(now, stamp), &why);
+}
+
+int setup_status_json(struct db *db, int64_t now, struct json_object **out)
+{
+	struct transfer_counts counts;
+	struct json_object *root, *transfers, *last = NULL;
+	char *last_text = NULL;
+	int version, st;
+
+	st = transfer_counts(db, &counts);
+	if (st == ST_OK)
+		st = db_schema_version(db, &version);
+	if (st == ST_OK)
+		st = cache_get_dup(db, SETUP_LAST_ZENDESK_ERROR, now, &last_text);
+	if (st != ST_OK)
+		return st;
+	if (last_text)
+		last = json_tokener_parse(last_text);
+	free(last_text);
+	root = json_object_new_object();
+	transfers = json_object_new_object();
+	json_object_object_add(transfers, "waiting", json_object_new_int64(counts.waiting));
+	json_object_object_add(transfers, "active", json_object_new_int64(counts.active));
+	json_object_object_add(transfers, "ended", json_object_new_int64(counts.ended));
+	json_object_object_add(root, "transfers", transfers);
+	json_object_object_add(root, "undelivered_messages", json_object_new_int64(counts.undelivered));
+	json_object_object_add(root, "last_zendesk_error", last);
+	json_object_object_add(root, "schema_version", json_object_new_int(version));
+	*out = root;
+	return ST_OK;
+}

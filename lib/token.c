@@ -1,0 +1,85 @@
+/* lib/token.c — the Zendesk visitor JWT. */
+#include "token.h"
+
+#include <json-c/json.h>
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "jwt.h"
+#include "status.h"
+#include "timefmt.h"
+
+/* The site token from {"token": ...} or "Authorization: Bearer ..."; NULL when neither. */
+static const char *site_token(struct json_object *body, const char *authorization)
+{
+	struct json_object *t;
+
+	if (body && json_object_object_get_ex(body, "token", &t) && json_object_is_type(t, json_type_string))
+		return json_object_get_string(t);
+	if (authorization && strncasecmp(authorization, "Bearer ", 7) == 0 && authorization[7])
+		return authorization + 7;
+	return NULL;
+}
+
+static struct json_object *visitor_claims(const struct identity *id, int64_t now)
+{
+	struct json_object *c = json_object_new_object();
+
+	json_object_object_add(c, "name", json_object_new_string(id->name));
+	json_object_object_add(c, "email", json_object_new_string(id->email));
+	json_object_object_add(c, "external_id", json_object_new_string(id->external_id));
+	json_object_object_add(c, "iat", json_object_new_int64(now));
+	json_object_object_add(c, "exp", json_object_new_int64(now + TOKEN_ZENDESK_TTL_S));
+	return c;
+}
+
+int token_mint(struct db *db, struct json_object *body, const char *authorization, int64_t now,
+	       struct json_object **out, enum apierr *err, const char **why)
+{
+	const char *token = site_token(body, authorization);
+	struct identity id;
+	enum identity_error refused;
+	struct json_object *claims;
+	char *secret = NULL, *jwt = NULL, expires[TIMEFMT_LEN];
+	int st;
+
+	*out = NULL;
+	if (!token) {
+		*err = APIERR_BAD_REQUEST;
+		*why = "send the site's JWT as {\"token\": ...} or Authorization: Bearer";
+		return ST_OK;
+	}
+	st = config_secret_get_dup(db, "zendesk.shared_secret", &secret);
+	if (st != ST_OK)
+		return st;
+	if (!secret) {
+		*err = APIERR_NOT_CONFIGURED;
+		*why = "the Zendesk shared secret is not set";
+		return ST_OK;
+	}
+	st = identity_verify(db, token, strlen(token), now, &id, &refused, why);
+	if (st == ST_OK && refused != IDENTITY_OK) {
+		*err = identity_apierr(refused);
+	} else if (st == ST_OK) {
+		claims = visitor_claims(&id, now);
+		st = jwt_sign_hs256_dup(claims, secret, strlen(secret), &jwt);
+		json_object_put(claims);
+	}
+	if (st == ST_OK && jwt) {
+		*out = json_object_new_object();
+		json_object_object_add(*out, "jwt", json_object_new_string(jwt));
+		json_object_object_add(*out, "external_id", json_object_new_string(id.external_id));
+		json_object_object_add(*out, "name", json_object_new_string(id.name));
+		json_object_object_add(*out, "email", json_object_new_string(id.email));
+		json_object_object_add(*out, "expires_at", json_object_new_string(
+			timefmt_rfc3339(now + TOKEN_ZENDESK_TTL_S, expires)));
+	}
+	identity_clear(&id);
+	OPENSSL_cleanse(secret, strlen(secret));
+	free(secret);
+	free(jwt);
+	return st;
+}

@@ -1,0 +1,23 @@
+/* lib/token.h — POST /api/token's work: the site token (from the body or a Bearer
+ * header) through the identity module, then the Zendesk visitor JWT (HS256 with the
+ * Zendesk shared secret). Not: HTTP. */
+#ifndef DESKBRIDGE_TOKEN_H
+#define DESKBRIDGE_TOKEN_H
+
+#include <stdint.h>
+
+#include "apierr.h"
+#include "identity.h"
+
+/* Zendesk refuses a visitor JWT whose exp is more than 7 minutes after iat. */
+#define TOKEN_ZENDESK_TTL_S (5 * 60)
+
+struct db;
+struct json_object;
+
+/* ST_OK and *out = {"jwt", "external_id", "name", "email", "expires_at"} (caller puts),
+ * or ST_OK, *out NULL and the refusal in *err and *why (a static phrase). */
+int token_mint(struct db *db, struct json_object *body, const char *authorization, int64_t now,
+	       struct json_object **out, enum apierr *err, const char **why);
+
+#endif

@@ -1,0 +1,34 @@
+/* lib/zendesk.h — the Zendesk driver: the only code that knows Zendesk's URLs and JSON.
+ * This part: the account's credentials and the live "Access account" check.
+ * Not: what deskbridge stores or shows (config.h, setup.h). */
+#ifndef DESKBRIDGE_ZENDESK_H
+#define DESKBRIDGE_ZENDESK_H
+
+struct db;
+
+/* Every Zendesk credential from the configuration; zendesk_account_free releases it. */
+struct zendesk_account;
+
+/* ST_OK and an account (possibly incomplete: see zendesk_verify) from the stored config. */
+int zendesk_account_load(struct db *db, struct zendesk_account **out);
+void zendesk_account_free(struct zendesk_account *acct);
+
+enum zendesk_outcome {
+	ZENDESK_OK,
+	ZENDESK_MISSING,      /* a credential needed for this check is not configured */
+	ZENDESK_REJECTED,     /* Zendesk answered 401/403 (or 404 for an unknown app) */
+	ZENDESK_UNREACHABLE,  /* DNS, connect, TLS, timeout, 5xx or an unreadable answer */
+};
+
+struct zendesk_verify_result {
+	enum zendesk_outcome messaging;   /* the messaging app with its API key */
+	enum zendesk_outcome support;     /* agent availability with the API token */
+	int agents_online;                /* valid when support == ZENDESK_OK */
+	char detail[256];                 /* which credential failed and how; never a secret */
+};
+
+/* Calls Zendesk with each credential, with connect and total timeouts; never hangs.
+ * Returns ST_OK whatever Zendesk answered: the outcome is in *out. */
+int zendesk_verify(const struct zendesk_account *acct, struct zendesk_verify_result *out);
+
+#endif

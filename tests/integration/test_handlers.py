@@ -1,0 +1,208 @@
+"""The five handlers through the real lighttpd (FastCGI) and as plain CGI: health,
+routing errors, the error shape, standard headers, bad requests, logging."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+SERVER = None
+
+
+def setUpModule():
+    global SERVER
+    SERVER = harness.Server().start()
+
+
+def assert_api_headers(test, r):
+    test.assertEqual(r.header("Cache-Control"), "no-store")
+    test.assertEqual(r.header("X-Content-Type-Options"), "nosniff")
+
+
+def assert_error(test, r, status, code):
+    test.assertEqual(r.status, status, r.body)
+    test.assertEqual(r.header("Content-Type"), "application/json; charset=utf-8")
+    body = r.json()
+    test.assertEqual(set(body), {"error"})
+    test.assertEqual(body["error"]["code"], code)
+    test.assertTrue(body["error"]["message"].strip())
+    assert_api_headers(test, r)
+    return body["error"]
+
+
+def handler_lines(server, handler):
+    return [l for l in server.log_text().splitlines() if re.search(r"\b%s\[\d+\] info:" % handler, l)]
+
+
+class ThroughLighttpd(unittest.TestCase):
+    def test_health(self):
+        r = SERVER.request("GET", "/api/health")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.json(), {"ok": True, "db": "ok"})
+        self.assertEqual(r.header("Content-Type"), "application/json; charset=utf-8")
+        assert_api_headers(self, r)
+
+    def test_each_prefix_reaches_its_handler(self):
+        # Each mount of API.md is served by its own handler, which answers a path it
+        # has not built with the API's JSON 404; the log line names the handler.
+        for path, handler in (("/api/setup/nothing-here", "setup"),
+                              ("/api/token/nothing-here", "token"),
+                              ("/api/agent/nothing-here", "agent"),
+                              ("/api/zendesk/webhook/nothing-here", "webhook"),
+                              ("/api/transfers/tr_x/nothing-here", "transfer"),
+                              ("/api/no-such-thing", "transfer")):
+            before = len(handler_lines(SERVER, handler))
+            assert_error(self, SERVER.request("GET", path), 404, "not_found")
+            deadline = time.time() + 5
+            while len(handler_lines(SERVER, handler)) == before and time.time() < deadline:
+                time.sleep(0.02)
+            self.assertGreater(len(handler_lines(SERVER, handler)), before, path)
+
+    def test_wrong_method_gets_405_with_allow(self):
+        for method, path in (("POST", "/api/health"), ("DELETE", "/api/health"),
+                             ("PUT", "/api/public-key")):
+            e = assert_error(self, SERVER.request(method, path, body=b"{}"), 405,
+                             "method_not_allowed")
+            self.assertIn("Allow", e["message"])
+        r = SERVER.request("POST", "/api/health")
+        self.assertEqual(r.header("Allow"), "GET")
+
+    def test_public_key_is_pem(self):
+        r = SERVER.request("GET", "/api/public-key")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("Content-Type"), "text/plain; charset=utf-8")
+        pem = r.body.decode()
+        self.assertTrue(pem.startswith("-----BEGIN PUBLIC KEY-----\n"))
+        p = subprocess.run(["openssl", "pkey", "-pubin", "-noout", "-text"], input=pem,
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("2048 bit", p.stdout)
+
+    def test_bad_query_and_path(self):
+        assert_error(self, SERVER.request("GET", "/api/health?a=1&a=2"), 400, "bad_request")
+        assert_error(self, SERVER.request("GET", "/api/health?a=%zz"), 400, "bad_request")
+        # lighttpd itself refuses an encoded NUL before any handler sees it.
+        self.assertEqual(SERVER.request("GET", "/api/x%00y").status, 400)
+
+    def test_oversized_body_is_refused_by_the_server(self):
+        r = SERVER.request("POST", "/api/token", body=b"x" * (600 * 1024),
+                           headers={"Content-Type": "application/json"})
+        self.assertEqual(r.status, 413)
+
+    def test_truncated_request_leaves_handler_serving(self):
+        pid_before = set(re.findall(r"transfer\[(\d+)\]", SERVER.log_text()))
+        reply = SERVER.raw(b"POST /api/transfers HTTP/1.1\r\nHost: x\r\n"
+                           b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\":")
+        self.assertNotIn(b"200 OK", reply)
+        SERVER.raw(b"GET /api/hea")
+        r = SERVER.request("GET", "/api/health")
+        self.assertEqual(r.status, 200)
+        pids = set(re.findall(r"transfer\[(\d+)\]", SERVER.log_text()))
+        if pid_before:
+            self.assertEqual(pids, pid_before, "the transfer handler process was restarted")
+
+    def test_handler_keeps_serving_after_bad_requests(self):
+        for _ in range(20):
+            SERVER.request("GET", "/api/health?x=%")
+            SERVER.request("PATCH", "/api/health", body=b"\xff\xfe")
+            SERVER.request("GET", "/api/" + "a" * 3000)
+        r = SERVER.request("GET", "/api/health")
+        self.assertEqual(r.json(), {"ok": True, "db": "ok"})
+        self.assertEqual(len(set(re.findall(r"transfer\[(\d+)\]", SERVER.log_text()))), 1)
+
+    def test_access_log_has_no_query(self):
+        SERVER.request("GET", "/api/health?token=SEKRIT-IN-QUERY")
+        deadline = time.time() + 5
+        while "GET /api/health 200" not in SERVER.log_text() and time.time() < deadline:
+            time.sleep(0.02)
+        log = SERVER.log_text()
+        self.assertRegex(log, r"transfer\[\d+\] info: GET /api/health 200 \d+\.\dms")
+        self.assertNotIn("SEKRIT-IN-QUERY", log)
+
+    def test_static_pages(self):
+        for path in ("/setup/", "/webchat/"):
+            r = SERVER.request("GET", path)
+            self.assertEqual(r.status, 200, path)
+            self.assertTrue(r.header("Content-Type").startswith("text/html"))
+            self.assertIn(b"<html", r.body)
+        self.assertIn("frame-ancestors 'none'",
+                      SERVER.request("GET", "/setup/").header("Content-Security-Policy"))
+
+
+class DatabaseUnavailable(unittest.TestCase):
+    def test_health_is_503_and_recovers(self):
+        state = harness.State(init=False)
+        server = harness.Server(state=state).start()
+        try:
+            r = server.request("GET", "/api/health")
+            self.assertEqual(r.status, 503)
+            self.assertEqual(r.json(), {"ok": False, "db": "error"})
+            assert_error(self, server.request("GET", "/api/public-key"), 503, "db_unavailable")
+            # Once the operator runs init, the same processes recover without a restart.
+            state.admin("init", env={"DESKBRIDGE_ADMIN_PASSWORD": harness.ADMIN_PASSWORD})
+            r = server.request("GET", "/api/health")
+            self.assertEqual(r.json(), {"ok": True, "db": "ok"})
+        finally:
+            server.stop()
+
+
+class PlainCgi(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.state = SERVER.state
+
+    def test_health_from_every_handler(self):
+        for h in harness.HANDLERS:
+            r, log = self.state.cgi(h, "GET", "/api/health")
+            self.assertEqual(r.status, 200, h)
+            self.assertEqual(r.json(), {"ok": True, "db": "ok"}, h)
+            assert_api_headers(self, r)
+            self.assertIn("%s[" % h, log)
+
+    def test_health_error_from_every_handler(self):
+        for h in harness.HANDLERS:
+            r, _ = self.state.cgi(h, "GET", "/api/health",
+                                  env={"DESKBRIDGE_DB": "/nonexistent/deskbridge.db"})
+            self.assertEqual(r.status, 503, h)
+            self.assertEqual(r.json(), {"ok": False, "db": "error"})
+
+    def test_routing_errors_from_every_handler(self):
+        for h in harness.HANDLERS:
+            r, _ = self.state.cgi(h, "GET", "/api/not-built-yet")
+            assert_error(self, r, 404, "not_found")
+            r, _ = self.state.cgi(h, "POST", "/api/health", body=b"{}",
+                                  headers={"Content-Type": "application/json"})
+            assert_error(self, r, 405, "method_not_allowed")
+            self.assertEqual(r.header("Allow"), "GET")
+            r, _ = self.state.cgi(h, "BREW", "/api/health")
+            assert_error(self, r, 405, "method_not_allowed")
+
+    def test_without_request_uri_uses_script_name_and_path_info(self):
+        r, _ = self.state.cgi("transfer", "GET", "/ignored",
+                              env={"REQUEST_URI": "", "SCRIPT_NAME": "/api",
+                                   "PATH_INFO": "/health"})
+        self.assertEqual(r.status, 200)
+
+    def test_malformed_paths_and_queries(self):
+        for uri in ("/api/x%00y", "/api/health%", "/api/health%4", "/api/health?q=%G1",
+                    "/api/health?a=1&a=2", "/api/" + "a" * 3000):
+            r, _ = self.state.cgi("transfer", "GET", uri)
+            assert_error(self, r, 400, "bad_request")
+
+    def test_log_line_per_request_without_secrets(self):
+        _, log = self.state.cgi("token", "GET", "/api/health?secret=hunter2",
+                                headers={"Authorization": "Bearer hunter3"})
+        lines = [l for l in log.splitlines() if " info: " in l]
+        self.assertEqual(len(lines), 1, log)
+        self.assertRegex(lines[0], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ token\[\d+\] info: "
+                                   r"GET /api/health 200 \d+\.\dms$")
+        self.assertNotIn("hunter", log)
+
+
+if __name__ == "__main__":
+    sys.exit(harness.main())
