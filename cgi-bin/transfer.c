@@ -1,10 +1,17 @@
 /* cgi-bin/transfer.c — visitor transfers (/api/availability, /api/transfers...), polled
  * by www/webchat/, and the public agent avatar (/api/avatar). */
+#include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "app.h"
 #include "avatar.h"
+#include "handoff.h"
 #include "status.h"
+#include "transfer.h"
 
 static void avatar_get(struct http_req *req, void *ctx)
 {
@@ -27,9 +34,212 @@ static void avatar_get(struct http_req *req, void *ctx)
 	free(data);
 }
 
+static const struct http_field create_fields[] = {
+	{"token", HTTP_FIELD_STRING, 0, 1, 8192, 0, 0},
+	{"visitor", HTTP_FIELD_OBJECT, 0, 1, 0, 0, 0},
+	{"visitor.name", HTTP_FIELD_STRING, 0, 1, 255, 0, 0},
+	{"visitor.email", HTTP_FIELD_STRING, 0, 1, 254, 0, 0},
+	{"message_to_human_agent", HTTP_FIELD_STRING, 0, 1, TRANSFER_TEXT_MAX, 0, 0},
+	{"history", HTTP_FIELD_ARRAY, 0, 1, TRANSFER_HISTORY_MAX, 0, 0},
+	{"department", HTTP_FIELD_STRING, 0, 1, 128, 0, 0},
+	{"locale", HTTP_FIELD_STRING, 0, 1, 35, 0, 0},
+	{"page_url", HTTP_FIELD_STRING, 0, 1, 2048, 0, 0},
+	{"client_request_id", HTTP_FIELD_STRING, 0, 1, 128, 0, 0},
+	{NULL, 0, 0, 0, 0, 0, 0},
+};
+
+static void create(struct http_req *req, void *ctx)
+{
+	struct db *db = app_db(ctx, req);
+	struct handoff_refusal refusal;
+	struct json_object *body = NULL;
+	int st;
+
+	if (!db)
+		return;
+	st = handoff_create(db, http_req_json(req), http_req_header(req, "Authorization"),
+			    (int64_t)time(NULL), &body, &refusal);
+	if (st != ST_OK)
+		http_reply_error(req, apierr_from_status(st), NULL);
+	else if (!body && refusal.field)
+		http_reply_field_error(req, refusal.err, refusal.field, refusal.why);
+	else if (!body)
+		http_reply_errorf(req, refusal.err, "%s Reason: %s.", apierr_message(refusal.err), refusal.why);
+	else
+		http_reply_json(req, 201, body);
+}
+
+/* The database when the request carries the transfer's secret as a Bearer token;
+ * otherwise answers 404 (unknown id) or 401 and returns NULL. */
+static struct db *transfer_db(struct http_req *req, void *ctx)
+{
+	struct db *db = app_db(ctx, req);
+	const char *auth = http_req_header(req, "Authorization");
+	int st;
+
+	if (!db)
+		return NULL;
+	st = transfer_authorize(db, http_req_param(req, "id"),
+				auth && strncasecmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL);
+	if (st == ST_OK)
+		return db;
+	if (st == ST_NOT_FOUND)
+		http_reply_error(req, APIERR_NOT_FOUND, "There is no such transfer.");
+	else if (st == ST_DENIED)
+		http_reply_error(req, APIERR_UNAUTHENTICATED,
+				 "Send the transfer's secret as Authorization: Bearer <secret>.");
+	else
+		http_reply_error(req, apierr_from_status(st), NULL);
+	return NULL;
+}
+
+static void events(struct http_req *req, void *ctx)
+{
+	struct db *db = transfer_db(req, ctx);
+	const char *after_s = http_req_query(req, "after"), *match;
+	struct json_object *body, *next;
+	char *end = NULL, etag[48];
+	long long after = 0;
+	int st;
+
+	if (!db)
+		return;
+	if (after_s && (after = strtoll(after_s, &end, 10), *after_s == '\0' || *end || after < 0)) {
+		http_reply_field_error(req, APIERR_BAD_REQUEST, "after", "it must be a seq number");
+		return;
+	}
+	st = transfer_events_json(db, http_req_param(req, "id"), after, (int64_t)time(NULL), &body);
+	if (st != ST_OK) {
+		http_reply_error(req, apierr_from_status(st), NULL);
+		return;
+	}
+	/* The ETag names what the poller has after this answer: with nothing new, a poller
+	 * that sends it back gets an empty 304. */
+	json_object_object_get_ex(body, "next", &next);
+	snprintf(etag, sizeof etag, "\"%lld-%lld\"", after, (long long)json_object_get_int64(next));
+	match = http_req_header(req, "If-None-Match");
+	if (match && strcmp(match, etag) == 0) {
+		json_object_put(body);
+		http_reply_empty(req, 304);
+	} else {
+		http_reply_json(req, 200, body);
+	}
+	http_add_header(req, "ETag", etag);
+}
+
+static void get_transfer(struct http_req *req, void *ctx)
+{
+	struct db *db = transfer_db(req, ctx);
+	struct json_object *body;
+	int st;
+
+	if (!db)
+		return;
+	st = transfer_get_json(db, http_req_param(req, "id"), (int64_t)time(NULL), &body);
+	if (st == ST_OK)
+		http_reply_json(req, 200, body);
+	else
+		http_reply_error(req, apierr_from_status(st), NULL);
+}
+
+static const struct http_field message_fields[] = {
+	{"client_message_id", HTTP_FIELD_STRING, 1, 0, 128, 0, 0},
+	{"text", HTTP_FIELD_STRING, 1, 0, TRANSFER_TEXT_MAX, 0, 0},
+	{NULL, 0, 0, 0, 0, 0, 0},
+};
+
+static void message(struct http_req *req, void *ctx)
+{
+	struct db *db = transfer_db(req, ctx);
+	struct json_object *cmid, *text, *body;
+	char msg_id[TRANSFER_ID_LEN];
+	int64_t seq = 0;
+	int st;
+
+	if (!db)
+		return;
+	json_object_object_get_ex(http_req_json(req), "client_message_id", &cmid);
+	json_object_object_get_ex(http_req_json(req), "text", &text);
+	if (json_object_get_string_len(text) == 0 || json_object_get_string_len(cmid) == 0) {
+		http_reply_field_error(req, APIERR_INVALID_FIELD,
+				       json_object_get_string_len(text) ? "client_message_id" : "text",
+				       "it must not be empty");
+		return;
+	}
+	st = transfer_post_message(db, http_req_param(req, "id"), json_object_get_string(cmid),
+				   json_object_get_string(text), (int64_t)time(NULL), &seq, msg_id);
+	if (st == ST_CONFLICT) {
+		http_reply_error(req, APIERR_TRANSFER_ENDED, NULL);
+	} else if (st != ST_OK) {
+		http_reply_error(req, apierr_from_status(st), NULL);
+	} else {
+		body = json_object_new_object();
+		json_object_object_add(body, "seq", json_object_new_int64(seq));
+		json_object_object_add(body, "id", json_object_new_string(msg_id));
+		http_reply_json(req, 202, body);
+	}
+}
+
+static const struct http_field typing_fields[] = {
+	{"typing", HTTP_FIELD_BOOL, 1, 0, 0, 0, 0},
+	{NULL, 0, 0, 0, 0, 0, 0},
+};
+
+static void typing(struct http_req *req, void *ctx)
+{
+	if (transfer_db(req, ctx))
+		http_reply_empty(req, 204);
+}
+
+static const struct http_field read_fields[] = {
+	{"seq", HTTP_FIELD_INT, 1, 0, 0, 0, INT64_MAX},
+	{NULL, 0, 0, 0, 0, 0, 0},
+};
+
+static void mark_read(struct http_req *req, void *ctx)
+{
+	struct db *db = transfer_db(req, ctx);
+	struct json_object *seq;
+	int st;
+
+	if (!db)
+		return;
+	json_object_object_get_ex(http_req_json(req), "seq", &seq);
+	st = transfer_mark_read(db, http_req_param(req, "id"), json_object_get_int64(seq));
+	if (st == ST_OK)
+		http_reply_empty(req, 204);
+	else
+		http_reply_error(req, apierr_from_status(st), NULL);
+}
+
+static void end_transfer(struct http_req *req, void *ctx)
+{
+	struct db *db = transfer_db(req, ctx);
+	struct json_object *body;
+	int st;
+
+	if (!db)
+		return;
+	st = transfer_end(db, http_req_param(req, "id"), (int64_t)time(NULL));
+	if (st != ST_OK) {
+		http_reply_error(req, apierr_from_status(st), NULL);
+		return;
+	}
+	body = json_object_new_object();
+	json_object_object_add(body, "state", json_object_new_string("ended"));
+	http_reply_json(req, 200, body);
+}
+
 static const struct http_route routes[] = {
 	{"GET", "/api/health", app_route_health, HTTP_BODY_NONE, 0, NULL, NULL},
 	{"GET", "/api/avatar", avatar_get, HTTP_BODY_NONE, 0, NULL, NULL},
+	{"POST", "/api/transfers", create, HTTP_BODY_JSON, 256 * 1024, create_fields, NULL},
+	{"GET", "/api/transfers/{id}", get_transfer, HTTP_BODY_NONE, 0, NULL, NULL},
+	{"GET", "/api/transfers/{id}/events", events, HTTP_BODY_NONE, 0, NULL, NULL},
+	{"POST", "/api/transfers/{id}/messages", message, HTTP_BODY_JSON, 0, message_fields, NULL},
+	{"POST", "/api/transfers/{id}/typing", typing, HTTP_BODY_JSON, 0, typing_fields, NULL},
+	{"POST", "/api/transfers/{id}/read", mark_read, HTTP_BODY_JSON, 0, read_fields, NULL},
+	{"POST", "/api/transfers/{id}/end", end_transfer, HTTP_BODY_JSON_OPTIONAL, 0, NULL, NULL},
 };
 
 int main(void)

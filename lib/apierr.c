@@ -45,6 +45,12 @@ static const struct {
 		"The token's user_payload cannot be used."},
 	[APIERR_ANONYMOUS_NOT_ALLOWED] = {403, "anonymous_not_allowed",
 		"This deployment does not accept visitors without a name and email."},
+	[APIERR_TRANSFER_ENDED] = {409, "transfer_ended",
+		"This chat with an agent has ended; start a new one to continue."},
+	[APIERR_TRANSFERS_DISABLED] = {503, "transfers_disabled",
+		"Transfers to live agents are turned off."},
+	[APIERR_AGENTS_UNAVAILABLE] = {503, "agents_unavailable",
+		"No agent is available right now. Please try again later."},
 };
 
 int apierr_http_status(enum apierr e)
@@ -77,6 +83,8 @@ enum apierr apierr_from_status(int st)
 		return APIERR_UNAUTHENTICATED;
 	case ST_LIMITED:
 		return APIERR_RATE_LIMITED;
+	case ST_CONFLICT:
+		return APIERR_CONFLICT;
 	case ST_BUSY:
 	case ST_DB:
 		return APIERR_DB_UNAVAILABLE;

@@ -146,6 +146,17 @@ int crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_SHA256_
 	return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 ? ST_OK : ST_CRYPTO;
 }
 
+int crypto_hmac_sha256_b64url_dup(const void *key, size_t key_len, const char *text, char **out)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	size_t mac_len = 0;
+
+	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len, (const unsigned char *)text,
+		       strlen(text), mac, sizeof mac, &mac_len))
+		return ST_CRYPTO;
+	return crypto_b64url_encode_dup(mac, mac_len, out);
+}
+
 int crypto_equal(const void *a, const void *b, size_t len)
 {
 	return CRYPTO_memcmp(a, b, len) == 0;

@@ -22,6 +22,8 @@ int crypto_b64url_decode_dup(const char *text, size_t text_len, unsigned char **
 int crypto_b64_decode_dup(const char *text, size_t text_len, unsigned char **out, size_t *out_len);
 
 int crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_SHA256_LEN]);
+/* base64url(HMAC-SHA256(key, text)); caller frees. */
+int crypto_hmac_sha256_b64url_dup(const void *key, size_t key_len, const char *text, char **out);
 
 /* 1 when equal; the time taken depends only on len. */
 int crypto_equal(const void *a, const void *b, size_t len);

@@ -148,6 +148,19 @@ static int email_ok(const char *e)
 	return 1;
 }
 
+const char *identity_check_visitor(const char *name, const char *email)
+{
+	if (!name || !*name)
+		return "the name is missing";
+	if (utf8_chars(name) > IDENTITY_NAME_MAX || has_control(name))
+		return "the name is longer than 255 characters or has control characters";
+	if (!email)
+		return "the email is missing";
+	if (!email_ok(email))
+		return "the email is not a valid address";
+	return NULL;
+}
+
 int identity_parse_payload(const char *json, size_t len, char **name, char **email,
 			   const char **why)
 {
@@ -163,16 +176,11 @@ int identity_parse_payload(const char *json, size_t len, char **name, char **ema
 	if (json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) != len || !json_object_is_type(obj, json_type_object))
 		*why = "the user payload is not a JSON object";
-	else if (!json_object_object_get_ex(obj, "name", &n) || !json_object_is_type(n, json_type_string) ||
-		 json_object_get_string_len(n) == 0)
+	else if (!json_object_object_get_ex(obj, "name", &n) || !json_object_is_type(n, json_type_string))
 		*why = "the user payload has no name";
-	else if (utf8_chars(json_object_get_string(n)) > IDENTITY_NAME_MAX || has_control(json_object_get_string(n)))
-		*why = "the name is longer than 255 characters or has control characters";
 	else if (!json_object_object_get_ex(obj, "email", &e) || !json_object_is_type(e, json_type_string))
 		*why = "the user payload has no email";
-	else if (!email_ok(json_object_get_string(e)))
-		*why = "the email is not a valid address";
-	else
+	else if ((*why = identity_check_visitor(json_object_get_string(n), json_object_get_string(e))) == NULL)
 		st = ST_OK;
 	if (st == ST_OK) {
 		*name = strdup(json_object_get_string(n));

@@ -47,6 +47,8 @@ int identity_decrypt_payload_dup(const char *b64, size_t b64_len, char *const *p
 /* {"name", "email"} from the decrypted JSON; ST_INVALID with *why; caller frees. */
 int identity_parse_payload(const char *json, size_t len, char **name, char **email,
 			   const char **why);
+/* NULL when name and email are acceptable (the rules user_payload follows), else why. */
+const char *identity_check_visitor(const char *name, const char *email);
 /* The stable placeholder for an anonymous visitor; caller frees. */
 int identity_anonymous(const char *sub, char **name, char **email);
 

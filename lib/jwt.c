@@ -244,14 +244,7 @@ int jwt_check_claims(const struct jwt *jwt, const struct jwt_claim_rules *rules,
 
 int jwt_hs256_signature_dup(const char *signing_input, const void *key, size_t key_len, char **out)
 {
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	size_t mac_len = 0;
-
-	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len,
-		       (const unsigned char *)signing_input, strlen(signing_input), mac, sizeof mac,
-		       &mac_len))
-		return ST_CRYPTO;
-	return crypto_b64url_encode_dup(mac, mac_len, out);
+	return crypto_hmac_sha256_b64url_dup(key, key_len, signing_input, out);
 }
 
 static int b64_json_dup(struct json_object *obj, char **out)

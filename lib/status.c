@@ -16,6 +16,7 @@ const char *status_str(int st)
 	case ST_CRYPTO: return "cryptography error";
 	case ST_DENIED: return "access denied";
 	case ST_LIMITED: return "rate limited";
+	case ST_CONFLICT: return "conflict";
 	default: return "unknown error";
 	}
 }

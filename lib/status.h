@@ -16,6 +16,7 @@ enum status {
 	ST_CRYPTO,       /* OpenSSL reported an error */
 	ST_DENIED,       /* credentials did not match */
 	ST_LIMITED,      /* a rate limit is exhausted; try again later */
+	ST_CONFLICT,     /* the request does not fit the current state */
 };
 
 /* A short English phrase for logs and the admin tool; never NULL. */

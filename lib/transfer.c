@@ -1,17 +1,63 @@
 /* lib/transfer.c — the transfers, events and outbox tables. */
 #include "transfer.h"
 
+#include <json-c/json.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+#include "crypto.h"
 #include "db.h"
+#include "identity.h"
 #include "status.h"
+#include "timefmt.h"
+
+/* Transfer secrets are HMAC(key, id): nothing stores them, yet a retried creation can
+ * answer the same secret again. Only their SHA-256 is kept, to check them. */
+static const char transfer_secret_key[] = "transfer.secret_key";
 
 static const char transfer_sql_counts[] =
 	"SELECT (SELECT count(*) FROM transfers WHERE state = 'waiting'),"
 	" (SELECT count(*) FROM transfers WHERE state = 'active'),"
 	" (SELECT count(*) FROM transfers WHERE state = 'ended'),"
 	" (SELECT count(*) FROM outbox WHERE state = 'pending')";
+static const char transfer_sql_find_request[] =
+	"SELECT id FROM transfers WHERE visitor_external_id = ? AND client_request_id = ?"
+	" AND created_at > ?";
+static const char transfer_sql_insert[] =
+	"INSERT INTO transfers (id, secret_hash, state, client_request_id, visitor_external_id,"
+	" visitor_name, visitor_email, visitor_authenticated, message_to_human_agent, history,"
+	" department, locale, page_url, next_seq, created_at, updated_at, last_activity_at)"
+	" VALUES (?1, ?2, 'waiting', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, ?13, ?13, ?13)";
+static const char transfer_sql_secret[] = "SELECT secret_hash FROM transfers WHERE id = ?";
+static const char transfer_sql_row[] =
+	"SELECT state, next_seq, created_at, last_activity_at, agent_joined_at, agent_id,"
+	" agent_name FROM transfers WHERE id = ?";
+static const char transfer_sql_events[] =
+	"SELECT seq, type, data, created_at FROM events WHERE transfer_id = ? AND seq > ?"
+	" ORDER BY seq";
+static const char transfer_sql_append[] =
+	"INSERT INTO events (transfer_id, seq, type, data, created_at)"
+	" SELECT id, next_seq + 1, ?2, ?3, ?4 FROM transfers WHERE id = ?1";
+static const char transfer_sql_bump[] =
+	"UPDATE transfers SET next_seq = next_seq + 1, updated_at = ?2 WHERE id = ?1"
+	" RETURNING next_seq";
+static const char transfer_sql_activity[] =
+	"UPDATE transfers SET last_activity_at = ?2 WHERE id = ?1";
+static const char transfer_sql_set_ended[] =
+	"UPDATE transfers SET state = 'ended', ended_at = ?2, updated_at = ?2 WHERE id = ?1";
+static const char transfer_sql_outbox_find[] =
+	"SELECT seq, payload FROM outbox WHERE transfer_id = ? AND client_message_id = ?";
+static const char transfer_sql_outbox_add[] =
+	"INSERT INTO outbox (transfer_id, kind, client_message_id, seq, payload, next_attempt_at,"
+	" created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)";
+static const char transfer_sql_read[] =
+	"UPDATE transfers SET visitor_read_seq = max(visitor_read_seq, ?2) WHERE id = ?1"
+	" AND ?2 <= next_seq";
 
 int transfer_counts(struct db *db, struct transfer_counts *out)
 {
@@ -29,4 +75,505 @@ int transfer_counts(struct db *db, struct transfer_counts *out)
 	}
 	sqlite3_reset(stmt);
 	return rc == SQLITE_ROW ? ST_OK : db_status(rc);
+}
+
+const char *transfer_check_history(struct json_object *history)
+{
+	size_t n;
+
+	if (!history)
+		return NULL;
+	if (!json_object_is_type(history, json_type_array))
+		return "must be a list";
+	n = json_object_array_length(history);
+	if (n > TRANSFER_HISTORY_MAX)
+		return "has more than 500 entries";
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(history, i), *from, *text, *time;
+		if (!json_object_is_type(e, json_type_object) ||
+		    !json_object_object_get_ex(e, "from", &from) || !json_object_is_type(from, json_type_string) ||
+		    !json_object_object_get_ex(e, "text", &text) || !json_object_is_type(text, json_type_string))
+			return "must hold {\"from\", \"text\", \"time\"} entries";
+		if (strcmp(json_object_get_string(from), "user") != 0 &&
+		    strcmp(json_object_get_string(from), "assistant") != 0)
+			return "has a \"from\" that is neither \"user\" nor \"assistant\"";
+		if (json_object_get_string_len(text) > TRANSFER_TEXT_MAX)
+			return "has a text longer than 4096 bytes";
+		if (json_object_object_get_ex(e, "time", &time) && time &&
+		    (!json_object_is_type(time, json_type_string) || json_object_get_string_len(time) > 40))
+			return "has a \"time\" that is not an RFC 3339 string";
+	}
+	return NULL;
+}
+
+/* The HMAC key, made on first use; INSERT OR IGNORE then re-read, so that two processes
+ * racing to make it agree on one. */
+static int secret_key_dup(struct db *db, char **out)
+{
+	char *fresh = NULL;
+	int st = config_secret_get_dup(db, transfer_secret_key, out);
+
+	if (st != ST_OK || *out)
+		return st;
+	st = crypto_token_new(32, &fresh);
+	if (st == ST_OK)
+		st = config_secret_put(db, transfer_secret_key, fresh);
+	free(fresh);
+	return st == ST_OK ? config_secret_get_dup(db, transfer_secret_key, out) : st;
+}
+
+static int secret_for(struct db *db, const char *id, char **secret)
+{
+	char *key = NULL;
+	int st = secret_key_dup(db, &key);
+
+	if (st == ST_OK && !key)
+		st = ST_DB;
+	if (st == ST_OK)
+		st = crypto_hmac_sha256_b64url_dup(key, strlen(key), id, secret);
+	if (key)
+		OPENSSL_cleanse(key, strlen(key));
+	free(key);
+	return st;
+}
+
+static int secret_hash(const char *secret, unsigned char out[CRYPTO_SHA256_LEN])
+{
+	return crypto_sha256(secret, strlen(secret), out);
+}
+
+static int new_id(const char *prefix, char out[TRANSFER_ID_LEN])
+{
+	unsigned char raw[12];
+	int st = crypto_random(raw, sizeof raw);
+
+	if (st != ST_OK)
+		return st;
+	/* Lowercase hex: ids also travel as Zendesk ticket tags, which are lowercased. */
+	snprintf(out, TRANSFER_ID_LEN, "%s", prefix);
+	for (size_t i = 0; i < sizeof raw; i++)
+		snprintf(out + strlen(prefix) + 2 * i, 3, "%02x", raw[i]);
+	return ST_OK;
+}
+
+static void bind_text_or_null(sqlite3_stmt *stmt, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(stmt, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, i);
+}
+
+/* Appends one event (type plus its fields, borrowed) with the next seq. */
+static int append_event(struct db *db, const char *id, const char *type, struct json_object *data,
+			int64_t now, int64_t *seq)
+{
+	sqlite3_stmt *stmt;
+	int rc, st = db_stmt(db, transfer_sql_append, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN), -1,
+			  SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 4, now);
+	st = db_exec_stmt(db, stmt);
+	if (st == ST_OK)
+		st = db_stmt(db, transfer_sql_bump, &stmt);
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, now);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW && seq)
+		*seq = sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW ? ST_OK : db_status(rc);
+}
+
+static int find_request(struct db *db, const struct transfer_request *req, int64_t now,
+			char id[TRANSFER_ID_LEN])
+{
+	sqlite3_stmt *stmt;
+	int rc, st;
+
+	id[0] = '\0';
+	if (!req->client_request_id)
+		return ST_OK;
+	st = db_stmt(db, transfer_sql_find_request, &stmt);
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, req->visitor->external_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, req->client_request_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, now - TRANSFER_IDEMPOTENCY_S);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		snprintf(id, TRANSFER_ID_LEN, "%s", (const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_status(rc);
+}
+
+static int insert_transfer(struct db *db, const struct transfer_request *req, int64_t now,
+			   const char *id, const char *secret)
+{
+	unsigned char hash[CRYPTO_SHA256_LEN];
+	const char *history = req->history ? json_object_to_json_string_ext(req->history,
+									     JSON_C_TO_STRING_PLAIN) : "[]";
+	sqlite3_stmt *stmt;
+	int st = secret_hash(secret, hash);
+
+	if (st == ST_OK)
+		st = db_stmt(db, transfer_sql_insert, &stmt);
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 2, hash, sizeof hash, SQLITE_STATIC);
+	bind_text_or_null(stmt, 3, req->client_request_id);
+	sqlite3_bind_text(stmt, 4, req->visitor->external_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, req->visitor->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 6, req->visitor->email, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 7, req->visitor->authenticated);
+	bind_text_or_null(stmt, 8, req->message_to_human_agent);
+	sqlite3_bind_text(stmt, 9, history, -1, SQLITE_TRANSIENT);
+	bind_text_or_null(stmt, 10, req->department);
+	bind_text_or_null(stmt, 11, req->locale);
+	bind_text_or_null(stmt, 12, req->page_url);
+	sqlite3_bind_int64(stmt, 13, now);
+	return db_exec_stmt(db, stmt);
+}
+
+static int queue(struct db *db, const char *id, const char *kind, const char *client_message_id,
+		 int64_t seq, struct json_object *payload, int64_t now)
+{
+	sqlite3_stmt *stmt;
+	int st = db_stmt(db, transfer_sql_outbox_add, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_STATIC);
+	bind_text_or_null(stmt, 3, client_message_id);
+	if (seq)
+		sqlite3_bind_int64(stmt, 4, seq);
+	else
+		sqlite3_bind_null(stmt, 4);
+	sqlite3_bind_text(stmt, 5, json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN), -1,
+			  SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 6, now);
+	return db_exec_stmt(db, stmt);
+}
+
+int transfer_create(struct db *db, const struct transfer_request *req, int64_t now,
+		    struct transfer_created *out)
+{
+	struct json_object *start = json_object_new_object();
+	int st;
+
+	memset(out, 0, sizeof *out);
+	st = db_begin(db);
+	if (st == ST_OK)
+		st = find_request(db, req, now, out->id);
+	if (st == ST_OK && out->id[0]) {
+		out->existing = 1;
+	} else if (st == ST_OK) {
+		st = new_id("tr_", out->id);
+		if (st == ST_OK)
+			st = secret_for(db, out->id, &out->secret);
+		if (st == ST_OK)
+			st = insert_transfer(db, req, now, out->id, out->secret);
+		/* The handoff itself goes through the outbox like every message, so that a
+		 * Zendesk outage delays it instead of losing it. */
+		if (st == ST_OK)
+			st = queue(db, out->id, "start", NULL, 0, start, now);
+	}
+	if (st == ST_OK && out->existing)
+		st = secret_for(db, out->id, &out->secret);
+	if (st == ST_OK)
+		st = db_commit(db);
+	if (st != ST_OK) {
+		db_rollback(db);
+		free(out->secret);
+		out->secret = NULL;
+	}
+	json_object_put(start);
+	return st;
+}
+
+int transfer_authorize(struct db *db, const char *id, const char *secret)
+{
+	unsigned char want[CRYPTO_SHA256_LEN] = {0}, got[CRYPTO_SHA256_LEN];
+	sqlite3_stmt *stmt;
+	int rc, found = 0, st = db_stmt(db, transfer_sql_secret, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == (int)sizeof want) {
+		memcpy(want, sqlite3_column_blob(stmt, 0), sizeof want);
+		found = 1;
+	}
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_status(rc);
+	/* Hash and compare whether or not the id exists, so that the time taken does not
+	 * tell an unknown id from a wrong secret. */
+	st = secret_hash(secret ? secret : "", got);
+	if (st != ST_OK)
+		return st;
+	if (!crypto_equal(want, got, sizeof want) || !secret)
+		return found ? ST_DENIED : ST_NOT_FOUND;
+	return found ? ST_OK : ST_NOT_FOUND;
+}
+
+struct transfer_row {
+	char state[16];
+	int64_t next, created_at, last_activity_at;
+	int agent_joined;
+};
+
+static int read_row(struct db *db, const char *id, struct transfer_row *row)
+{
+	sqlite3_stmt *stmt;
+	int rc, st = db_stmt(db, transfer_sql_row, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		snprintf(row->state, sizeof row->state, "%s", (const char *)sqlite3_column_text(stmt, 0));
+		row->next = sqlite3_column_int64(stmt, 1);
+		row->created_at = sqlite3_column_int64(stmt, 2);
+		row->last_activity_at = sqlite3_column_int64(stmt, 3);
+		row->agent_joined = sqlite3_column_type(stmt, 4) != SQLITE_NULL;
+	}
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_DONE)
+		return ST_NOT_FOUND;
+	return rc == SQLITE_ROW ? ST_OK : db_status(rc);
+}
+
+static int exec_id_time(struct db *db, const char *sql, const char *id, int64_t t)
+{
+	sqlite3_stmt *stmt;
+	int st = db_stmt(db, sql, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, t);
+	return db_exec_stmt(db, stmt);
+}
+
+/* Inside a transaction: the ended event, the state, and (unless the agent's side ended
+ * it) the hand-back to Zendesk through the outbox. */
+static int end_locked(struct db *db, const char *id, const char *by, const char *reason, int64_t now)
+{
+	struct json_object *data = json_object_new_object(), *job = json_object_new_object();
+	int st;
+
+	json_object_object_add(data, "by", json_object_new_string(by));
+	json_object_object_add(data, "reason", reason ? json_object_new_string(reason) : NULL);
+	st = append_event(db, id, "ended", data, now, NULL);
+	if (st == ST_OK)
+		st = exec_id_time(db, transfer_sql_set_ended, id, now);
+	if (st == ST_OK && strcmp(by, "agent") != 0)
+		st = queue(db, id, "end", NULL, 0, job, now);
+	json_object_put(data);
+	json_object_put(job);
+	return st;
+}
+
+/* Why the transfer should end now, or NULL: no agent joined in time, or nobody spoke. */
+static const char *timeout_reason(struct db *db, const struct transfer_row *row, int64_t now, int *st)
+{
+	int64_t join = 300, idle = 1800;
+
+	*st = ST_OK;
+	if (strcmp(row->state, "ended") == 0)
+		return NULL;
+	if ((*st = config_get_int(db, "transfers.join_timeout_s", &join)) != ST_OK ||
+	    (*st = config_get_int(db, "transfers.idle_timeout_s", &idle)) != ST_OK)
+		return NULL;
+	if (!row->agent_joined && now - row->created_at >= join)
+		return "no_agent";
+	if (now - row->last_activity_at >= idle)
+		return "idle";
+	return NULL;
+}
+
+/* Ends an expired transfer; the re-check inside the write lock makes concurrent pollers
+ * end it once. */
+static int apply_timeouts(struct db *db, const char *id, int64_t now, struct transfer_row *row)
+{
+	int st;
+	const char *reason = timeout_reason(db, row, now, &st);
+
+	if (!reason)
+		return st;
+	st = db_begin(db);
+	if (st == ST_OK)
+		st = read_row(db, id, row);
+	if (st == ST_OK && (reason = timeout_reason(db, row, now, &st)) != NULL)
+		st = end_locked(db, id, "system", reason, now);
+	if (st == ST_OK)
+		st = db_commit(db);
+	if (st != ST_OK) {
+		db_rollback(db);
+		return st;
+	}
+	return read_row(db, id, row);
+}
+
+static int events_since(struct db *db, const char *id, int64_t after, struct json_object *list)
+{
+	sqlite3_stmt *stmt;
+	int rc, st = db_stmt(db, transfer_sql_events, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, after);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct json_object *e = json_object_new_object();
+		struct json_object *data = json_tokener_parse((const char *)sqlite3_column_text(stmt, 2));
+		char at[TIMEFMT_LEN];
+
+		json_object_object_add(e, "seq", json_object_new_int64(sqlite3_column_int64(stmt, 0)));
+		json_object_object_add(e, "type", json_object_new_string((const char *)sqlite3_column_text(stmt, 1)));
+		json_object_object_add(e, "time", json_object_new_string(
+			timefmt_rfc3339(sqlite3_column_int64(stmt, 3), at)));
+		if (json_object_is_type(data, json_type_object)) {
+			json_object_object_foreach(data, k, v)
+				json_object_object_add(e, k, json_object_get(v));
+		}
+		json_object_put(data);
+		json_object_array_add(list, e);
+	}
+	sqlite3_reset(stmt);
+	return rc == SQLITE_DONE ? ST_OK : db_status(rc);
+}
+
+static int state_json(struct db *db, const char *id, int64_t after, int64_t now,
+		      struct json_object **out)
+{
+	struct transfer_row row;
+	struct json_object *events;
+	int st = read_row(db, id, &row);
+
+	if (st == ST_OK)
+		st = apply_timeouts(db, id, now, &row);
+	if (st != ST_OK)
+		return st;
+	events = json_object_new_array();
+	st = events_since(db, id, after, events);
+	if (st != ST_OK) {
+		json_object_put(events);
+		return st;
+	}
+	*out = json_object_new_object();
+	json_object_object_add(*out, "id", json_object_new_string(id));
+	json_object_object_add(*out, "state", json_object_new_string(row.state));
+	json_object_object_add(*out, "next", json_object_new_int64(row.next));
+	json_object_object_add(*out, "poll_after_ms", json_object_new_int(TRANSFER_POLL_MS));
+	json_object_object_add(*out, "events", events);
+	return ST_OK;
+}
+
+int transfer_events_json(struct db *db, const char *id, int64_t after, int64_t now,
+			 struct json_object **out)
+{
+	int st = state_json(db, id, after, now, out);
+
+	if (st == ST_OK)
+		json_object_object_del(*out, "id");
+	return st;
+}
+
+int transfer_get_json(struct db *db, const char *id, int64_t now, struct json_object **out)
+{
+	return state_json(db, id, 0, now, out);
+}
+
+static int find_message(struct db *db, const char *id, const char *client_message_id, int *found,
+			int64_t *seq, char msg_id[TRANSFER_ID_LEN])
+{
+	sqlite3_stmt *stmt;
+	int rc, st = db_stmt(db, transfer_sql_outbox_find, &stmt);
+
+	*found = 0;
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, client_message_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		struct json_object *payload = json_tokener_parse((const char *)sqlite3_column_text(stmt, 1));
+		struct json_object *mid = NULL;
+		*found = 1;
+		*seq = sqlite3_column_int64(stmt, 0);
+		json_object_object_get_ex(payload, "id", &mid);
+		snprintf(msg_id, TRANSFER_ID_LEN, "%s", mid ? json_object_get_string(mid) : "");
+		json_object_put(payload);
+	}
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_status(rc);
+}
+
+int transfer_post_message(struct db *db, const char *id, const char *client_message_id,
+			  const char *text, int64_t now, int64_t *seq, char msg_id[TRANSFER_ID_LEN])
+{
+	struct json_object *data = NULL;
+	struct transfer_row row;
+	int found = 0, st = db_begin(db);
+
+	if (st == ST_OK)
+		st = find_message(db, id, client_message_id, &found, seq, msg_id);
+	if (st == ST_OK && !found)
+		st = read_row(db, id, &row);
+	if (st == ST_OK && !found && strcmp(row.state, "ended") == 0)
+		st = ST_CONFLICT;
+	if (st == ST_OK && !found)
+		st = new_id("m_", msg_id);
+	if (st == ST_OK && !found) {
+		data = json_object_new_object();
+		json_object_object_add(data, "from", json_object_new_string("user"));
+		json_object_object_add(data, "id", json_object_new_string(msg_id));
+		json_object_object_add(data, "text", json_object_new_string(text));
+		json_object_object_add(data, "client_message_id", json_object_new_string(client_message_id));
+		st = append_event(db, id, "message", data, now, seq);
+	}
+	if (st == ST_OK && !found)
+		st = queue(db, id, "message", client_message_id, *seq, data, now);
+	if (st == ST_OK && !found)
+		st = exec_id_time(db, transfer_sql_activity, id, now);
+	if (st == ST_OK)
+		st = db_commit(db);
+	if (st != ST_OK)
+		db_rollback(db);
+	json_object_put(data);
+	return st;
+}
+
+int transfer_mark_read(struct db *db, const char *id, int64_t seq)
+{
+	return exec_id_time(db, transfer_sql_read, id, seq);
+}
+
+int transfer_end(struct db *db, const char *id, int64_t now)
+{
+	struct transfer_row row;
+	int st = db_begin(db);
+
+	if (st == ST_OK)
+		st = read_row(db, id, &row);
+	if (st == ST_OK && strcmp(row.state, "ended") != 0)
+		st = end_locked(db, id, "user", "visitor_left", now);
+	if (st == ST_OK)
+		st = db_commit(db);
+	if (st != ST_OK)
+		db_rollback(db);
+	return st;
 }

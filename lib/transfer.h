@@ -1,10 +1,20 @@
-/* lib/transfer.h — transfers: state, event log, outbox. Not: HTTP, Zendesk. */
+/* lib/transfer.h — transfers: their state, the event log visitors poll, the messages
+ * waiting in the outbox for Zendesk. Not: HTTP, or Zendesk's API (zendesk.h). */
 #ifndef DESKBRIDGE_TRANSFER_H
 #define DESKBRIDGE_TRANSFER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#define TRANSFER_ID_LEN 40
+#define TRANSFER_HISTORY_MAX 500
+#define TRANSFER_TEXT_MAX 4096
+#define TRANSFER_POLL_MS 1000
+#define TRANSFER_IDEMPOTENCY_S 600
+
 struct db;
+struct identity;
+struct json_object;
 
 struct transfer_counts {
 	int64_t waiting, active, ended;
@@ -12,5 +22,46 @@ struct transfer_counts {
 };
 
 int transfer_counts(struct db *db, struct transfer_counts *out);
+
+/* What POST /api/transfers asks for; all borrowed. */
+struct transfer_request {
+	const struct identity *visitor;
+	const char *message_to_human_agent;
+	struct json_object *history;     /* checked with transfer_check_history */
+	const char *department, *locale, *page_url, *client_request_id;
+};
+
+struct transfer_created {
+	char id[TRANSFER_ID_LEN];
+	char *secret;        /* caller frees; the only place it exists in clear */
+	int existing;        /* the same client_request_id answered an earlier transfer */
+};
+
+/* NULL when history is a list of at most TRANSFER_HISTORY_MAX {"from": "user" |
+ * "assistant", "text", "time"?} entries, else a phrase saying why not. */
+const char *transfer_check_history(struct json_object *history);
+
+int transfer_create(struct db *db, const struct transfer_request *req, int64_t now,
+		    struct transfer_created *out);
+
+/* ST_OK when secret opens transfer id; ST_NOT_FOUND for an unknown id, ST_DENIED for a
+ * wrong secret, after the same work either way. */
+int transfer_authorize(struct db *db, const char *id, const char *secret);
+
+/* {"state", "next", "poll_after_ms", "events": [seq > after]}; ends a transfer that
+ * waited or idled past its timeout first. Caller puts *out. */
+int transfer_events_json(struct db *db, const char *id, int64_t after, int64_t now,
+			 struct json_object **out);
+/* The transfer with every event, for a page that reloads. Caller puts *out. */
+int transfer_get_json(struct db *db, const char *id, int64_t now, struct json_object **out);
+
+/* Stores a visitor message and queues it for Zendesk; the same client_message_id again
+ * answers the first result. ST_CONFLICT when the transfer has ended. */
+int transfer_post_message(struct db *db, const char *id, const char *client_message_id,
+			  const char *text, int64_t now, int64_t *seq, char msg_id[TRANSFER_ID_LEN]);
+/* Records the last seq the visitor has seen (never moving backwards). */
+int transfer_mark_read(struct db *db, const char *id, int64_t seq);
+/* Ends the transfer for the visitor; ending an ended transfer changes nothing. */
+int transfer_end(struct db *db, const char *id, int64_t now);
 
 #endif

@@ -28,6 +28,8 @@ ADMIN = os.path.join(BUILDDIR, "tools", "deskbridge-admin")
 CGI_BIN = os.path.join(BUILDDIR, "cgi-bin")
 HANDLERS = ("setup", "token", "transfer", "agent", "webhook")
 ADMIN_PASSWORD = "integration-test-password"
+LATEST_MIGRATION = max(int(f[:3]) for f in os.listdir(os.path.join(SRCDIR, "sql"))
+                       if f[:3].isdigit() and f.endswith(".sql"))
 
 _servers = []
 

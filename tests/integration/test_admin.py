@@ -45,7 +45,7 @@ class Init(unittest.TestCase):
             self.assertEqual(c.execute("PRAGMA journal_mode").fetchone()[0], "wal")
             versions = [r[0] for r in c.execute("SELECT version FROM schema_migrations")]
             keys = c.execute("SELECT count(*) FROM service_keys WHERE retired_at IS NULL").fetchone()
-        self.assertEqual(versions, [1])
+        self.assertEqual(versions, list(range(1, harness.LATEST_MIGRATION + 1)))
         self.assertEqual(keys[0], 1)
 
     def test_password_from_environment_and_file(self):
@@ -138,7 +138,7 @@ class Config(unittest.TestCase):
 
     def test_status(self):
         out = self.state.admin("status").stdout
-        self.assertIn("schema_version: 1 (latest 1)", out)
+        self.assertIn("schema_version: %d (latest %d)" % ((harness.LATEST_MIGRATION,) * 2), out)
         self.assertIn("initialised: yes", out)
         self.assertIn("transfers: 0 waiting, 0 active, 0 ended", out)
 

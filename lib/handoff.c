@@ -1,0 +1,143 @@
+/* lib/handoff.c — the checks and identity of a new transfer. */
+#include "handoff.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "identity.h"
+#include "status.h"
+#include "transfer.h"
+
+static const char *body_string(struct json_object *body, const char *name)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(body, name, &v) && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v) : NULL;
+}
+
+static int refuse(struct handoff_refusal *r, enum apierr err, const char *field, const char *why)
+{
+	r->err = err;
+	r->field = field;
+	r->why = why;
+	return ST_OK;
+}
+
+/* An unverified visitor (security off) from the body's visitor fields. */
+static int body_visitor(struct json_object *body, struct identity *id, struct handoff_refusal *r)
+{
+	struct json_object *visitor = NULL;
+	const char *name, *email, *why;
+	size_t n;
+
+	json_object_object_get_ex(body, "visitor", &visitor);
+	name = body_string(visitor, "name");
+	email = body_string(visitor, "email");
+	if ((why = identity_check_visitor(name, email)) != NULL)
+		return refuse(r, APIERR_INVALID_FIELD, name && *name ? "visitor.email" : "visitor.name", why);
+	/* Without a verified sub, the email scopes the visitor's retries. */
+	n = strlen(email) + 12;
+	id->external_id = malloc(n);
+	id->name = strdup(name);
+	id->email = strdup(email);
+	if (!id->external_id || !id->name || !id->email)
+		return ST_NOMEM;
+	snprintf(id->external_id, n, "unverified:%s", email);
+	return ST_OK;
+}
+
+static int verified_visitor(struct db *db, struct json_object *body, const char *authorization,
+			    int64_t now, struct identity *id, struct handoff_refusal *r)
+{
+	const char *token = body_string(body, "token");
+	enum identity_error err;
+	const char *why;
+	int st;
+
+	if (!token && authorization && strncasecmp(authorization, "Bearer ", 7) == 0)
+		token = authorization + 7;
+	if (!token)
+		return refuse(r, APIERR_INVALID_TOKEN, "token", "the site's token is required");
+	st = identity_verify(db, token, strlen(token), now, id, &err, &why);
+	if (st == ST_OK && err != IDENTITY_OK)
+		refuse(r, identity_apierr(err), "token", why);
+	return st;
+}
+
+static const char *check_request(struct json_object *body, const char **field)
+{
+	const char *url = body_string(body, "page_url"), *why;
+	struct json_object *history = NULL;
+
+	json_object_object_get_ex(body, "history", &history);
+	if ((why = transfer_check_history(history)) != NULL) {
+		*field = "history";
+		return why;
+	}
+	if (url && strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
+		*field = "page_url";
+		return "must be an http:// or https:// URL";
+	}
+	return NULL;
+}
+
+static struct json_object *created_json(const struct transfer_created *c)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_string(c->id));
+	json_object_object_add(o, "secret", json_object_new_string(c->secret));
+	json_object_object_add(o, "state", json_object_new_string("waiting"));
+	json_object_object_add(o, "next", json_object_new_int(0));
+	json_object_object_add(o, "poll_after_ms", json_object_new_int(TRANSFER_POLL_MS));
+	return o;
+}
+
+int handoff_create(struct db *db, struct json_object *body, const char *authorization,
+		   int64_t now, struct json_object **out, struct handoff_refusal *r)
+{
+	struct identity visitor = {0};
+	struct transfer_request req = {0};
+	struct transfer_created created = {0};
+	char *department = NULL;
+	const char *field = NULL, *why;
+	int enabled = 0, secure = 0, st;
+
+	*out = NULL;
+	r->err = APIERR_INTERNAL;
+	st = config_get_bool(db, "transfers_enabled", &enabled);
+	if (st == ST_OK)
+		st = config_get_bool(db, "security.authenticate_users", &secure);
+	if (st != ST_OK)
+		return st;
+	if (!enabled)
+		return refuse(r, APIERR_TRANSFERS_DISABLED, NULL, "the admin has not turned them on");
+	if ((why = check_request(body, &field)) != NULL)
+		return refuse(r, APIERR_INVALID_FIELD, field, why);
+	st = secure ? verified_visitor(db, body, authorization, now, &visitor, r)
+		    : body_visitor(body, &visitor, r);
+	if (st == ST_OK && visitor.email) {
+		req.visitor = &visitor;
+		req.message_to_human_agent = body_string(body, "message_to_human_agent");
+		json_object_object_get_ex(body, "history", &req.history);
+		req.department = body_string(body, "department");
+		if (!req.department && (st = config_get_dup(db, "transfers.department", &department)) == ST_OK)
+			req.department = department;
+		req.locale = body_string(body, "locale");
+		req.page_url = body_string(body, "page_url");
+		req.client_request_id = body_string(body, "client_request_id");
+	}
+	if (st == ST_OK && visitor.email)
+		st = transfer_create(db, &req, now, &created);
+	if (st == ST_OK && created.secret)
+		*out = created_json(&created);
+	free(created.secret);
+	free(department);
+	identity_clear(&visitor);
+	return st;
+}

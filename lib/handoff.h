@@ -1,0 +1,25 @@
+/* lib/handoff.h — POST /api/transfers: who is asking (the site token through the
+ * identity module, or the visitor fields when security is off), whether transfers are
+ * on, and the request's checks, before lib/transfer records it. Not: HTTP. */
+#ifndef DESKBRIDGE_HANDOFF_H
+#define DESKBRIDGE_HANDOFF_H
+
+#include <stdint.h>
+
+#include "apierr.h"
+
+struct db;
+struct json_object;
+
+struct handoff_refusal {
+	enum apierr err;
+	const char *field;   /* the body field at fault, or NULL */
+	const char *why;     /* a static phrase */
+};
+
+/* ST_OK and *out = {"id", "secret", "state", "next", "poll_after_ms"} (caller puts), or
+ * ST_OK, *out NULL and the refusal. */
+int handoff_create(struct db *db, struct json_object *body, const char *authorization,
+		   int64_t now, struct json_object **out, struct handoff_refusal *refusal);
+
+#endif

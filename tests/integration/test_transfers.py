@@ -1,0 +1,201 @@
+"""The visitor's side of /api/transfers through lighttpd: creation and its idempotency,
+the transfer secret, polling with ETag, messages and their idempotency, read, typing,
+end, timeouts. (The Zendesk side of the handoff is not built yet: see the issue note.)"""
+
+import json
+import os
+import sqlite3
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from test_handlers import assert_error  # noqa: E402
+
+SERVER = None
+VISITOR = {"name": "Ana Lima", "email": "ana@shop.example"}
+
+
+def setUpModule():
+    global SERVER
+    SERVER = harness.Server().start()
+    SERVER.state.admin("config", "set", "transfers_enabled", "true")
+
+
+def create(**over):
+    body = {"visitor": VISITOR, "message_to_human_agent": "Customer asked about a refund",
+            "history": [{"from": "user", "text": "I want a refund", "time": "2026-11-24T10:00:00Z"},
+                        {"from": "assistant", "text": "Let me get you an agent"}],
+            "locale": "en", "page_url": "https://shop.example/orders/42"}
+    body.update(over)
+    return SERVER.request("POST", "/api/transfers", body=body)
+
+
+def new_transfer(**over):
+    r = create(**over)
+    assert r.status == 201, r.body
+    t = r.json()
+    return t["id"], {"Authorization": "Bearer " + t["secret"]}
+
+
+def call(method, path, auth, body=None, headers=None):
+    h = dict(auth)
+    h.update(headers or {})
+    return SERVER.request(method, path, body=body, headers=h)
+
+
+def db_rows(sql, *args):
+    with sqlite3.connect(SERVER.state.db) as c:
+        return c.execute(sql, args).fetchall()
+
+
+class Create(unittest.TestCase):
+    def test_shape_and_storage(self):
+        r = create()
+        self.assertEqual(r.status, 201, r.body)
+        t = r.json()
+        self.assertEqual(set(t), {"id", "secret", "state", "next", "poll_after_ms"})
+        self.assertRegex(t["id"], r"^tr_[0-9a-f]{24}$")
+        self.assertEqual((t["state"], t["next"], t["poll_after_ms"]), ("waiting", 0, 1000))
+        self.assertGreaterEqual(len(t["secret"]), 40)
+        row = db_rows("SELECT visitor_name, visitor_email, visitor_authenticated, page_url, "
+                      "secret_hash FROM transfers WHERE id = ?", t["id"])[0]
+        self.assertEqual(row[:4], ("Ana Lima", "ana@shop.example", 0,
+                                   "https://shop.example/orders/42"))
+        self.assertNotIn(t["secret"].encode(), bytes(row[4]))
+        self.assertEqual(db_rows("SELECT kind, state FROM outbox WHERE transfer_id = ?", t["id"]),
+                         [("start", "pending")])
+
+    def test_client_request_id_is_idempotent_per_visitor(self):
+        a = create(client_request_id="req-1").json()
+        b = create(client_request_id="req-1").json()
+        self.assertEqual((a["id"], a["secret"]), (b["id"], b["secret"]))
+        other = create(client_request_id="req-1",
+                       visitor={"name": "Bo", "email": "bo@shop.example"}).json()
+        self.assertNotEqual(other["id"], a["id"])
+        self.assertEqual(len(db_rows("SELECT 1 FROM outbox WHERE transfer_id = ?", a["id"])), 1)
+
+    def test_refusals(self):
+        for body, code, field in (
+                ({"visitor": {"name": "A"}}, "invalid_field", "visitor.email"),
+                ({"visitor": {"name": "A", "email": "nope"}}, "invalid_field", "visitor.email"),
+                ({"visitor": {"email": "a@shop.example"}}, "invalid_field", "visitor.name"),
+                ({"history": [{"from": "robot", "text": "x"}]}, "invalid_field", "history"),
+                ({"history": [{"from": "user"}]}, "invalid_field", "history"),
+                ({"history": [{"from": "user", "text": "x"}] * 501}, "invalid_field", "history"),
+                ({"page_url": "javascript:alert(1)"}, "invalid_field", "page_url"),
+                ({"message_to_human_agent": 5}, "bad_request", "message_to_human_agent")):
+            r = create(**body)
+            e = assert_error(self, r, 400 if code == "bad_request" else 422, code)
+            self.assertEqual(e["field"], field, body)
+        e = assert_error(self, create(history=[{"from": "user", "text": "x" * 4000}] * 70), 413,
+                         "payload_too_large")
+        self.assertIn("262144", e["message"])
+
+    def test_disabled(self):
+        SERVER.state.admin("config", "set", "transfers_enabled", "false")
+        try:
+            assert_error(self, create(), 503, "transfers_disabled")
+        finally:
+            SERVER.state.admin("config", "set", "transfers_enabled", "true")
+
+
+class Secret(unittest.TestCase):
+    def test_wrong_missing_and_unknown(self):
+        tid, auth = new_transfer()
+        for path in ("/api/transfers/%s" % tid, "/api/transfers/%s/events" % tid):
+            assert_error(self, SERVER.request("GET", path), 401, "unauthenticated")
+            assert_error(self, call("GET", path, {"Authorization": "Bearer wrong"}), 401,
+                         "unauthenticated")
+        other_id, other_auth = new_transfer()
+        assert_error(self, call("GET", "/api/transfers/%s" % tid, other_auth), 401, "unauthenticated")
+        assert_error(self, call("GET", "/api/transfers/tr_000000000000000000000000", auth), 404,
+                     "not_found")
+        self.assertEqual(call("GET", "/api/transfers/%s" % tid, auth).status, 200)
+
+
+class Conversation(unittest.TestCase):
+    def test_messages_poll_read_end(self):
+        tid, auth = new_transfer()
+        base = "/api/transfers/" + tid
+        r = call("GET", base + "/events?after=0", auth)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.json(), {"state": "waiting", "next": 0, "poll_after_ms": 1000,
+                                    "events": []})
+        etag = r.header("ETag")
+        self.assertTrue(etag)
+        r = call("GET", base + "/events?after=0", auth, headers={"If-None-Match": etag})
+        self.assertEqual((r.status, r.body), (304, b""))
+
+        m = call("POST", base + "/messages", auth, {"client_message_id": "c1", "text": "Hello? ☺"})
+        self.assertEqual(m.status, 202, m.body)
+        first = m.json()
+        self.assertEqual(first["seq"], 1)
+        again = call("POST", base + "/messages", auth, {"client_message_id": "c1", "text": "Hello? ☺"})
+        self.assertEqual((again.status, again.json()), (202, first))
+        call("POST", base + "/messages", auth, {"client_message_id": "c2", "text": "Anyone?"})
+        r = call("GET", base + "/events?after=0", auth, headers={"If-None-Match": etag})
+        self.assertEqual(r.status, 200)
+        body = r.json()
+        self.assertEqual(body["next"], 2)
+        ev = body["events"][0]
+        self.assertEqual({k: ev[k] for k in ("seq", "type", "from", "text", "client_message_id", "id")},
+                         {"seq": 1, "type": "message", "from": "user", "text": "Hello? ☺",
+                          "client_message_id": "c1", "id": first["id"]})
+        self.assertRegex(ev["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertEqual([e["seq"] for e in call("GET", base + "/events?after=1", auth).json()["events"]], [2])
+        self.assertEqual(db_rows("SELECT kind, client_message_id, seq FROM outbox WHERE transfer_id = ? "
+                                 "AND kind = 'message' ORDER BY id", tid),
+                         [("message", "c1", 1), ("message", "c2", 2)])
+
+        self.assertEqual(call("POST", base + "/read", auth, {"seq": 2}).status, 204)
+        self.assertEqual(db_rows("SELECT visitor_read_seq FROM transfers WHERE id = ?", tid), [(2,)])
+        self.assertEqual(call("POST", base + "/typing", auth, {"typing": True}).status, 204)
+
+        r = call("POST", base + "/end", auth)
+        self.assertEqual((r.status, r.json()), (200, {"state": "ended"}))
+        self.assertEqual(call("POST", base + "/end", auth).status, 200)
+        events = call("GET", base, auth).json()["events"]
+        ended = [e for e in events if e["type"] == "ended"]
+        self.assertEqual(len(ended), 1)
+        self.assertEqual(ended[0]["by"], "user")
+        assert_error(self, call("POST", base + "/messages", auth, {"client_message_id": "c3", "text": "x"}),
+                     409, "transfer_ended")
+
+    def test_bad_bodies(self):
+        tid, auth = new_transfer()
+        base = "/api/transfers/" + tid
+        for body, status, code in (({"client_message_id": "c", "text": ""}, 422, "invalid_field"),
+                                   ({"client_message_id": "c", "text": "x" * 4097}, 422, "invalid_field"),
+                                   ({"text": "x"}, 400, "bad_request"),
+                                   ({"client_message_id": "c", "text": 1}, 400, "bad_request")):
+            assert_error(self, call("POST", base + "/messages", auth, body), status, code)
+        assert_error(self, call("POST", base + "/typing", auth, {"typing": "yes"}), 400, "bad_request")
+        assert_error(self, call("POST", base + "/read", auth, {"seq": -1}), 422, "invalid_field")
+        assert_error(self, call("GET", base + "/events?after=x", auth), 400, "bad_request")
+        self.assertEqual(call("GET", base + "/events", auth).json()["events"], [])
+
+
+class Timeouts(unittest.TestCase):
+    def test_no_agent_in_time_ends_once(self):
+        tid, auth = new_transfer()
+        with sqlite3.connect(SERVER.state.db) as c:
+            c.execute("UPDATE transfers SET created_at = created_at - 301, "
+                      "last_activity_at = last_activity_at - 301 WHERE id = ?", (tid,))
+        for _ in range(2):
+            body = call("GET", "/api/transfers/%s/events" % tid, auth).json()
+        self.assertEqual(body["state"], "ended")
+        ended = [e for e in body["events"] if e["type"] == "ended"]
+        self.assertEqual([(e["by"], e["reason"]) for e in ended], [("system", "no_agent")])
+
+    def test_idle(self):
+        tid, auth = new_transfer()
+        with sqlite3.connect(SERVER.state.db) as c:
+            c.execute("UPDATE transfers SET agent_joined_at = created_at, "
+                      "last_activity_at = last_activity_at - 1801 WHERE id = ?", (tid,))
+        body = call("GET", "/api/transfers/%s/events" % tid, auth).json()
+        self.assertEqual(body["events"][-1]["reason"], "idle")
+
+
+if __name__ == "__main__":
+    sys.exit(harness.main())
