@@ -1,8 +1,41 @@
 /* cgi-bin/agent.c — the Zendesk private app's view of a transfer (/api/agent/...). */
+#include <json-c/json.h>
+#include <string.h>
+#include <strings.h>
+
 #include "app.h"
+#include "appcreds.h"
+#include "status.h"
+#include "transfer.h"
+
+static void transfer_view(struct http_req *req, void *ctx)
+{
+	struct db *db = app_db(ctx, req);
+	const char *auth = http_req_header(req, "Authorization");
+	struct json_object *body;
+	int st;
+
+	if (!db)
+		return;
+	st = appcreds_check(db, auth && strncasecmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL);
+	if (st == ST_DENIED) {
+		http_reply_error(req, APIERR_UNAUTHENTICATED,
+				 "Send the app credentials from deskbridge's setup page as a Bearer token.");
+		return;
+	}
+	if (st == ST_OK)
+		st = transfer_agent_json(db, http_req_param(req, "id"), &body);
+	if (st == ST_OK)
+		http_reply_json(req, 200, body);
+	else if (st == ST_NOT_FOUND)
+		http_reply_error(req, APIERR_NOT_FOUND, "There is no such transfer.");
+	else
+		http_reply_error(req, apierr_from_status(st), NULL);
+}
 
 static const struct http_route routes[] = {
 	{"GET", "/api/health", app_route_health, HTTP_BODY_NONE, 0, NULL, NULL},
+	{"GET", "/api/agent/transfers/{id}", transfer_view, HTTP_BODY_NONE, 0, NULL, NULL},
 };
 
 int main(void)

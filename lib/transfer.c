@@ -50,6 +50,9 @@ static const char transfer_sql_activity[] =
 	"UPDATE transfers SET last_activity_at = ?2 WHERE id = ?1";
 static const char transfer_sql_set_ended[] =
 	"UPDATE transfers SET state = 'ended', ended_at = ?2, updated_at = ?2 WHERE id = ?1";
+static const char transfer_sql_agent_view[] =
+	"SELECT state, visitor_name, visitor_email, visitor_external_id, visitor_authenticated,"
+	" message_to_human_agent, history, page_url, locale, created_at FROM transfers WHERE id = ?";
 static const char transfer_sql_outbox_find[] =
 	"SELECT seq, payload FROM outbox WHERE transfer_id = ? AND client_message_id = ?";
 static const char transfer_sql_outbox_add[] =
@@ -576,4 +579,47 @@ int transfer_end(struct db *db, const char *id, int64_t now)
 	if (st != ST_OK)
 		db_rollback(db);
 	return st;
+}
+
+static struct json_object *column_string(sqlite3_stmt *stmt, int i)
+{
+	const char *v = (const char *)sqlite3_column_text(stmt, i);
+
+	return v ? json_object_new_string(v) : NULL;
+}
+
+int transfer_agent_json(struct db *db, const char *id, struct json_object **out)
+{
+	struct json_object *visitor, *history;
+	char at[TIMEFMT_LEN];
+	sqlite3_stmt *stmt;
+	int rc, st = db_stmt(db, transfer_sql_agent_view, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*out = json_object_new_object();
+		visitor = json_object_new_object();
+		json_object_object_add(*out, "id", json_object_new_string(id));
+		json_object_object_add(*out, "state", column_string(stmt, 0));
+		json_object_object_add(visitor, "name", column_string(stmt, 1));
+		json_object_object_add(visitor, "email", column_string(stmt, 2));
+		json_object_object_add(visitor, "external_id", column_string(stmt, 3));
+		json_object_object_add(visitor, "authenticated",
+				       json_object_new_boolean(sqlite3_column_int(stmt, 4)));
+		json_object_object_add(*out, "visitor", visitor);
+		json_object_object_add(*out, "message_to_human_agent", column_string(stmt, 5));
+		history = json_tokener_parse((const char *)sqlite3_column_text(stmt, 6));
+		json_object_object_add(*out, "history", history ? history : json_object_new_array());
+		json_object_object_add(*out, "page_url", column_string(stmt, 7));
+		json_object_object_add(*out, "locale", column_string(stmt, 8));
+		json_object_object_add(*out, "created_at", json_object_new_string(
+			timefmt_rfc3339(sqlite3_column_int64(stmt, 9), at)));
+	}
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_DONE)
+		return ST_NOT_FOUND;
+	return rc == SQLITE_ROW ? ST_OK : db_status(rc);
 }

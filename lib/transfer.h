@@ -55,6 +55,11 @@ int transfer_events_json(struct db *db, const char *id, int64_t after, int64_t n
 /* The transfer with every event, for a page that reloads. Caller puts *out. */
 int transfer_get_json(struct db *db, const char *id, int64_t now, struct json_object **out);
 
+/* What the agent's sidebar shows: {"id", "state", "visitor", "message_to_human_agent",
+ * "history", "page_url", "locale", "created_at"}. ST_NOT_FOUND for an unknown id.
+ * Caller puts *out. */
+int transfer_agent_json(struct db *db, const char *id, struct json_object **out);
+
 /* Stores a visitor message and queues it for Zendesk; the same client_message_id again
  * answers the first result. ST_CONFLICT when the transfer has ended. */
 int transfer_post_message(struct db *db, const char *id, const char *client_message_id,

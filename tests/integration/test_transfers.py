@@ -11,6 +11,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from test_handlers import assert_error  # noqa: E402
+from test_setup_session import cookie_of, login  # noqa: E402
 
 SERVER = None
 VISITOR = {"name": "Ana Lima", "email": "ana@shop.example"}
@@ -195,6 +196,45 @@ class Timeouts(unittest.TestCase):
                       "last_activity_at = last_activity_at - 1801 WHERE id = ?", (tid,))
         body = call("GET", "/api/transfers/%s/events" % tid, auth).json()
         self.assertEqual(body["events"][-1]["reason"], "idle")
+
+
+class Agent(unittest.TestCase):
+    def new_credentials(self):
+        r = login(SERVER)
+        session = {"Cookie": "deskbridge_admin=" + cookie_of(r), "X-CSRF-Token": r.json()["csrf_token"]}
+        return SERVER.request("POST", "/api/setup/app-credentials", headers=session).json()["app_credentials"]
+
+    def test_sidebar_view(self):
+        creds = self.new_credentials()
+        tid, _ = new_transfer()
+        r = SERVER.request("GET", "/api/agent/transfers/" + tid,
+                           headers={"Authorization": "Bearer " + creds})
+        self.assertEqual(r.status, 200, r.body)
+        t = r.json()
+        self.assertEqual(set(t), {"id", "state", "visitor", "message_to_human_agent", "history",
+                                  "page_url", "locale", "created_at"})
+        self.assertEqual(t["visitor"], {"name": "Ana Lima", "email": "ana@shop.example",
+                                        "external_id": "unverified:ana@shop.example",
+                                        "authenticated": False})
+        self.assertEqual(t["message_to_human_agent"], "Customer asked about a refund")
+        self.assertEqual([h["text"] for h in t["history"]], ["I want a refund", "Let me get you an agent"])
+        self.assertEqual((t["page_url"], t["locale"], t["state"]),
+                         ("https://shop.example/orders/42", "en", "waiting"))
+        assert_error(self, SERVER.request("GET", "/api/agent/transfers/tr_000000000000000000000000",
+                                          headers={"Authorization": "Bearer " + creds}), 404, "not_found")
+
+    def test_credentials_required(self):
+        creds = self.new_credentials()
+        tid, _ = new_transfer()
+        path = "/api/agent/transfers/" + tid
+        assert_error(self, SERVER.request("GET", path), 401, "unauthenticated")
+        assert_error(self, SERVER.request("GET", path, headers={"Authorization": "Bearer nope"}),
+                     401, "unauthenticated")
+        newer = self.new_credentials()
+        assert_error(self, SERVER.request("GET", path, headers={"Authorization": "Bearer " + creds}),
+                     401, "unauthenticated")
+        self.assertEqual(SERVER.request("GET", path, headers={"Authorization": "Bearer " + newer}).status,
+                         200)
 
 
 if __name__ == "__main__":
