@@ -11,6 +11,7 @@
 
 #include "db.h"
 #include "status.h"
+#include "utf8.h"
 
 static const char *valid_service_desk(const char *v)
 {
@@ -112,29 +113,6 @@ const struct config_key *config_key_find(const char *name)
 	return NULL;
 }
 
-/* Counts characters, or returns SIZE_MAX for bytes that are not UTF-8. */
-static size_t utf8_length(const char *s)
-{
-	size_t n = 0;
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p) {
-		int extra = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2
-			  : (*p & 0xF8) == 0xF0 ? 3 : -1;
-		if (extra < 0 || (extra == 1 && *p < 0xC2) || (*p == 0xF4 && p[1] > 0x8F) || *p > 0xF4)
-			return SIZE_MAX;
-		for (int i = 1; i <= extra; i++)
-			if ((p[i] & 0xC0) != 0x80)
-				return SIZE_MAX;
-		if ((*p == 0xE0 && p[1] < 0xA0) || (*p == 0xED && p[1] > 0x9F) ||
-		    (*p == 0xF0 && p[1] < 0x90))
-			return SIZE_MAX;
-		p += extra + 1;
-		n++;
-	}
-	return n;
-}
-
 static int parse_int(const char *v, int64_t *out)
 {
 	char *end;
@@ -154,12 +132,12 @@ const char *config_check(const struct config_key *key, const char *value)
 {
 	static char range[64];
 	int64_t n;
-	size_t len = utf8_length(value);
+	size_t len = utf8_count(value, strlen(value));
 
-	if (len == SIZE_MAX)
+	if (len == (size_t)-1)
 		return "must be UTF-8 text";
 	for (const char *p = value; *p; p++)
-		if ((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t')
+		if (((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
 			return "must not contain control characters";
 	switch (key->type) {
 	case CONFIG_BOOL:

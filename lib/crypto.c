@@ -205,10 +205,10 @@ int crypto_password_verify(const char *password, const char *stored)
 	char salt_s[64], hash_s[128];
 	unsigned char *salt = NULL, *want = NULL, got[CRYPTO_HASH_LEN];
 	size_t salt_len = 0, want_len = 0;
-	int ln, r, p, st;
+	int ln, r, p, end = 0, st;
 
-	if (sscanf(stored, "$scrypt$ln=%d,r=%d,p=%d$%63[A-Za-z0-9_-]$%127[A-Za-z0-9_-]", &ln, &r,
-		   &p, salt_s, hash_s) != 5 ||
+	if (sscanf(stored, "$scrypt$ln=%d,r=%d,p=%d$%63[A-Za-z0-9_-]$%127[A-Za-z0-9_-]%n", &ln, &r,
+		   &p, salt_s, hash_s, &end) != 5 || stored[end] != '\0' ||
 	    ln < 10 || ln > 20 || r < 1 || r > 32 || p < 1 || p > 4)
 		return ST_INVALID;
 	st = crypto_b64url_decode_dup(salt_s, strlen(salt_s), &salt, &salt_len);

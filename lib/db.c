@@ -241,7 +241,10 @@ static int list_migrations(const char *sql_dir, struct db_migration *out, size_t
 	}
 	while ((e = readdir(d))) {
 		int v = migration_version(e->d_name);
-		if (v < 0)
+		char path[4096];
+		struct stat sb;
+		snprintf(path, sizeof path, "%s/%s", sql_dir, e->d_name);
+		if (v < 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
 			continue;
 		if (*n == DB_MIGRATIONS_MAX) {
 			closedir(d);

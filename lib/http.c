@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "status.h"
+#include "utf8.h"
 
 struct http_buf {
 	char *data;
@@ -511,6 +512,10 @@ static int parse_json_body(struct http_req *req)
 		http_reply_error(req, APIERR_BAD_REQUEST, "This endpoint needs a JSON object as the request body.");
 		return ST_INVALID;
 	}
+	if (utf8_count((const char *)req->body, req->body_len) == (size_t)-1) {
+		http_reply_error(req, APIERR_BAD_REQUEST, "The request body is not valid UTF-8 JSON.");
+		return ST_INVALID;
+	}
 	tok = json_tokener_new_ex(HTTP_JSON_MAX_DEPTH);
 	if (!tok)
 		return ST_NOMEM;
@@ -563,16 +568,6 @@ static struct json_object *json_lookup(struct json_object *root, const char *dot
 		cur = next;
 		p += n + 1;
 	}
-}
-
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
 }
 
 static const char *const field_type_names[] = {
@@ -637,7 +632,7 @@ static int check_field(struct http_req *req, const struct http_field *f)
 		return ST_INVALID;
 	}
 	if (f->type == HTTP_FIELD_STRING && f->max_len &&
-	    utf8_chars(json_object_get_string(v)) > f->max_len) {
+	    utf8_count(json_object_get_string(v), (size_t)json_object_get_string_len(v)) > f->max_len) {
 		snprintf(why, sizeof why, "it is longer than %zu characters", f->max_len);
 		http_reply_field_error(req, APIERR_INVALID_FIELD, f->name, why);
 		return ST_INVALID;
@@ -787,8 +782,8 @@ static void reply_error_obj(struct http_req *req, enum apierr err, const char *m
 	struct json_object *e = json_object_new_object();
 
 	json_object_object_add(e, "code", json_object_new_string(apierr_code(err)));
-	json_object_object_add(e, "message",
-			       json_object_new_string(message ? message : apierr_message(err)));
+	json_object_object_add(e, "message", json_object_new_string(
+		message && *message ? message : apierr_message(err)));
 	if (field)
 		json_object_object_add(e, "field", json_object_new_string(field));
 	json_object_object_add(root, "error", e);
@@ -888,7 +883,8 @@ int http_finish(struct http_req *req)
 		st = buf_append(&head, "\r\n", 2);
 	if (st == ST_OK)
 		st = write_all(req, head.data, head.len);
-	if (st == ST_OK && req->out.len && strcmp(req->method, "HEAD") != 0)
+	if (st == ST_OK && req->out.len && strcmp(req->method, "HEAD") != 0 && req->status != 204 &&
+	    req->status != 304)
 		st = write_all(req, req->out.data, req->out.len);
 	if (st == ST_OK && !req->fcgx && fflush(req->cgi_out) != 0)
 		st = ST_IO;

@@ -19,6 +19,7 @@
 #include "keys.h"
 #include "sitekeys.h"
 #include "status.h"
+#include "utf8.h"
 
 void identity_clear(struct identity *id)
 {
@@ -111,15 +112,6 @@ int identity_decrypt_payload_dup(const char *b64, size_t b64_len, char *const *p
 	return ST_OK;
 }
 
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xC0) != 0x80;
-	return n;
-}
-
 static int has_control(const char *s)
 {
 	for (; *s; s++)
@@ -152,7 +144,7 @@ const char *identity_check_visitor(const char *name, const char *email)
 {
 	if (!name || !*name)
 		return "the name is missing";
-	if (utf8_chars(name) > IDENTITY_NAME_MAX || has_control(name))
+	if (utf8_count(name, strlen(name)) > IDENTITY_NAME_MAX || has_control(name))
 		return "the name is longer than 255 characters or has control characters";
 	if (!email)
 		return "the email is missing";

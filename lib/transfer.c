@@ -53,6 +53,11 @@ static const char transfer_sql_set_ended[] =
 static const char transfer_sql_agent_view[] =
 	"SELECT state, visitor_name, visitor_email, visitor_external_id, visitor_authenticated,"
 	" message_to_human_agent, history, page_url, locale, created_at FROM transfers WHERE id = ?";
+static const char transfer_sql_by_conversation[] =
+	"SELECT id FROM transfers WHERE zendesk_conversation_id = ?";
+static const char transfer_sql_joined[] =
+	"UPDATE transfers SET agent_joined_at = ?2, agent_id = ?3, agent_name = ?4, state = 'active'"
+	" WHERE id = ?1";
 static const char transfer_sql_outbox_find[] =
 	"SELECT seq, payload FROM outbox WHERE transfer_id = ? AND client_message_id = ?";
 static const char transfer_sql_outbox_add[] =
@@ -622,4 +627,141 @@ int transfer_agent_json(struct db *db, const char *id, struct json_object **out)
 	if (rc == SQLITE_DONE)
 		return ST_NOT_FOUND;
 	return rc == SQLITE_ROW ? ST_OK : db_status(rc);
+}
+
+int transfer_by_conversation(struct db *db, const char *conversation_id, char id[TRANSFER_ID_LEN])
+{
+	sqlite3_stmt *stmt;
+	int rc, st = db_stmt(db, transfer_sql_by_conversation, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, conversation_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		snprintf(id, TRANSFER_ID_LEN, "%s", (const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_DONE)
+		return ST_NOT_FOUND;
+	return rc == SQLITE_ROW ? ST_OK : db_status(rc);
+}
+
+/* The row of a transfer that is still open, or ST_CONFLICT when it has ended. */
+static int open_row(struct db *db, const char *id, struct transfer_row *row)
+{
+	int st = read_row(db, id, row);
+
+	return st == ST_OK && strcmp(row->state, "ended") == 0 ? ST_CONFLICT : st;
+}
+
+static struct json_object *agent_json(const struct transfer_agent *agent)
+{
+	struct json_object *a = json_object_new_object();
+
+	json_object_object_add(a, "id", agent->id ? json_object_new_string(agent->id) : NULL);
+	json_object_object_add(a, "name", agent->name ? json_object_new_string(agent->name) : NULL);
+	json_object_object_add(a, "avatar_url",
+			       agent->avatar_url ? json_object_new_string(agent->avatar_url) : NULL);
+	return a;
+}
+
+static int join(struct db *db, const char *id, const struct transfer_agent *agent, int64_t now)
+{
+	struct json_object *data = json_object_new_object();
+	sqlite3_stmt *stmt;
+	int st;
+
+	json_object_object_add(data, "agent", agent_json(agent));
+	st = append_event(db, id, "agent_joined", data, now, NULL);
+	json_object_put(data);
+	if (st == ST_OK)
+		st = db_stmt(db, transfer_sql_joined, &stmt);
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, now);
+	bind_text_or_null(stmt, 3, agent->id);
+	bind_text_or_null(stmt, 4, agent->name);
+	return db_exec_stmt(db, stmt);
+}
+
+int transfer_agent_message(struct db *db, const char *id, const struct transfer_agent *agent,
+			   const char *message_id, const char *text, int64_t now)
+{
+	struct transfer_row row;
+	struct json_object *data;
+	int st = open_row(db, id, &row);
+
+	if (st == ST_OK && !row.agent_joined)
+		st = join(db, id, agent, now);
+	if (st != ST_OK)
+		return st == ST_CONFLICT ? ST_OK : st;
+	data = json_object_new_object();
+	json_object_object_add(data, "from", json_object_new_string("agent"));
+	json_object_object_add(data, "id", json_object_new_string(message_id));
+	json_object_object_add(data, "text", json_object_new_string(text));
+	json_object_object_add(data, "agent", agent_json(agent));
+	st = append_event(db, id, "message", data, now, NULL);
+	json_object_put(data);
+	return st == ST_OK ? exec_id_time(db, transfer_sql_activity, id, now) : st;
+}
+
+/* Appends one event with fields (borrowed) to an open transfer. */
+static int open_event(struct db *db, const char *id, const char *type, struct json_object *data,
+		      int64_t now)
+{
+	struct transfer_row row;
+	int st = open_row(db, id, &row);
+
+	if (st == ST_OK)
+		st = append_event(db, id, type, data, now, NULL);
+	return st == ST_CONFLICT ? ST_OK : st;
+}
+
+int transfer_agent_typing(struct db *db, const char *id, int typing, int64_t now)
+{
+	struct json_object *data = json_object_new_object();
+	int st;
+
+	json_object_object_add(data, "typing", json_object_new_boolean(typing));
+	st = open_event(db, id, "agent_typing", data, now);
+	json_object_put(data);
+	return st;
+}
+
+int transfer_agent_read(struct db *db, const char *id, int64_t now)
+{
+	struct transfer_row row;
+	struct json_object *data;
+	int st = open_row(db, id, &row);
+
+	if (st != ST_OK)
+		return st == ST_CONFLICT ? ST_OK : st;
+	data = json_object_new_object();
+	json_object_object_add(data, "seq", json_object_new_int64(row.next));
+	st = append_event(db, id, "read", data, now, NULL);
+	json_object_put(data);
+	return st;
+}
+
+int transfer_queued(struct db *db, const char *id, int64_t now)
+{
+	struct json_object *data = json_object_new_object();
+	int st;
+
+	json_object_object_add(data, "position", NULL);
+	json_object_object_add(data, "estimated_wait_s", NULL);
+	st = open_event(db, id, "queued", data, now);
+	json_object_put(data);
+	return st;
+}
+
+int transfer_agent_ended(struct db *db, const char *id, const char *reason, int64_t now)
+{
+	struct transfer_row row;
+	int st = open_row(db, id, &row);
+
+	if (st == ST_OK)
+		st = end_locked(db, id, "agent", reason, now);
+	return st == ST_CONFLICT ? ST_OK : st;
 }

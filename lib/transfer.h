@@ -69,4 +69,22 @@ int transfer_mark_read(struct db *db, const char *id, int64_t seq);
 /* Ends the transfer for the visitor; ending an ended transfer changes nothing. */
 int transfer_end(struct db *db, const char *id, int64_t now);
 
+/* The agent's side, as Zendesk's webhook reports it. Each runs inside the caller's
+ * transaction (db_begin) and does nothing to an ended transfer. */
+struct transfer_agent {
+	const char *id, *name, *avatar_url;   /* borrowed; any may be NULL */
+};
+/* The transfer handed over in a Zendesk conversation; ST_NOT_FOUND when none. */
+int transfer_by_conversation(struct db *db, const char *conversation_id, char id[TRANSFER_ID_LEN]);
+/* An agent message; the first one also records agent_joined (Zendesk has no join event). */
+int transfer_agent_message(struct db *db, const char *id, const struct transfer_agent *agent,
+			   const char *message_id, const char *text, int64_t now);
+int transfer_agent_typing(struct db *db, const char *id, int typing, int64_t now);
+/* The agent has read everything so far. */
+int transfer_agent_read(struct db *db, const char *id, int64_t now);
+/* The agent workspace took the conversation and queued it for an agent. */
+int transfer_queued(struct db *db, const char *id, int64_t now);
+/* Zendesk handed the conversation back (ticket solved or closed). */
+int transfer_agent_ended(struct db *db, const char *id, const char *reason, int64_t now);
+
 #endif

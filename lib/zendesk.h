@@ -31,4 +31,14 @@ struct zendesk_verify_result {
  * Returns ST_OK whatever Zendesk answered: the outcome is in *out. */
 int zendesk_verify(const struct zendesk_account *acct, struct zendesk_verify_result *out);
 
+/* The switchboard integration of Zendesk's agent workspace. */
+#define ZENDESK_AGENT_WORKSPACE "zd:agentWorkspace"
+
+struct desk_events;
+struct json_object;
+
+/* The events of a webhook delivery (borrowed from it), in the driver-neutral terms of
+ * desk.h; ST_INVALID when the body is not a delivery, ST_TOO_LARGE past DESK_EVENTS_MAX. */
+int zendesk_parse_webhook(struct json_object *delivery, struct desk_events *out);
+
 #endif

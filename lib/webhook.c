@@ -1,0 +1,119 @@
+/* lib/webhook.c — webhook authentication and the webhook_events table. */
+#include "webhook.h"
+
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "db.h"
+#include "desk.h"
+#include "status.h"
+#include "transfer.h"
+
+/* How long an event id is remembered: far longer than Zendesk keeps retrying one. */
+#define WEBHOOK_DEDUP_S (7 * 24 * 60 * 60)
+
+static const char webhook_sql_seen[] =
+	"INSERT INTO webhook_events (event_id, received_at) VALUES (?, ?)"
+	" ON CONFLICT (event_id) DO NOTHING";
+static const char webhook_sql_forget[] = "DELETE FROM webhook_events WHERE received_at < ?";
+
+int webhook_authenticate(struct db *db, const char *api_key)
+{
+	unsigned char want[CRYPTO_SHA256_LEN], got[CRYPTO_SHA256_LEN];
+	char *secret = NULL;
+	int st = config_secret_get_dup(db, "zendesk.messaging.webhook_secret", &secret);
+
+	if (st != ST_OK)
+		return st;
+	if (!secret || !api_key) {
+		free(secret);
+		return ST_DENIED;
+	}
+	/* Comparing digests keeps the comparison constant-time whatever the lengths. */
+	st = crypto_sha256(secret, strlen(secret), want);
+	if (st == ST_OK)
+		st = crypto_sha256(api_key, strlen(api_key), got);
+	if (st == ST_OK && !crypto_equal(want, got, sizeof want))
+		st = ST_DENIED;
+	OPENSSL_cleanse(secret, strlen(secret));
+	free(secret);
+	return st;
+}
+
+/* Records the event id; *first is 0 when an earlier delivery had it already. */
+static int first_time(struct db *db, const char *event_id, int64_t now, int *first)
+{
+	sqlite3_stmt *stmt;
+	int st = db_stmt(db, webhook_sql_seen, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, event_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, now);
+	st = db_exec_stmt(db, stmt);
+	*first = st == ST_OK && sqlite3_changes(db_handle(db)) == 1;
+	return st;
+}
+
+static int apply_one(struct db *db, const struct desk_event *e, const char *id, int64_t now)
+{
+	struct transfer_agent agent = {e->agent_id, e->agent_name, e->agent_avatar_url};
+
+	switch (e->type) {
+	case DESK_EVENT_AGENT_MESSAGE:
+		return transfer_agent_message(db, id, &agent, e->message_id, e->text, now);
+	case DESK_EVENT_AGENT_TYPING:
+		return transfer_agent_typing(db, id, e->typing, now);
+	case DESK_EVENT_AGENT_READ:
+		return transfer_agent_read(db, id, now);
+	case DESK_EVENT_QUEUED:
+		return transfer_queued(db, id, now);
+	case DESK_EVENT_ENDED:
+		return transfer_agent_ended(db, id, e->reason, now);
+	default:
+		return ST_OK;
+	}
+}
+
+int webhook_apply(struct db *db, const struct desk_events *events, int64_t now,
+		  struct webhook_result *out)
+{
+	char id[TRANSFER_ID_LEN];
+	sqlite3_stmt *stmt;
+	int first, st;
+
+	memset(out, 0, sizeof *out);
+	st = db_begin(db);
+	for (size_t i = 0; st == ST_OK && i < events->n; i++) {
+		const struct desk_event *e = &events->event[i];
+		if (e->type == DESK_EVENT_OTHER || e->type == DESK_EVENT_VISITOR_ECHO || !e->event_id ||
+		    !e->conversation_id) {
+			out->ignored++;
+			continue;
+		}
+		st = transfer_by_conversation(db, e->conversation_id, id);
+		if (st == ST_NOT_FOUND) {
+			out->ignored++;
+			st = ST_OK;
+			continue;
+		}
+		if (st == ST_OK)
+			st = first_time(db, e->event_id, now, &first);
+		if (st == ST_OK && !first)
+			out->duplicates++;
+		else if (st == ST_OK && (st = apply_one(db, e, id, now)) == ST_OK)
+			out->applied++;
+	}
+	if (st == ST_OK && (st = db_stmt(db, webhook_sql_forget, &stmt)) == ST_OK) {
+		sqlite3_bind_int64(stmt, 1, now - WEBHOOK_DEDUP_S);
+		st = db_exec_stmt(db, stmt);
+	}
+	if (st == ST_OK)
+		st = db_commit(db);
+	if (st != ST_OK)
+		db_rollback(db);
+	return st;
+}
