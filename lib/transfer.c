@@ -25,6 +25,14 @@ static const char transfer_sql_counts[] =
 	" (SELECT count(*) FROM transfers WHERE state = 'active'),"
 	" (SELECT count(*) FROM transfers WHERE state = 'ended'),"
 	" (SELECT count(*) FROM outbox WHERE state = 'pending')";
+static const char transfer_sql_stats[] =
+	"SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM outbox WHERE state = 'failed'),"
+	" (SELECT count(*) FROM transfers WHERE created_at > ?)";
+static const char transfer_sql_expired[] =
+	"SELECT id FROM transfers WHERE state != 'ended' AND ((agent_joined_at IS NULL"
+	" AND created_at <= ?1 - ?2) OR last_activity_at <= ?1 - ?3) LIMIT 500";
+static const char transfer_sql_purge[] =
+	"DELETE FROM transfers WHERE state = 'ended' AND ended_at < ?";
 static const char transfer_sql_find_request[] =
 	"SELECT id FROM transfers WHERE visitor_external_id = ? AND client_request_id = ?"
 	" AND created_at > ?";
@@ -764,4 +772,72 @@ int transfer_agent_ended(struct db *db, const char *id, const char *reason, int6
 	if (st == ST_OK)
 		st = end_locked(db, id, "agent", reason, now);
 	return st == ST_CONFLICT ? ST_OK : st;
+}
+
+int transfer_stats(struct db *db, int64_t now, struct transfer_stats *out)
+{
+	sqlite3_stmt *stmt;
+	int rc, st = transfer_counts(db, &out->counts);
+
+	if (st == ST_OK)
+		st = db_stmt(db, transfer_sql_stats, &stmt);
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_int64(stmt, 1, now - 24 * 60 * 60);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		out->events = sqlite3_column_int64(stmt, 0);
+		out->failed_deliveries = sqlite3_column_int64(stmt, 1);
+		out->created_last_day = sqlite3_column_int64(stmt, 2);
+	}
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW ? ST_OK : db_status(rc);
+}
+
+int transfer_sweep(struct db *db, int64_t now, int64_t *ended)
+{
+	char ids[500][TRANSFER_ID_LEN];
+	int64_t join = 300, idle = 1800;
+	size_t n = 0;
+	sqlite3_stmt *stmt;
+	int rc, st;
+
+	*ended = 0;
+	st = config_get_int(db, "transfers.join_timeout_s", &join);
+	if (st == ST_OK)
+		st = config_get_int(db, "transfers.idle_timeout_s", &idle);
+	if (st == ST_OK)
+		st = db_stmt(db, transfer_sql_expired, &stmt);
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_int64(stmt, 1, now);
+	sqlite3_bind_int64(stmt, 2, join);
+	sqlite3_bind_int64(stmt, 3, idle);
+	while (n < sizeof ids / sizeof *ids && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		snprintf(ids[n++], TRANSFER_ID_LEN, "%s", (const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_reset(stmt);
+	for (size_t i = 0; st == ST_OK && i < n; i++) {
+		struct transfer_row row;
+		st = read_row(db, ids[i], &row);
+		if (st == ST_OK)
+			st = apply_timeouts(db, ids[i], now, &row);
+		if (st == ST_OK && strcmp(row.state, "ended") == 0)
+			(*ended)++;
+	}
+	return st;
+}
+
+int transfer_purge(struct db *db, int64_t before, int64_t *purged)
+{
+	sqlite3_stmt *stmt;
+	int st = db_stmt(db, transfer_sql_purge, &stmt);
+
+	*purged = 0;
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_int64(stmt, 1, before);
+	st = db_exec_stmt(db, stmt);
+	if (st == ST_OK)
+		*purged = sqlite3_changes(db_handle(db));
+	return st;
 }

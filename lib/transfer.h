@@ -23,6 +23,18 @@ struct transfer_counts {
 
 int transfer_counts(struct db *db, struct transfer_counts *out);
 
+struct transfer_stats {
+	struct transfer_counts counts;
+	int64_t events, failed_deliveries, created_last_day;
+};
+int transfer_stats(struct db *db, int64_t now, struct transfer_stats *out);
+
+/* Ends every open transfer past its join or idle timeout (what polling does for one
+ * transfer, for all of them: for cron, through deskbridge-admin sweep). */
+int transfer_sweep(struct db *db, int64_t now, int64_t *ended);
+/* Deletes ended transfers, with their events and outbox, that ended before 'before'. */
+int transfer_purge(struct db *db, int64_t before, int64_t *purged);
+
 /* What POST /api/transfers asks for; all borrowed. */
 struct transfer_request {
 	const struct identity *visitor;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admin.h"
@@ -35,6 +36,12 @@ static const char usage_text[] =
 	"                                standard input (use that for secrets)\n"
 	"  config unset KEY              return a key to its default\n"
 	"  status                        database, schema version and transfer counts\n"
+	"  stats                         transfers by state and in the last day, events,\n"
+	"                                messages waiting for and refused by Zendesk\n"
+	"  sweep                         end transfers past their join or idle timeout\n"
+	"                                (polling does it too; run this from cron)\n"
+	"  purge --older-than DAYS       delete transfers that ended more than DAYS ago,\n"
+	"                                with their messages\n"
 	"\n"
 	"The database is --db, else $DESKBRIDGE_DB, else " DESKBRIDGE_DEFAULT_DB ".\n";
 
@@ -284,6 +291,51 @@ static int cmd_status(struct db *db)
 	return 0;
 }
 
+static int cmd_stats(struct db *db)
+{
+	struct transfer_stats s;
+	int st = transfer_stats(db, (int64_t)time(NULL), &s);
+
+	if (st != ST_OK)
+		return fail("reading statistics", st);
+	printf("transfers_waiting: %lld\ntransfers_active: %lld\ntransfers_ended: %lld\n",
+	       (long long)s.counts.waiting, (long long)s.counts.active, (long long)s.counts.ended);
+	printf("transfers_last_24h: %lld\nevents: %lld\n", (long long)s.created_last_day,
+	       (long long)s.events);
+	printf("messages_waiting: %lld\nmessages_failed: %lld\n", (long long)s.counts.undelivered,
+	       (long long)s.failed_deliveries);
+	return 0;
+}
+
+static int cmd_sweep(struct db *db)
+{
+	int64_t ended;
+	int st = transfer_sweep(db, (int64_t)time(NULL), &ended);
+
+	if (st != ST_OK)
+		return fail("sweeping", st);
+	printf("%lld transfer(s) ended by their timeout.\n", (long long)ended);
+	return 0;
+}
+
+static int cmd_purge(struct db *db, const char *days_text)
+{
+	char *end = NULL;
+	long long days = strtoll(days_text, &end, 10);
+	int64_t purged;
+	int st;
+
+	if (!*days_text || *end || days < 1 || days > 36500) {
+		fputs("deskbridge-admin: --older-than takes a number of days from 1 to 36500\n", stderr);
+		return 2;
+	}
+	st = transfer_purge(db, (int64_t)time(NULL) - days * 24 * 60 * 60, &purged);
+	if (st != ST_OK)
+		return fail("purging", st);
+	printf("%lld ended transfer(s) purged, with their messages.\n", (long long)purged);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *password_file = NULL;
@@ -307,9 +359,13 @@ int main(int argc, char **argv)
 			password_file = argv[i + 2];
 		else if (argc != i + 1)
 			return usage();
-	} else if (strcmp(argv[i], "config") != 0 && strcmp(argv[i], "status") != 0) {
+	} else if (strcmp(argv[i], "purge") == 0) {
+		if (argc != i + 3 || strcmp(argv[i + 1], "--older-than") != 0)
+			return usage();
+	} else if (strcmp(argv[i], "config") != 0 && strcmp(argv[i], "status") != 0 &&
+		   strcmp(argv[i], "stats") != 0 && strcmp(argv[i], "sweep") != 0) {
 		return usage();
-	} else if (strcmp(argv[i], "status") == 0 && argc != i + 1) {
+	} else if (strcmp(argv[i], "config") != 0 && argc != i + 1) {
 		return usage();
 	}
 	st = db_open(app_db_path(), strcmp(argv[i], "init") == 0 ? DB_OPEN_CREATE : DB_OPEN_EXISTING, &db);
@@ -329,6 +385,12 @@ int main(int argc, char **argv)
 		rc = cmd_passwd(db, password_file);
 	else if (strcmp(argv[i], "config") == 0)
 		rc = cmd_config(db, argc - i - 1, argv + i + 1);
+	else if (strcmp(argv[i], "stats") == 0)
+		rc = cmd_stats(db);
+	else if (strcmp(argv[i], "sweep") == 0)
+		rc = cmd_sweep(db);
+	else if (strcmp(argv[i], "purge") == 0)
+		rc = cmd_purge(db, argv[i + 2]);
 	else
 		rc = cmd_status(db);
 	db_close(db);

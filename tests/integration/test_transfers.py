@@ -198,6 +198,38 @@ class Timeouts(unittest.TestCase):
         self.assertEqual(body["events"][-1]["reason"], "idle")
 
 
+class Housekeeping(unittest.TestCase):
+    def test_sweep_purge_stats(self):
+        fresh, _ = new_transfer()
+        old, old_auth = new_transfer()
+        with sqlite3.connect(SERVER.state.db) as c:
+            c.execute("UPDATE transfers SET created_at = created_at - 400, "
+                      "last_activity_at = last_activity_at - 400 WHERE id = ?", (old,))
+        out = SERVER.state.admin("sweep").stdout
+        self.assertRegex(out, r"^[1-9]\d* transfer\(s\) ended by their timeout")
+        self.assertEqual(db_rows("SELECT state FROM transfers WHERE id = ?", old), [("ended",)])
+        self.assertEqual(db_rows("SELECT state FROM transfers WHERE id = ?", fresh), [("waiting",)])
+        self.assertEqual(call("GET", "/api/transfers/%s/events" % old, old_auth).json()["events"][-1]["reason"],
+                         "no_agent")
+
+        stats = dict(l.split(": ") for l in SERVER.state.admin("stats").stdout.splitlines())
+        self.assertGreaterEqual(int(stats["transfers_ended"]), 1)
+        self.assertGreaterEqual(int(stats["transfers_last_24h"]), 2)
+        self.assertEqual(set(stats), {"transfers_waiting", "transfers_active", "transfers_ended",
+                                      "transfers_last_24h", "events", "messages_waiting",
+                                      "messages_failed"})
+
+        with sqlite3.connect(SERVER.state.db) as c:
+            c.execute("UPDATE transfers SET ended_at = ended_at - 2 * 86400 WHERE id = ?", (old,))
+        out = SERVER.state.admin("purge", "--older-than", "1").stdout
+        self.assertRegex(out, r"^[1-9]\d* ended transfer\(s\) purged")
+        for table in ("transfers WHERE id", "events WHERE transfer_id", "outbox WHERE transfer_id"):
+            self.assertEqual(db_rows("SELECT count(*) FROM %s = ?" % table, old), [(0,)], table)
+        self.assertEqual(db_rows("SELECT count(*) FROM transfers WHERE id = ?", fresh), [(1,)])
+        for bad in (["purge"], ["purge", "--older-than", "0"], ["purge", "--older-than", "x"]):
+            self.assertEqual(SERVER.state.admin(*bad, check=False).returncode, 2, bad)
+
+
 class Agent(unittest.TestCase):
     def new_credentials(self):
         r = login(SERVER)
