@@ -138,6 +138,7 @@ class Server:
         self.log_path = os.path.join(self.state.dir, "lighttpd.log")
         self.extra_env = env or {}
         self.procs = procs
+        self.config = os.path.join(SRCDIR, "conf", "lighttpd.conf")
         self.proc = None
 
     def start(self):
@@ -148,7 +149,7 @@ class Server:
                     "DESKBRIDGE_PROCS": str(self.procs)})
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            ["lighttpd", "-D", "-f", os.path.join(SRCDIR, "conf", "lighttpd.conf")],
+            ["lighttpd", "-D", "-f", self.config],
             env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         _servers.append(self)
         deadline = time.time() + 15
