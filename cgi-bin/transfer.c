@@ -55,7 +55,7 @@ static void create(struct http_req *req, void *ctx)
 	struct json_object *body = NULL;
 	int st;
 
-	if (!db)
+	if (!db || app_over_limit(req, db, http_req_env(req, "REMOTE_ADDR"), "limits.transfers_per_minute"))
 		return;
 	st = handoff_create(db, http_req_json(req), http_req_header(req, "Authorization"),
 			    (int64_t)time(NULL), &body, &refusal);
@@ -156,7 +156,7 @@ static void message(struct http_req *req, void *ctx)
 	int64_t seq = 0;
 	int st;
 
-	if (!db)
+	if (!db || app_over_limit(req, db, http_req_param(req, "id"), "limits.messages_per_minute"))
 		return;
 	json_object_object_get_ex(http_req_json(req), "client_message_id", &cmid);
 	json_object_object_get_ex(http_req_json(req), "text", &text);

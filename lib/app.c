@@ -7,10 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "db.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "status.h"
 
 extern char **environ;
@@ -74,6 +77,28 @@ struct db *app_db(struct app *app, struct http_req *req)
 		return NULL;
 	}
 	return app->db;
+}
+
+int app_over_limit(struct http_req *req, struct db *db, const char *who, const char *limit_key)
+{
+	char bucket[192], seconds[32];
+	int64_t limit = 0, retry_after = 0;
+	int st = config_get_int(db, limit_key, &limit);
+
+	snprintf(bucket, sizeof bucket, "%s:%s", limit_key, who ? who : "-");
+	if (st == ST_OK)
+		st = ratelimit_take(db, bucket, limit, 60, (int64_t)time(NULL), &retry_after);
+	if (st == ST_OK)
+		return 0;
+	if (st == ST_LIMITED) {
+		snprintf(seconds, sizeof seconds, "%lld", (long long)retry_after);
+		http_reply_errorf(req, APIERR_RATE_LIMITED, "Too many requests: at most %lld a minute. "
+				  "Try again in %lld seconds.", (long long)limit, (long long)retry_after);
+		http_add_header(req, "Retry-After", seconds);
+	} else {
+		http_reply_error(req, apierr_from_status(st), NULL);
+	}
+	return 1;
 }
 
 void app_route_health(struct http_req *req, void *ctx)

@@ -18,6 +18,11 @@ int app_main(const char *name, const struct http_route *routes, size_t nroutes);
 /* The database, opened and migrated on first use; NULL after answering 503 db_unavailable. */
 struct db *app_db(struct app *app, struct http_req *req);
 
+/* Counts one request of 'who' (a client address, a transfer id) against the per-minute
+ * limit in configuration key limit_key; answers 429 with Retry-After and returns 1 when
+ * it is over. */
+int app_over_limit(struct http_req *req, struct db *db, const char *who, const char *limit_key);
+
 /* GET /api/health: {"ok": true, "db": "ok"}, or 503 with "db": "error". ctx is the app. */
 void app_route_health(struct http_req *req, void *ctx);
 

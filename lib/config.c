@@ -97,6 +97,9 @@ static const struct config_key config_table[] = {
 	{"transfers.unavailable_message", CONFIG_TEXT,
 	 "No agent is available right now. Please try again later.", 0, 0, 500, NULL, 0},
 	{"transfers.department", CONFIG_TEXT, NULL, 0, 0, 128, NULL, 0},
+	{"limits.token_per_minute", CONFIG_INT, "60", 1, 100000, 0, NULL, 0},
+	{"limits.transfers_per_minute", CONFIG_INT, "10", 1, 100000, 0, NULL, 0},
+	{"limits.messages_per_minute", CONFIG_INT, "60", 1, 100000, 0, NULL, 0},
 };
 
 const struct config_key *config_keys(size_t *n)

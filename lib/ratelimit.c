@@ -13,6 +13,12 @@ static const char ratelimit_sql_hit[] =
 	"ON CONFLICT (bucket) DO UPDATE SET "
 	" count = CASE WHEN window_start <= ?2 - ?3 THEN 1 ELSE count + 1 END,"
 	" window_start = CASE WHEN window_start <= ?2 - ?3 THEN ?2 ELSE window_start END";
+static const char ratelimit_sql_take[] =
+	"INSERT INTO rate_limits (bucket, window_start, count) VALUES (?1, ?2, 1) "
+	"ON CONFLICT (bucket) DO UPDATE SET "
+	" count = CASE WHEN window_start <= ?2 - ?3 THEN 1 ELSE count + 1 END,"
+	" window_start = CASE WHEN window_start <= ?2 - ?3 THEN ?2 ELSE window_start END"
+	" RETURNING window_start, count";
 static const char ratelimit_sql_clear[] = "DELETE FROM rate_limits WHERE bucket = ?";
 
 int ratelimit_check(struct db *db, const char *bucket, int64_t limit, int64_t window_s,
@@ -62,4 +68,27 @@ int ratelimit_clear(struct db *db, const char *bucket)
 		return st;
 	sqlite3_bind_text(stmt, 1, bucket, -1, SQLITE_STATIC);
 	return db_exec_stmt(db, stmt);
+}
+
+int ratelimit_take(struct db *db, const char *bucket, int64_t limit, int64_t window_s,
+		   int64_t now, int64_t *retry_after_s)
+{
+	sqlite3_stmt *stmt;
+	int rc, st = db_stmt(db, ratelimit_sql_take, &stmt);
+
+	*retry_after_s = 0;
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, bucket, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, now);
+	sqlite3_bind_int64(stmt, 3, window_s);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW && sqlite3_column_int64(stmt, 1) > limit) {
+		*retry_after_s = sqlite3_column_int64(stmt, 0) + window_s - now;
+		st = ST_LIMITED;
+	} else if (rc != SQLITE_ROW) {
+		st = db_status(rc);
+	}
+	sqlite3_reset(stmt);
+	return st;
 }

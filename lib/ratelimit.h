@@ -14,5 +14,9 @@ int ratelimit_check(struct db *db, const char *bucket, int64_t limit, int64_t wi
 /* Counts one event in bucket's window, starting a new window when the old one ended. */
 int ratelimit_hit(struct db *db, const char *bucket, int64_t window_s, int64_t now);
 int ratelimit_clear(struct db *db, const char *bucket);
+/* Counts one event and answers ST_LIMITED, with the seconds to wait, when that makes more
+ * than limit in the bucket's current window: check and count in one statement. */
+int ratelimit_take(struct db *db, const char *bucket, int64_t limit, int64_t window_s,
+		   int64_t now, int64_t *retry_after_s);
 
 #endif

@@ -22,7 +22,8 @@
 #define SETUP_SITE_KEYS "security.site_public_keys"
 
 /* Objects of the document that hold fields rather than being one. */
-static const char *const setup_sections[] = {"zendesk", "zendesk.messaging", "security", "transfers"};
+static const char *const setup_sections[] = {"zendesk", "zendesk.messaging", "security", "transfers",
+					      "limits"};
 
 /* Fields shown by GET but owned by other endpoints; a PATCH naming them is refused. */
 static const char *const setup_readonly[] = {

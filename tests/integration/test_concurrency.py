@@ -22,6 +22,8 @@ def setUpModule():
     global SERVER
     SERVER = harness.Server(procs=4).start()
     SERVER.state.admin("config", "set", "transfers_enabled", "true")
+    # These tests create transfers far faster than any visitor; test_limits checks the limits.
+    SERVER.state.admin("config", "set", "limits.transfers_per_minute", "100000")
 
 
 class Visitor(threading.Thread):

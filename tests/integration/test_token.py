@@ -40,6 +40,7 @@ def setUpModule():
     SERVER = harness.Server().start()
     r = login(SERVER)
     SESSION = {"Cookie": "deskbridge_admin=" + cookie_of(r), "X-CSRF-Token": r.json()["csrf_token"]}
+    SERVER.state.admin("config", "set", "limits.token_per_minute", "100000")
     SITE, OTHER = site({"action": "keypair"}), site({"action": "keypair"})
     patch({"zendesk": {"shared_secret": SHARED_SECRET},
            "security": {"authenticate_users": True, "issuer": "https://shop.example",

@@ -24,6 +24,8 @@ def setUpModule():
     global SERVER
     SERVER = test_transfers.SERVER = harness.Server().start()
     SERVER.state.admin("config", "set", "transfers_enabled", "true")
+    # These tests create transfers far faster than any visitor; test_limits checks the limits.
+    SERVER.state.admin("config", "set", "limits.transfers_per_minute", "100000")
     SERVER.state.admin("config", "set", "zendesk.messaging.webhook_secret", "-", stdin=SECRET + "\n")
 
 

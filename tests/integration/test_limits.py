@@ -1,0 +1,61 @@
+"""Rate limits through lighttpd: POST /api/token and POST /api/transfers per client
+address, messages per transfer; 429 rate_limited with Retry-After, counted across
+processes, and other clients unaffected."""
+
+import json
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from test_handlers import assert_error  # noqa: E402
+
+SERVER = None
+VISITOR = {"visitor": {"name": "Ana", "email": "ana@shop.example"}}
+
+
+def setUpModule():
+    global SERVER
+    SERVER = harness.Server(procs=2).start()
+    for key, value in (("transfers_enabled", "true"), ("limits.token_per_minute", "3"),
+                       ("limits.transfers_per_minute", "2"), ("limits.messages_per_minute", "3")):
+        SERVER.state.admin("config", "set", key, value)
+
+
+def limited(test, r):
+    e = assert_error(test, r, 429, "rate_limited")
+    test.assertTrue(0 < int(r.header("Retry-After")) <= 60, r.header("Retry-After"))
+    return e
+
+
+class Limits(unittest.TestCase):
+    def test_token_per_address(self):
+        for _ in range(3):
+            self.assertEqual(SERVER.request("POST", "/api/token", body={"token": "a.b.c"}).status, 503)
+        e = limited(self, SERVER.request("POST", "/api/token", body={"token": "a.b.c"}))
+        self.assertIn("3 a minute", e["message"])
+        r, _ = SERVER.state.cgi("token", "POST", "/api/token", body=b'{"token":"a.b.c"}',
+                                headers={"Content-Type": "application/json"},
+                                env={"REMOTE_ADDR": "192.0.2.10"})
+        self.assertEqual(r.status, 503)
+
+    def test_transfers_per_address_and_messages_per_transfer(self):
+        first = SERVER.request("POST", "/api/transfers", body=VISITOR)
+        self.assertEqual(first.status, 201)
+        self.assertEqual(SERVER.request("POST", "/api/transfers", body=VISITOR).status, 201)
+        limited(self, SERVER.request("POST", "/api/transfers", body=VISITOR))
+        t = first.json()
+        auth = {"Authorization": "Bearer " + t["secret"]}
+        path = "/api/transfers/%s/messages" % t["id"]
+        for i in range(3):
+            r = SERVER.request("POST", path, body={"client_message_id": "c%d" % i, "text": "hi"}, headers=auth)
+            self.assertEqual(r.status, 202)
+        limited(self, SERVER.request("POST", path, body={"client_message_id": "c9", "text": "hi"},
+                                     headers=auth))
+        events = SERVER.request("GET", "/api/transfers/%s/events" % t["id"], headers=auth).json()["events"]
+        self.assertEqual([e["client_message_id"] for e in events], ["c0", "c1", "c2"])
+
+
+if __name__ == "__main__":
+    sys.exit(harness.main())
