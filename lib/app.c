@@ -14,6 +14,7 @@
 #include "db.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "vault.h"
 #include "status.h"
 
 extern char **environ;
@@ -50,7 +51,9 @@ static int open_db(struct app *app)
 	struct db *db;
 	int version, latest, st;
 
-	st = db_open(app_db_path(), DB_OPEN_EXISTING, &db);
+	st = vault_load();
+	if (st == ST_OK)
+		st = db_open(app_db_path(), DB_OPEN_EXISTING, &db);
 	if (st != ST_OK)
 		return st;
 	st = db_latest_migration(app_sql_dir(), &latest);

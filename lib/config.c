@@ -12,6 +12,7 @@
 #include "db.h"
 #include "status.h"
 #include "utf8.h"
+#include "vault.h"
 
 static const char *valid_service_desk(const char *v)
 {
@@ -175,6 +176,9 @@ static const char config_sql_secret_put[] =
 	"INSERT INTO secrets (name, value, updated_at) VALUES (?, ?, ?) "
 	"ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
 static const char config_sql_secret_delete[] = "DELETE FROM secrets WHERE name = ?";
+static const char config_sql_secret_add[] =
+	"INSERT INTO secrets (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING";
+static const char config_sql_secret_all[] = "SELECT name, value FROM secrets";
 
 static int read_one_dup(struct db *db, const char *sql, const char *name, char **out)
 {
@@ -264,7 +268,7 @@ int config_set(struct db *db, const char *name, const char *value, const char **
 	if (value && (*why = config_check(key, value)) != NULL)
 		return ST_INVALID;
 	if (key->type == CONFIG_SECRET)
-		return value ? write_one(db, config_sql_secret_put, name, value)
+		return value ? config_secret_put(db, name, value)
 			     : write_one(db, config_sql_secret_delete, name, NULL);
 	return value ? write_one(db, config_sql_put, name, value)
 		     : write_one(db, config_sql_delete, name, NULL);
@@ -289,10 +293,58 @@ int config_is_set(struct db *db, const char *name, int *out)
 
 int config_secret_get_dup(struct db *db, const char *name, char **out)
 {
-	return read_one_dup(db, config_sql_secret_get, name, out);
+	char *stored = NULL;
+	int st = read_one_dup(db, config_sql_secret_get, name, &stored);
+
+	*out = NULL;
+	if (st == ST_OK && stored)
+		st = vault_unseal_dup(stored, name, out);
+	free(stored);
+	return st;
+}
+
+static int put_sealed(struct db *db, const char *sql, const char *name, const char *value)
+{
+	char *sealed = NULL;
+	int st = vault_seal_dup(value, name, &sealed);
+
+	if (st == ST_OK)
+		st = write_one(db, sql, name, sealed);
+	free(sealed);
+	return st;
 }
 
 int config_secret_put(struct db *db, const char *name, const char *value)
 {
-	return write_one(db, config_sql_secret_put, name, value);
+	return put_sealed(db, config_sql_secret_put, name, value);
+}
+
+int config_secret_put_new(struct db *db, const char *name, const char *value)
+{
+	return put_sealed(db, config_sql_secret_add, name, value);
+}
+
+int config_secrets_reseal(struct db *db)
+{
+	sqlite3_stmt *stmt, *put;
+	int rc, st = db_stmt(db, config_sql_secret_all, &stmt);
+
+	while (st == ST_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(stmt, 0);
+		char *sealed = NULL;
+		st = vault_reseal_dup((const char *)sqlite3_column_text(stmt, 1), name, &sealed);
+		if (st == ST_OK)
+			st = db_stmt(db, config_sql_secret_put, &put);
+		if (st == ST_OK) {
+			sqlite3_bind_text(put, 1, name, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(put, 2, sealed, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(put, 3, (sqlite3_int64)time(NULL));
+			st = db_exec_stmt(db, put);
+		}
+		free(sealed);
+	}
+	if (st == ST_OK && rc != SQLITE_DONE)
+		st = db_status(rc);
+	sqlite3_reset(stmt);
+	return st;
 }

@@ -47,5 +47,9 @@ int config_is_set(struct db *db, const char *name, int *out);
  * as the admin password hash. Caller frees; *out is NULL when unset. */
 int config_secret_get_dup(struct db *db, const char *name, char **out);
 int config_secret_put(struct db *db, const char *name, const char *value);
+/* Stores value only when name has none yet (the first of racing processes wins). */
+int config_secret_put_new(struct db *db, const char *name, const char *value);
+/* Key rotation: re-seals every secret with the vault's new key (see vault.h). */
+int config_secrets_reseal(struct db *db);
 
 #endif

@@ -10,12 +10,17 @@
 #include "crypto.h"
 #include "db.h"
 #include "status.h"
+#include "vault.h"
 
 static const char keys_sql_current[] =
 	"SELECT public_pem FROM service_keys WHERE retired_at IS NULL";
 static const char keys_sql_retire[] =
 	"UPDATE service_keys SET retired_at = ? WHERE retired_at IS NULL";
 static const char keys_sql_purge[] = "DELETE FROM service_keys WHERE retired_at <= ?";
+/* What binds a sealed private key to its use (see vault.h). */
+static const char keys_label[] = "service_key";
+static const char keys_sql_all[] = "SELECT id, private_pem FROM service_keys";
+static const char keys_sql_set_private[] = "UPDATE service_keys SET private_pem = ? WHERE id = ?";
 static const char keys_sql_usable[] =
 	"SELECT private_pem FROM service_keys WHERE retired_at IS NULL OR retired_at > ? "
 	"ORDER BY retired_at IS NOT NULL, retired_at DESC LIMIT 4";
@@ -47,19 +52,24 @@ static int insert_new(struct db *db, int64_t now)
 	sqlite3_stmt *stmt;
 	int st;
 
+	char *sealed = NULL;
+
 	st = crypto_rsa_generate_dup(KEYS_RSA_BITS, &priv, &pub);
+	if (st == ST_OK)
+		st = vault_seal_dup(priv, keys_label, &sealed);
 	if (st == ST_OK)
 		st = db_stmt(db, keys_sql_insert, &stmt);
 	if (st == ST_OK) {
 		sqlite3_bind_text(stmt, 1, pub, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(stmt, 2, priv, (int)strlen(priv), SQLITE_STATIC);
+		sqlite3_bind_blob(stmt, 2, sealed, (int)strlen(sealed), SQLITE_STATIC);
 		sqlite3_bind_int64(stmt, 3, now);
 		st = db_exec_stmt(db, stmt);
 	}
 	if (priv)
-		memset(priv, 0, strlen(priv));
+		OPENSSL_cleanse(priv, strlen(priv));
 	free(priv);
 	free(pub);
+	free(sealed);
 	return st;
 }
 
@@ -111,11 +121,11 @@ int keys_private_usable(struct db *db, int64_t now, struct keys_private *out)
 	sqlite3_bind_int64(stmt, 1, now - KEYS_GRACE_S);
 	while (st == ST_OK && out->n < (size_t)KEYS_USABLE_MAX &&
 	       (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		out->pem[out->n] = strndup(sqlite3_column_blob(stmt, 0), (size_t)sqlite3_column_bytes(stmt, 0));
-		if (out->pem[out->n])
+		char *stored = strndup(sqlite3_column_blob(stmt, 0), (size_t)sqlite3_column_bytes(stmt, 0));
+		st = stored ? vault_unseal_dup(stored, keys_label, &out->pem[out->n]) : ST_NOMEM;
+		if (st == ST_OK)
 			out->n++;
-		else
-			st = ST_NOMEM;
+		free(stored);
 	}
 	if (st == ST_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
 		st = db_status(rc);
@@ -132,4 +142,29 @@ void keys_private_free(struct keys_private *keys)
 		free(keys->pem[i]);
 	}
 	keys->n = 0;
+}
+
+int keys_reseal(struct db *db)
+{
+	sqlite3_stmt *stmt, *put;
+	int rc = SQLITE_DONE, st = db_stmt(db, keys_sql_all, &stmt);
+
+	while (st == ST_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		char *stored = strndup(sqlite3_column_blob(stmt, 1), (size_t)sqlite3_column_bytes(stmt, 1));
+		char *sealed = NULL;
+		st = stored ? vault_reseal_dup(stored, keys_label, &sealed) : ST_NOMEM;
+		if (st == ST_OK)
+			st = db_stmt(db, keys_sql_set_private, &put);
+		if (st == ST_OK) {
+			sqlite3_bind_blob(put, 1, sealed, (int)strlen(sealed), SQLITE_TRANSIENT);
+			sqlite3_bind_int64(put, 2, sqlite3_column_int64(stmt, 0));
+			st = db_exec_stmt(db, put);
+		}
+		free(stored);
+		free(sealed);
+	}
+	if (st == ST_OK && rc != SQLITE_DONE)
+		st = db_status(rc);
+	sqlite3_reset(stmt);
+	return st;
 }

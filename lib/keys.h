@@ -31,5 +31,7 @@ struct keys_private {
 };
 int keys_private_usable(struct db *db, int64_t now, struct keys_private *out);
 void keys_private_free(struct keys_private *keys);
+/* Key rotation of the vault: re-seals every private key with the new key (vault.h). */
+int keys_reseal(struct db *db);
 
 #endif

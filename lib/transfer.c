@@ -133,7 +133,7 @@ static int secret_key_dup(struct db *db, char **out)
 		return st;
 	st = crypto_token_new(32, &fresh);
 	if (st == ST_OK)
-		st = config_secret_put(db, transfer_secret_key, fresh);
+		st = config_secret_put_new(db, transfer_secret_key, fresh);
 	free(fresh);
 	return st == ST_OK ? config_secret_get_dup(db, transfer_secret_key, out) : st;
 }

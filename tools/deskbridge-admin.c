@@ -18,13 +18,15 @@
 #include "log.h"
 #include "status.h"
 #include "transfer.h"
+#include "vault.h"
 
 static const char usage_text[] =
 	"usage: deskbridge-admin [--db FILE] [--sql-dir DIR] COMMAND\n"
 	"\n"
 	"commands:\n"
-	"  init [--password-file FILE]   create or migrate the database, create the service\n"
-	"                                key pair and, the first time, the admin password\n"
+	"  init [--password-file FILE]   create or migrate the database, create the key file\n"
+	"                                that seals its secrets, the service key pair and,\n"
+	"                                the first time, the admin password\n"
 	"                                (from FILE, $DESKBRIDGE_ADMIN_PASSWORD, or generated\n"
 	"                                and printed once)\n"
 	"  passwd [--password-file FILE] set a new admin password (from FILE,\n"
@@ -42,8 +44,11 @@ static const char usage_text[] =
 	"                                (polling does it too; run this from cron)\n"
 	"  purge --older-than DAYS       delete transfers that ended more than DAYS ago,\n"
 	"                                with their messages\n"
+	"  rekey                         a new key file; every secret is re-sealed with it\n"
 	"\n"
-	"The database is --db, else $DESKBRIDGE_DB, else " DESKBRIDGE_DEFAULT_DB ".\n";
+	"The database is --db, else $DESKBRIDGE_DB, else " DESKBRIDGE_DEFAULT_DB ".\n"
+	"The key file is $DESKBRIDGE_KEY_FILE, else the database's path with .key appended;\n"
+	"keep it out of database backups, or a copied backup reveals the secrets.\n";
 
 static int usage(void)
 {
@@ -157,6 +162,11 @@ static int cmd_init(struct db *db, const char *password_file)
 	char password[ADMIN_PASSWORD_MAX + 2];
 	int is_set, generated, st;
 
+	st = vault_key_create();
+	if (st == ST_OK)
+		st = vault_load();
+	if (st != ST_OK)
+		return fail("creating the key file", st);
 	st = keys_ensure(db);
 	if (st != ST_OK)
 		return fail("creating the service key pair", st);
@@ -291,6 +301,29 @@ static int cmd_status(struct db *db)
 	return 0;
 }
 
+static int cmd_rekey(struct db *db)
+{
+	int st = vault_rekey_begin();
+
+	if (st == ST_OK)
+		st = db_begin(db);
+	if (st == ST_OK)
+		st = config_secrets_reseal(db);
+	if (st == ST_OK)
+		st = keys_reseal(db);
+	if (st == ST_OK)
+		st = db_commit(db);
+	if (st != ST_OK) {
+		db_rollback(db);
+		return fail("re-sealing the secrets", st);
+	}
+	st = vault_rekey_finish();
+	if (st != ST_OK)
+		return fail("replacing the key file", st);
+	printf("New key file %s; every secret is sealed with it.\n", vault_key_path());
+	return 0;
+}
+
 static int cmd_stats(struct db *db)
 {
 	struct transfer_stats s;
@@ -363,7 +396,8 @@ int main(int argc, char **argv)
 		if (argc != i + 3 || strcmp(argv[i + 1], "--older-than") != 0)
 			return usage();
 	} else if (strcmp(argv[i], "config") != 0 && strcmp(argv[i], "status") != 0 &&
-		   strcmp(argv[i], "stats") != 0 && strcmp(argv[i], "sweep") != 0) {
+		   strcmp(argv[i], "stats") != 0 && strcmp(argv[i], "sweep") != 0 &&
+		   strcmp(argv[i], "rekey") != 0) {
 		return usage();
 	} else if (strcmp(argv[i], "config") != 0 && argc != i + 1) {
 		return usage();
@@ -391,6 +425,8 @@ int main(int argc, char **argv)
 		rc = cmd_sweep(db);
 	else if (strcmp(argv[i], "purge") == 0)
 		rc = cmd_purge(db, argv[i + 2]);
+	else if (strcmp(argv[i], "rekey") == 0)
+		rc = cmd_rekey(db);
 	else
 		rc = cmd_status(db);
 	db_close(db);

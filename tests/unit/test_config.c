@@ -18,6 +18,7 @@
 #include "db.h"
 #include "keys.h"
 #include "status.h"
+#include "vault.h"
 
 /* Check functions. */
 
@@ -351,6 +352,10 @@ static void db_setup(void)
 	ck_assert_int_eq(db_open(path, DB_OPEN_CREATE, &db), ST_OK);
 	ck_assert_int_eq(db_migrate(db, sql, &v), ST_OK);
 	ck_assert_int_ge(v, 1);
+	/* Secrets are sealed with the key file beside the database (lib/vault). */
+	setenv("DESKBRIDGE_DB", path, 1);
+	ck_assert_int_eq(vault_key_create(), ST_OK);
+	ck_assert_int_eq(vault_load(), ST_OK);
 }
 
 static void db_teardown(void)
@@ -479,6 +484,49 @@ START_TEST(set_get_round_trip)
 	ck_assert_int_eq(config_set(db, "zendesk.subdomain", NULL, &why), ST_OK);
 	/* Others are untouched. */
 	check_get("transfers_enabled", "true");
+}
+END_TEST
+
+START_TEST(sealed_at_rest)
+{
+	char *v = NULL, *sealed = NULL, *stored = NULL, keyfile[300];
+	struct stat sb;
+	sqlite3_stmt *stmt;
+
+	snprintf(keyfile, sizeof keyfile, "%s.key", getenv("DESKBRIDGE_DB"));
+	ck_assert_int_eq(stat(keyfile, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0600);
+	ck_assert_int_eq(config_secret_put(db, "zendesk.api_token", "tok-sealed-123"), ST_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db_handle(db), "SELECT value FROM secrets WHERE name = 'zendesk.api_token'",
+					    -1, &stmt, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_ROW);
+	stored = strdup((const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	ck_assert_ptr_null(strstr(stored, "tok-sealed"));
+	ck_assert_int_eq(strncmp(stored, "v1:", 3), 0);
+	/* Bound to its name, and tamper-evident. */
+	ck_assert_int_eq(vault_unseal_dup(stored, "zendesk.shared_secret", &v), ST_CRYPTO);
+	stored[10] = stored[10] == 'A' ? 'B' : 'A';
+	ck_assert_int_eq(vault_unseal_dup(stored, "zendesk.api_token", &v), ST_CRYPTO);
+	ck_assert_int_eq(vault_unseal_dup("plain-from-before", "x", &v), ST_OK);
+	ck_assert_str_eq(v, "plain-from-before");
+	free(v);
+	/* Rotation: every value re-sealed, the old key gone, the values the same. */
+	ck_assert_int_eq(vault_seal_dup("x", "label", &sealed), ST_OK);
+	ck_assert_int_eq(vault_rekey_begin(), ST_OK);
+	ck_assert_int_eq(db_begin(db), ST_OK);
+	ck_assert_int_eq(config_secrets_reseal(db), ST_OK);
+	ck_assert_int_eq(db_commit(db), ST_OK);
+	ck_assert_int_eq(vault_rekey_finish(), ST_OK);
+	ck_assert_int_eq(config_secret_get_dup(db, "zendesk.api_token", &v), ST_OK);
+	ck_assert_str_eq(v, "tok-sealed-123");
+	free(v);
+	ck_assert_int_eq(vault_unseal_dup(sealed, "label", &v), ST_CRYPTO);
+	/* A key file others can read is refused. */
+	ck_assert_int_eq(chmod(keyfile, 0640), 0);
+	ck_assert_int_ne(vault_load(), ST_OK);
+	free(sealed);
+	free(stored);
 }
 END_TEST
 
@@ -672,6 +720,7 @@ static Suite *config_suite(void)
 	tcase_add_test(store, unknown_keys);
 	tcase_add_test(store, set_get_round_trip);
 	tcase_add_test(store, secrets_write_only);
+	tcase_add_test(store, sealed_at_rest);
 	tcase_add_test(store, invalid_changes_nothing);
 	suite_add_tcase(s, store);
 
