@@ -10,8 +10,32 @@
 #include "app.h"
 #include "avatar.h"
 #include "handoff.h"
+#include "outbox.h"
 #include "status.h"
 #include "transfer.h"
+
+/* After the response: hand over what the request stored, or pass the visitor's activity on. */
+static void deliver_later(struct db *db, const char *id)
+{
+	struct outbox_result result;
+
+	outbox_deliver(db, id, (int64_t)time(NULL), &result);
+}
+
+static void typing_on_later(struct db *db, const char *id)
+{
+	outbox_activity(db, id, "typing:start");
+}
+
+static void typing_off_later(struct db *db, const char *id)
+{
+	outbox_activity(db, id, "typing:stop");
+}
+
+static void read_later(struct db *db, const char *id)
+{
+	outbox_activity(db, id, "conversation:read");
+}
 
 static void avatar_get(struct http_req *req, void *ctx)
 {
@@ -65,8 +89,12 @@ static void create(struct http_req *req, void *ctx)
 		http_reply_field_error(req, refusal.err, refusal.field, refusal.why);
 	else if (!body)
 		http_reply_errorf(req, refusal.err, "%s Reason: %s.", apierr_message(refusal.err), refusal.why);
-	else
+	else {
+		struct json_object *id;
+		json_object_object_get_ex(body, "id", &id);
+		app_after_response(ctx, deliver_later, json_object_get_string(id));
 		http_reply_json(req, 201, body);
+	}
 }
 
 /* The database when the request carries the transfer's secret as a Bearer token;
@@ -100,7 +128,7 @@ static void events(struct http_req *req, void *ctx)
 	struct json_object *body, *next;
 	char *end = NULL, etag[48];
 	long long after = 0;
-	int st;
+	int due = 0, st;
 
 	if (!db)
 		return;
@@ -109,6 +137,9 @@ static void events(struct http_req *req, void *ctx)
 		return;
 	}
 	st = transfer_events_json(db, http_req_param(req, "id"), after, (int64_t)time(NULL), &body);
+	if (st == ST_OK && (st = transfer_job_due(db, http_req_param(req, "id"), (int64_t)time(NULL), &due)) == ST_OK &&
+	    due)
+		app_after_response(ctx, deliver_later, http_req_param(req, "id"));
 	if (st != ST_OK) {
 		http_reply_error(req, apierr_from_status(st), NULL);
 		return;
@@ -177,6 +208,7 @@ static void message(struct http_req *req, void *ctx)
 		json_object_object_add(body, "seq", json_object_new_int64(seq));
 		json_object_object_add(body, "id", json_object_new_string(msg_id));
 		http_reply_json(req, 202, body);
+		app_after_response(ctx, deliver_later, http_req_param(req, "id"));
 	}
 }
 
@@ -187,8 +219,14 @@ static const struct http_field typing_fields[] = {
 
 static void typing(struct http_req *req, void *ctx)
 {
-	if (transfer_db(req, ctx))
-		http_reply_empty(req, 204);
+	struct json_object *on;
+
+	if (!transfer_db(req, ctx))
+		return;
+	json_object_object_get_ex(http_req_json(req), "typing", &on);
+	app_after_response(ctx, json_object_get_boolean(on) ? typing_on_later : typing_off_later,
+			   http_req_param(req, "id"));
+	http_reply_empty(req, 204);
 }
 
 static const struct http_field read_fields[] = {
@@ -206,8 +244,10 @@ static void mark_read(struct http_req *req, void *ctx)
 		return;
 	json_object_object_get_ex(http_req_json(req), "seq", &seq);
 	st = transfer_mark_read(db, http_req_param(req, "id"), json_object_get_int64(seq));
-	if (st == ST_OK)
+	if (st == ST_OK) {
+		app_after_response(ctx, read_later, http_req_param(req, "id"));
 		http_reply_empty(req, 204);
+	}
 	else
 		http_reply_error(req, apierr_from_status(st), NULL);
 }
@@ -228,6 +268,7 @@ static void end_transfer(struct http_req *req, void *ctx)
 	body = json_object_new_object();
 	json_object_object_add(body, "state", json_object_new_string("ended"));
 	http_reply_json(req, 200, body);
+	app_after_response(ctx, deliver_later, http_req_param(req, "id"));
 }
 
 static const struct http_route routes[] = {

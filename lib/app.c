@@ -21,6 +21,8 @@ extern char **environ;
 
 struct app {
 	struct db *db;
+	app_later_fn *later;
+	char later_arg[128];
 };
 
 static volatile sig_atomic_t app_stopping;
@@ -120,6 +122,23 @@ void app_route_health(struct http_req *req, void *ctx)
 	http_reply_json(req, ok ? 200 : 503, body);
 }
 
+void app_after_response(void *ctx, app_later_fn *fn, const char *arg)
+{
+	struct app *app = ctx;
+
+	app->later = fn;
+	snprintf(app->later_arg, sizeof app->later_arg, "%s", arg);
+}
+
+static void run_later(struct app *app)
+{
+	app_later_fn *fn = app->later;
+
+	app->later = NULL;
+	if (fn && app->db)
+		fn(app->db, app->later_arg);
+}
+
 static void on_term(int sig)
 {
 	(void)sig;
@@ -164,6 +183,9 @@ int app_main(const char *name, const struct http_route *routes, size_t nroutes)
 		if (http_req_new_cgi(environ, stdin, stdout, &req) != ST_OK)
 			return 1;
 		serve(req, &app, routes, nroutes);
+		/* The web server sends the response once standard output closes. */
+		fclose(stdout);
+		run_later(&app);
 		db_close(app.db);
 		return 0;
 	}
@@ -177,6 +199,7 @@ int app_main(const char *name, const struct http_route *routes, size_t nroutes)
 		else
 			log_error("out of memory reading a request");
 		FCGX_Finish_r(&fcgx);
+		run_later(&app);
 	}
 	FCGX_Free(&fcgx, 1);
 	db_close(app.db);

@@ -23,6 +23,11 @@ struct db *app_db(struct app *app, struct http_req *req);
  * it is over. */
 int app_over_limit(struct http_req *req, struct db *db, const char *who, const char *limit_key);
 
+/* Work the client need not wait for (delivering to Zendesk): fn(db, arg) runs once the
+ * response has gone out, before the next request. arg is copied; one per request. */
+typedef void app_later_fn(struct db *db, const char *arg);
+void app_after_response(void *app, app_later_fn *fn, const char *arg);
+
 /* GET /api/health: {"ok": true, "db": "ok"}, or 503 with "db": "error". ctx is the app. */
 void app_route_health(struct http_req *req, void *ctx);
 

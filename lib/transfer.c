@@ -66,6 +66,31 @@ static const char transfer_sql_by_conversation[] =
 static const char transfer_sql_joined[] =
 	"UPDATE transfers SET agent_joined_at = ?2, agent_id = ?3, agent_name = ?4, state = 'active'"
 	" WHERE id = ?1";
+static const char transfer_sql_job_next[] =
+	"SELECT id, kind, coalesce(seq, 0), attempts, next_attempt_at, payload FROM outbox"
+	" WHERE transfer_id = ? AND state = 'pending' ORDER BY id LIMIT 1";
+static const char transfer_sql_job_save[] =
+	"UPDATE outbox SET payload = ?2, state = CASE WHEN ?3 THEN 'sent' ELSE state END WHERE id = ?1";
+static const char transfer_sql_job_retry[] =
+	"UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3, payload = ?4"
+	" WHERE id = ?1";
+static const char transfer_sql_job_fail[] =
+	"UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1";
+static const char transfer_sql_job_due[] =
+	"SELECT 1 FROM outbox WHERE transfer_id = ? AND state = 'pending' AND next_attempt_at <= ?"
+	" LIMIT 1";
+static const char transfer_sql_jobs_due[] =
+	"SELECT DISTINCT transfer_id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? LIMIT ?";
+static const char transfer_sql_handoff[] =
+	"SELECT visitor_external_id, visitor_name, visitor_email, message_to_human_agent, department,"
+	" history, zendesk_user_id, zendesk_conversation_id FROM transfers WHERE id = ?";
+static const char transfer_sql_set_zendesk[] =
+	"UPDATE transfers SET zendesk_user_id = ?2, zendesk_conversation_id = ?3 WHERE id = ?1";
+static const char transfer_sql_lease[] =
+	"INSERT INTO leases (name, holder, expires_at) VALUES (?1, ?2, ?3 + ?4)"
+	" ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at"
+	" WHERE leases.expires_at <= ?3 OR leases.holder = ?2";
+static const char transfer_sql_lease_release[] = "DELETE FROM leases WHERE name = ? AND holder = ?";
 static const char transfer_sql_outbox_find[] =
 	"SELECT seq, payload FROM outbox WHERE transfer_id = ? AND client_message_id = ?";
 static const char transfer_sql_outbox_add[] =
@@ -840,4 +865,225 @@ int transfer_purge(struct db *db, int64_t before, int64_t *purged)
 	if (st == ST_OK)
 		*purged = sqlite3_changes(db_handle(db));
 	return st;
+}
+
+static char *dup_column(sqlite3_stmt *stmt, int i)
+{
+	const char *v = (const char *)sqlite3_column_text(stmt, i);
+
+	return v ? strdup(v) : NULL;
+}
+
+int transfer_job_next(struct db *db, const char *id, struct transfer_job *job, int *found)
+{
+	sqlite3_stmt *stmt;
+	int rc, st = db_stmt(db, transfer_sql_job_next, &stmt);
+
+	memset(job, 0, sizeof *job);
+	*found = 0;
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*found = 1;
+		job->id = sqlite3_column_int64(stmt, 0);
+		snprintf(job->kind, sizeof job->kind, "%s", (const char *)sqlite3_column_text(stmt, 1));
+		job->seq = sqlite3_column_int64(stmt, 2);
+		job->attempts = sqlite3_column_int(stmt, 3);
+		job->next_attempt_at = sqlite3_column_int64(stmt, 4);
+		job->payload = json_tokener_parse((const char *)sqlite3_column_text(stmt, 5));
+		if (!json_object_is_type(job->payload, json_type_object)) {
+			json_object_put(job->payload);
+			job->payload = json_object_new_object();
+		}
+	}
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_status(rc);
+}
+
+void transfer_job_clear(struct transfer_job *job)
+{
+	json_object_put(job->payload);
+	job->payload = NULL;
+}
+
+static const char *payload_text(const struct transfer_job *job)
+{
+	return json_object_to_json_string_ext(job->payload, JSON_C_TO_STRING_PLAIN);
+}
+
+int transfer_job_save(struct db *db, const struct transfer_job *job, int done)
+{
+	sqlite3_stmt *stmt;
+	int st = db_stmt(db, transfer_sql_job_save, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_int64(stmt, 1, job->id);
+	sqlite3_bind_text(stmt, 2, payload_text(job), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(stmt, 3, done);
+	return db_exec_stmt(db, stmt);
+}
+
+int transfer_job_retry(struct db *db, const struct transfer_job *job, int64_t next_attempt_at,
+		       const char *error)
+{
+	sqlite3_stmt *stmt;
+	int st = db_stmt(db, transfer_sql_job_retry, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_int64(stmt, 1, job->id);
+	sqlite3_bind_int64(stmt, 2, next_attempt_at);
+	sqlite3_bind_text(stmt, 3, error, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(stmt, 4, payload_text(job), -1, SQLITE_TRANSIENT);
+	return db_exec_stmt(db, stmt);
+}
+
+int transfer_job_fail(struct db *db, const char *id, const struct transfer_job *job,
+		      const char *error, int64_t now)
+{
+	struct json_object *data = json_object_new_object(), *mid = NULL;
+	sqlite3_stmt *stmt;
+	int st = db_begin(db);
+
+	if (st == ST_OK)
+		st = db_stmt(db, transfer_sql_job_fail, &stmt);
+	if (st == ST_OK) {
+		sqlite3_bind_int64(stmt, 1, job->id);
+		sqlite3_bind_text(stmt, 2, error, -1, SQLITE_TRANSIENT);
+		st = db_exec_stmt(db, stmt);
+	}
+	json_object_object_add(data, "code", json_object_new_string(
+		strcmp(job->kind, "message") == 0 ? "delivery_failed" : "handoff_failed"));
+	if (json_object_object_get_ex(job->payload, "id", &mid))
+		json_object_object_add(data, "message_id", json_object_get(mid));
+	if (job->seq)
+		json_object_object_add(data, "message_seq", json_object_new_int64(job->seq));
+	if (st == ST_OK)
+		st = append_event(db, id, "error", data, now, NULL);
+	/* A handoff Zendesk refuses for good leaves nobody to talk to: end the transfer. */
+	if (st == ST_OK && strcmp(job->kind, "start") == 0)
+		st = end_locked(db, id, "system", "handoff_failed", now);
+	if (st == ST_OK)
+		st = db_commit(db);
+	if (st != ST_OK)
+		db_rollback(db);
+	json_object_put(data);
+	return st;
+}
+
+int transfer_jobs_due(struct db *db, int64_t now, char (*ids)[TRANSFER_ID_LEN], size_t max, size_t *n)
+{
+	sqlite3_stmt *stmt;
+	int rc = SQLITE_DONE, st = db_stmt(db, transfer_sql_jobs_due, &stmt);
+
+	*n = 0;
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_int64(stmt, 1, now);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)max);
+	while (*n < max && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		snprintf(ids[(*n)++], TRANSFER_ID_LEN, "%s", (const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_status(rc);
+}
+
+int transfer_handoff_get(struct db *db, const char *id, struct transfer_handoff *out)
+{
+	sqlite3_stmt *stmt;
+	int rc, st = db_stmt(db, transfer_sql_handoff, &stmt);
+
+	memset(out, 0, sizeof *out);
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		out->external_id = dup_column(stmt, 0);
+		out->name = dup_column(stmt, 1);
+		out->email = dup_column(stmt, 2);
+		out->message_to_human_agent = dup_column(stmt, 3);
+		out->department = dup_column(stmt, 4);
+		out->history = json_tokener_parse((const char *)sqlite3_column_text(stmt, 5));
+		out->zendesk_user_id = dup_column(stmt, 6);
+		out->zendesk_conversation_id = dup_column(stmt, 7);
+	}
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_DONE)
+		return ST_NOT_FOUND;
+	return rc == SQLITE_ROW ? ST_OK : db_status(rc);
+}
+
+void transfer_handoff_clear(struct transfer_handoff *h)
+{
+	free(h->external_id);
+	free(h->name);
+	free(h->email);
+	free(h->message_to_human_agent);
+	free(h->department);
+	json_object_put(h->history);
+	free(h->zendesk_user_id);
+	free(h->zendesk_conversation_id);
+	memset(h, 0, sizeof *h);
+}
+
+int transfer_set_zendesk(struct db *db, const char *id, const char *user_id, const char *conversation_id)
+{
+	sqlite3_stmt *stmt;
+	int st = db_stmt(db, transfer_sql_set_zendesk, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	bind_text_or_null(stmt, 2, user_id);
+	bind_text_or_null(stmt, 3, conversation_id);
+	return db_exec_stmt(db, stmt);
+}
+
+int transfer_lease(struct db *db, const char *name, const char *holder, int64_t now, int64_t ttl_s,
+		   int *got)
+{
+	sqlite3_stmt *stmt;
+	int st = db_stmt(db, transfer_sql_lease, &stmt);
+
+	*got = 0;
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, holder, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, now);
+	sqlite3_bind_int64(stmt, 4, ttl_s);
+	st = db_exec_stmt(db, stmt);
+	*got = st == ST_OK && sqlite3_changes(db_handle(db)) == 1;
+	return st;
+}
+
+int transfer_lease_release(struct db *db, const char *name, const char *holder)
+{
+	sqlite3_stmt *stmt;
+	int st = db_stmt(db, transfer_sql_lease_release, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, holder, -1, SQLITE_STATIC);
+	return db_exec_stmt(db, stmt);
+}
+
+int transfer_job_due(struct db *db, const char *id, int64_t now, int *due)
+{
+	sqlite3_stmt *stmt;
+	int rc, st = db_stmt(db, transfer_sql_job_due, &stmt);
+
+	*due = 0;
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, now);
+	rc = sqlite3_step(stmt);
+	*due = rc == SQLITE_ROW;
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_status(rc);
 }

@@ -81,6 +81,48 @@ int transfer_mark_read(struct db *db, const char *id, int64_t seq);
 /* Ends the transfer for the visitor; ending an ended transfer changes nothing. */
 int transfer_end(struct db *db, const char *id, int64_t now);
 
+/* The outbox, for the delivery module (outbox.h): one job at a time per transfer, the
+ * oldest first, so that Zendesk sees everything in the order the visitor did it. */
+struct transfer_job {
+	int64_t id;
+	char kind[16];           /* "start", "message", "end" */
+	int64_t seq;             /* the event of a message */
+	int attempts;
+	int64_t next_attempt_at;
+	struct json_object *payload;   /* owned; the job's data and its progress */
+};
+/* The oldest pending job; *found 0 when none. Free with transfer_job_clear. */
+int transfer_job_next(struct db *db, const char *id, struct transfer_job *job, int *found);
+void transfer_job_clear(struct transfer_job *job);
+/* Records progress (the job's payload) and, when done, that it is delivered. */
+int transfer_job_save(struct db *db, const struct transfer_job *job, int done);
+/* Another attempt later; the error is kept for deskbridge-admin stats. */
+int transfer_job_retry(struct db *db, const struct transfer_job *job, int64_t next_attempt_at,
+		       const char *error);
+/* Zendesk will never take it: the job fails and the visitor gets an error event. */
+int transfer_job_fail(struct db *db, const char *id, const struct transfer_job *job,
+		      const char *error, int64_t now);
+/* Whether this transfer has a job due at now: the one outbox question a poll asks. */
+int transfer_job_due(struct db *db, const char *id, int64_t now, int *due);
+/* Transfers with a job due at now, for a sweep; at most max ids. */
+int transfer_jobs_due(struct db *db, int64_t now, char (*ids)[TRANSFER_ID_LEN], size_t max, size_t *n);
+
+/* What the handoff needs from the transfer; strings owned by the struct. */
+struct transfer_handoff {
+	char *external_id, *name, *email, *message_to_human_agent, *department;
+	struct json_object *history;
+	char *zendesk_user_id, *zendesk_conversation_id;
+};
+int transfer_handoff_get(struct db *db, const char *id, struct transfer_handoff *out);
+void transfer_handoff_clear(struct transfer_handoff *h);
+int transfer_set_zendesk(struct db *db, const char *id, const char *user_id, const char *conversation_id);
+
+/* A lease: who does deferred work for one transfer (or anything named), so that of
+ * several processes one does it. *got 1 when this holder has it until now + ttl_s. */
+int transfer_lease(struct db *db, const char *name, const char *holder, int64_t now, int64_t ttl_s,
+		   int *got);
+int transfer_lease_release(struct db *db, const char *name, const char *holder);
+
 /* The agent's side, as Zendesk's webhook reports it. Each runs inside the caller's
  * transaction (db_begin) and does nothing to an ended transfer. */
 struct transfer_agent {

@@ -31,6 +31,40 @@ struct zendesk_verify_result {
  * Returns ST_OK whatever Zendesk answered: the outcome is in *out. */
 int zendesk_verify(const struct zendesk_account *acct, struct zendesk_verify_result *out);
 
+/* Whether the credentials each API needs are all set. */
+int zendesk_messaging_ready(const struct zendesk_account *acct);
+int zendesk_support_ready(const struct zendesk_account *acct);
+
+/* How one call went, for the outbox to decide: ZENDESK_OK, ZENDESK_UNREACHABLE (no
+ * answer, 429 or 5xx: retry, after retry_after_s when Zendesk named one) or
+ * ZENDESK_REJECTED (any other 4xx: retrying will not help). */
+struct zendesk_call {
+	enum zendesk_outcome outcome;
+	long retry_after_s;
+	char detail[256];      /* what failed and how; never a secret */
+};
+
+#define ZENDESK_ID_LEN 128
+
+/* The handoff, step by step; each returns ST_OK with the result in *call (other
+ * statuses are local failures). */
+int zendesk_user(const struct zendesk_account *acct, const char *external_id, const char *name,
+		 const char *email, char user_id[ZENDESK_ID_LEN], struct zendesk_call *call);
+int zendesk_conversation(const struct zendesk_account *acct, const char *user_id,
+			 const char *transfer_id, char conversation_id[ZENDESK_ID_LEN],
+			 struct zendesk_call *call);
+/* A text message by the visitor (user_id) or, with user_id NULL, by the bot. */
+int zendesk_post(const struct zendesk_account *acct, const char *conversation_id, const char *user_id,
+		 const char *text, char message_id[ZENDESK_ID_LEN], struct zendesk_call *call);
+/* Hands the conversation to the agent workspace: the ticket shows it from
+ * first_message_id on and carries the tag "deskbridge_<transfer id>". */
+int zendesk_pass_control(const struct zendesk_account *acct, const char *conversation_id,
+			 const char *first_message_id, const char *transfer_id, struct zendesk_call *call);
+/* "typing:start", "typing:stop" or "conversation:read" on the visitor's behalf. */
+int zendesk_activity(const struct zendesk_account *acct, const char *conversation_id,
+		     const char *user_id, const char *type, struct zendesk_call *call);
+int zendesk_agents_online(const struct zendesk_account *acct, int *count, struct zendesk_call *call);
+
 /* The switchboard integration of Zendesk's agent workspace. */
 #define ZENDESK_AGENT_WORKSPACE "zd:agentWorkspace"
 

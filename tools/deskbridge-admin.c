@@ -16,6 +16,7 @@
 #include "db.h"
 #include "keys.h"
 #include "log.h"
+#include "outbox.h"
 #include "status.h"
 #include "transfer.h"
 #include "vault.h"
@@ -342,12 +343,17 @@ static int cmd_stats(struct db *db)
 
 static int cmd_sweep(struct db *db)
 {
+	struct outbox_result sent;
 	int64_t ended;
 	int st = transfer_sweep(db, (int64_t)time(NULL), &ended);
 
+	if (st == ST_OK)
+		st = outbox_sweep(db, (int64_t)time(NULL), &sent);
 	if (st != ST_OK)
 		return fail("sweeping", st);
 	printf("%lld transfer(s) ended by their timeout.\n", (long long)ended);
+	printf("%d delivered to Zendesk, %d to retry, %d refused.\n", sent.delivered, sent.retrying,
+	       sent.failed);
 	return 0;
 }
 

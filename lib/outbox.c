@@ -1,0 +1,225 @@
+/* lib/outbox.c — the outbox's delivery loop over transfer.h and zendesk.h. */
+#include "outbox.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "log.h"
+#include "setup.h"
+#include "status.h"
+#include "timefmt.h"
+#include "transfer.h"
+#include "zendesk.h"
+
+struct outbox_run {
+	struct db *db;
+	const char *id;
+	struct zendesk_account *acct;
+	struct transfer_handoff handoff;
+	int64_t now;
+};
+
+static const char *progress(struct transfer_job *job, const char *name)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(job->payload, name, &v) && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v) : NULL;
+}
+
+static void set_progress(struct transfer_job *job, const char *name, const char *value)
+{
+	json_object_object_add(job->payload, name, json_object_new_string(value));
+}
+
+/* The handoff's steps; each done step is saved, so a retry resumes after it. */
+static int run_start(struct outbox_run *r, struct transfer_job *job, struct zendesk_call *call)
+{
+	char id[ZENDESK_ID_LEN];
+	struct json_object *done;
+	size_t n = json_object_is_type(r->handoff.history, json_type_array)
+			   ? json_object_array_length(r->handoff.history) : 0;
+	int64_t posted = json_object_object_get_ex(job->payload, "posted", &done) ? json_object_get_int64(done) : 0;
+	int st = ST_OK;
+
+	call->outcome = ZENDESK_OK;
+	if (!progress(job, "user_id")) {
+		st = zendesk_user(r->acct, r->handoff.external_id, r->handoff.name, r->handoff.email, id, call);
+		if (st != ST_OK || call->outcome != ZENDESK_OK)
+			return st;
+		set_progress(job, "user_id", id);
+		st = transfer_job_save(r->db, job, 0);
+	}
+	if (st == ST_OK && !progress(job, "conversation_id")) {
+		st = zendesk_conversation(r->acct, progress(job, "user_id"), r->id, id, call);
+		if (st != ST_OK || call->outcome != ZENDESK_OK)
+			return st;
+		set_progress(job, "conversation_id", id);
+		st = transfer_job_save(r->db, job, 0);
+		/* From now on the webhook can find the transfer by its conversation. */
+		if (st == ST_OK)
+			st = transfer_set_zendesk(r->db, r->id, progress(job, "user_id"), id);
+	}
+	/* The bot conversation, then the bot's note to the agent, one message each. */
+	for (; st == ST_OK && posted < (int64_t)n + (r->handoff.message_to_human_agent ? 1 : 0); posted++) {
+		struct json_object *e = (size_t)posted < n ? json_object_array_get_idx(r->handoff.history, (size_t)posted) : NULL;
+		struct json_object *from = NULL, *text = NULL;
+		const char *author = NULL, *body = r->handoff.message_to_human_agent;
+		if (e) {
+			json_object_object_get_ex(e, "from", &from);
+			json_object_object_get_ex(e, "text", &text);
+			author = strcmp(json_object_get_string(from), "user") == 0 ? progress(job, "user_id") : NULL;
+			body = json_object_get_string(text);
+		}
+		st = zendesk_post(r->acct, progress(job, "conversation_id"), author, body, id, call);
+		if (st != ST_OK || call->outcome != ZENDESK_OK)
+			return st;
+		if (!progress(job, "first_message_id"))
+			set_progress(job, "first_message_id", id);
+		json_object_object_add(job->payload, "posted", json_object_new_int64(posted + 1));
+		st = transfer_job_save(r->db, job, 0);
+	}
+	if (st == ST_OK)
+		st = zendesk_pass_control(r->acct, progress(job, "conversation_id"), progress(job, "first_message_id"),
+					  r->id, call);
+	return st;
+}
+
+static int run_job(struct outbox_run *r, struct transfer_job *job, struct zendesk_call *call)
+{
+	char id[ZENDESK_ID_LEN];
+	struct json_object *text;
+
+	if (strcmp(job->kind, "start") == 0)
+		return run_start(r, job, call);
+	memset(call, 0, sizeof *call);
+	if (!r->handoff.zendesk_conversation_id) {
+		/* The handoff failed for good: nothing to deliver to. */
+		call->outcome = ZENDESK_REJECTED;
+		snprintf(call->detail, sizeof call->detail, "the conversation was never handed to Zendesk");
+		return ST_OK;
+	}
+	if (strcmp(job->kind, "message") == 0 && json_object_object_get_ex(job->payload, "text", &text))
+		return zendesk_post(r->acct, r->handoff.zendesk_conversation_id, r->handoff.zendesk_user_id,
+				    json_object_get_string(text), id, call);
+	if (strcmp(job->kind, "end") == 0)
+		return zendesk_post(r->acct, r->handoff.zendesk_conversation_id, NULL,
+				    "The visitor's chat has ended.", id, call);
+	call->outcome = ZENDESK_REJECTED;
+	snprintf(call->detail, sizeof call->detail, "unknown job kind %s", job->kind);
+	return ST_OK;
+}
+
+static int64_t backoff(int attempts, long retry_after_s)
+{
+	int64_t wait = (int64_t)1 << (attempts < 8 ? attempts : 8);
+
+	if (retry_after_s > wait)
+		wait = retry_after_s;
+	return wait < OUTBOX_BACKOFF_MAX_S ? wait : OUTBOX_BACKOFF_MAX_S;
+}
+
+/* Keeps the last Zendesk failure for GET /api/setup/status. */
+static void remember_error(struct db *db, const char *detail, int64_t now)
+{
+	struct json_object *e = json_object_new_object();
+	char at[TIMEFMT_LEN];
+
+	json_object_object_add(e, "message", json_object_new_string(detail));
+	json_object_object_add(e, "at", json_object_new_string(timefmt_rfc3339(now, at)));
+	cache_put(db, SETUP_LAST_ZENDESK_ERROR, json_object_to_json_string(e), now + 7 * 24 * 3600);
+	json_object_put(e);
+}
+
+static int deliver_jobs(struct outbox_run *r, struct outbox_result *out)
+{
+	struct transfer_job job;
+	struct zendesk_call call;
+	int found = 1, st = ST_OK;
+
+	for (int i = 0; st == ST_OK && found && i < OUTBOX_JOBS_PER_RUN; i++) {
+		st = transfer_job_next(r->db, r->id, &job, &found);
+		if (st != ST_OK || !found || job.next_attempt_at > r->now) {
+			transfer_job_clear(&job);
+			break;
+		}
+		transfer_handoff_clear(&r->handoff);
+		st = transfer_handoff_get(r->db, r->id, &r->handoff);
+		if (st == ST_OK)
+			st = run_job(r, &job, &call);
+		if (st == ST_OK && call.outcome == ZENDESK_OK) {
+			st = transfer_job_save(r->db, &job, 1);
+			out->delivered++;
+		} else if (st == ST_OK && call.outcome == ZENDESK_UNREACHABLE && job.attempts + 1 < OUTBOX_MAX_ATTEMPTS) {
+			remember_error(r->db, call.detail, r->now);
+			st = transfer_job_retry(r->db, &job, r->now + backoff(job.attempts, call.retry_after_s), call.detail);
+			out->retrying++;
+			found = 0;   /* later jobs wait behind this one: order matters */
+		} else if (st == ST_OK) {
+			log_error("transfer %s: Zendesk did not take a %s: %s", r->id, job.kind, call.detail);
+			remember_error(r->db, call.detail, r->now);
+			st = transfer_job_fail(r->db, r->id, &job, call.detail, r->now);
+			out->failed++;
+		}
+		transfer_job_clear(&job);
+	}
+	return st;
+}
+
+int outbox_deliver(struct db *db, const char *transfer_id, int64_t now, struct outbox_result *out)
+{
+	struct outbox_run r = {db, transfer_id, NULL, {0}, now};
+	char lease[64], holder[32];
+	int got = 0, st;
+
+	memset(out, 0, sizeof *out);
+	snprintf(lease, sizeof lease, "outbox:%s", transfer_id);
+	snprintf(holder, sizeof holder, "%ld", (long)getpid());
+	st = transfer_lease(db, lease, holder, now, OUTBOX_LEASE_S, &got);
+	if (st != ST_OK || !got)
+		return st;
+	st = zendesk_account_load(db, &r.acct);
+	if (st == ST_OK && zendesk_messaging_ready(r.acct))
+		st = deliver_jobs(&r, out);
+	transfer_handoff_clear(&r.handoff);
+	zendesk_account_free(r.acct);
+	transfer_lease_release(db, lease, holder);
+	return st;
+}
+
+int outbox_sweep(struct db *db, int64_t now, struct outbox_result *out)
+{
+	char ids[200][TRANSFER_ID_LEN];
+	struct outbox_result one;
+	size_t n = 0;
+	int st = transfer_jobs_due(db, now, ids, sizeof ids / sizeof *ids, &n);
+
+	memset(out, 0, sizeof *out);
+	for (size_t i = 0; st == ST_OK && i < n; i++) {
+		st = outbox_deliver(db, ids[i], now, &one);
+		out->delivered += one.delivered;
+		out->retrying += one.retrying;
+		out->failed += one.failed;
+	}
+	return st;
+}
+
+int outbox_activity(struct db *db, const char *transfer_id, const char *type)
+{
+	struct zendesk_account *acct = NULL;
+	struct transfer_handoff h;
+	struct zendesk_call call;
+	int st = transfer_handoff_get(db, transfer_id, &h);
+
+	if (st == ST_OK && h.zendesk_conversation_id && h.zendesk_user_id)
+		st = zendesk_account_load(db, &acct);
+	if (st == ST_OK && acct && zendesk_messaging_ready(acct))
+		st = zendesk_activity(acct, h.zendesk_conversation_id, h.zendesk_user_id, type, &call);
+	zendesk_account_free(acct);
+	transfer_handoff_clear(&h);
+	return st;
+}

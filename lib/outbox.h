@@ -1,0 +1,30 @@
+/* lib/outbox.h — delivering what waits in a transfer's outbox to Zendesk: the handoff,
+ * the visitor's messages, the end; in order, by one process at a time (a lease), after
+ * the response that stored them, retried with backoff while Zendesk fails, and given
+ * up with an error event for the visitor when Zendesk refuses or after
+ * OUTBOX_MAX_ATTEMPTS. Not: storing the jobs (transfer.h) or Zendesk's API (zendesk.h). */
+#ifndef DESKBRIDGE_OUTBOX_H
+#define DESKBRIDGE_OUTBOX_H
+
+#include <stdint.h>
+
+#define OUTBOX_MAX_ATTEMPTS 8
+#define OUTBOX_LEASE_S 120
+#define OUTBOX_JOBS_PER_RUN 50
+#define OUTBOX_BACKOFF_MAX_S 300
+
+struct db;
+
+struct outbox_result {
+	int delivered, retrying, failed;
+};
+
+/* Delivers the transfer's due jobs, oldest first, stopping at the first that must wait. */
+int outbox_deliver(struct db *db, const char *transfer_id, int64_t now, struct outbox_result *out);
+/* The same for every transfer with a job due (deskbridge-admin sweep). */
+int outbox_sweep(struct db *db, int64_t now, struct outbox_result *out);
+/* The visitor's typing or reading, passed on at once and not stored: it is only worth
+ * anything now. type: "typing:start", "typing:stop", "conversation:read". */
+int outbox_activity(struct db *db, const char *transfer_id, const char *type);
+
+#endif

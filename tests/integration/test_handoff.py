@@ -1,0 +1,187 @@
+"""The whole handoff through lighttpd against the fake Zendesk (tests/fake_zendesk.py):
+the visitor's transfer reaches the agent workspace with the bot conversation, messages
+go both ways in order and once, Zendesk failing is retried or reported, the agent solves
+the ticket; and "Access account" against the same fake."""
+
+import json
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import harness  # noqa: E402
+from fake_zendesk import FakeZendesk  # noqa: E402
+from test_handlers import assert_error  # noqa: E402
+from test_setup_session import cookie_of, login  # noqa: E402
+
+SERVER = FAKE = None
+WEBHOOK_SECRET = "webhook-secret-for-handoff"
+
+
+def setUpModule():
+    global SERVER, FAKE
+    FAKE = FakeZendesk().start()
+    SERVER = harness.Server().start()
+    admin = SERVER.state.admin
+    for key, value in (("transfers_enabled", "true"), ("limits.transfers_per_minute", "100000"),
+                       ("limits.messages_per_minute", "100000"), ("zendesk.api_base", FAKE.url),
+                       ("zendesk.messaging.app_id", FAKE.app_id), ("zendesk.messaging.key_id", FAKE.key_id),
+                       ("zendesk.api_user", FAKE.api_user)):
+        admin("config", "set", key, value)
+    for key, value in (("zendesk.messaging.key_secret", FAKE.key_secret), ("zendesk.api_token", FAKE.api_token),
+                       ("zendesk.messaging.webhook_secret", WEBHOOK_SECRET)):
+        admin("config", "set", key, "-", stdin=value + "\n")
+    FAKE.webhook_url = "http://127.0.0.1:%d/api/zendesk/webhook" % SERVER.port
+    FAKE.webhook_secret = WEBHOOK_SECRET
+
+
+def tearDownModule():
+    FAKE.stop()
+
+
+def wait_for(check, seconds=15, poll=None):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if poll:
+            poll()
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for %s" % check)
+
+
+def start_transfer(email="ana@shop.example"):
+    r = SERVER.request("POST", "/api/transfers", body={
+        "visitor": {"name": "Ana Lima", "email": email},
+        "message_to_human_agent": "Customer asked about a refund",
+        "history": [{"from": "user", "text": "I want a refund"},
+                    {"from": "assistant", "text": "Let me get you an agent"}]})
+    assert r.status == 201, r.body
+    t = r.json()
+    auth = {"Authorization": "Bearer " + t["secret"]}
+    conv = wait_for(lambda: next((c for c in FAKE.conversations.values()
+                                  if c["metadata"] == {"deskbridge_transfer_id": t["id"]}
+                                  and c["control"]), None))
+    return t["id"], auth, conv
+
+
+def poll(tid, auth):
+    return SERVER.request("GET", "/api/transfers/%s/events" % tid, headers=auth).json()
+
+
+def texts_from_visitor(conv):
+    return [m["content"]["text"] for m in conv["messages"] if m["author"]["type"] == "user"]
+
+
+class Handoff(unittest.TestCase):
+    def test_reaches_the_agent_workspace_with_the_bot_conversation(self):
+        tid, auth, conv = start_transfer()
+        user = FAKE.users["unverified:ana@shop.example"]
+        self.assertEqual(user["profile"], {"givenName": "Ana Lima", "email": "ana@shop.example"})
+        self.assertEqual(conv["participants"], [{"userId": user["id"], "subscribeSDKClient": False}])
+        self.assertEqual([(m["author"].get("type"), m["author"].get("userId") or m["author"].get("displayName"),
+                           m["content"]["text"]) for m in conv["messages"]],
+                         [("user", user["id"], "I want a refund"),
+                          ("business", "Bot", "Let me get you an agent"),
+                          ("business", "Bot", "Customer asked about a refund")])
+        self.assertEqual(conv["control"], "zd:agentWorkspace")
+        self.assertEqual(conv["pass_metadata"], {"first_message_id": conv["messages"][0]["id"],
+                                                 "dataCapture.systemField.tags": "deskbridge_" + tid})
+        basic = [r[3].get("Authorization") for r in FAKE.calls(path_part="/sc/v2/apps/")]
+        self.assertTrue(all(b and b.startswith("Basic ") for b in basic))
+
+    def test_conversation_both_ways(self):
+        tid, auth, conv = start_transfer("bo@shop.example")
+        base = "/api/transfers/" + tid
+        for i in range(3):
+            body = {"client_message_id": "c%d" % i, "text": "visitor says %d" % i}
+            self.assertEqual(SERVER.request("POST", base + "/messages", body=body, headers=auth).status, 202)
+        SERVER.request("POST", base + "/messages", body={"client_message_id": "c1", "text": "visitor says 1"},
+                       headers=auth)
+        wait_for(lambda: len(texts_from_visitor(conv)) >= 4)
+        time.sleep(0.3)
+        self.assertEqual(texts_from_visitor(conv), ["I want a refund", "visitor says 0", "visitor says 1",
+                                                    "visitor says 2"])
+        SERVER.request("POST", base + "/typing", body={"typing": True}, headers=auth)
+        wait_for(lambda: conv.get("activity") == ["typing:start"])
+
+        FAKE.deliver(FAKE.event("switchboard:passControl", {
+            "conversation": {"id": conv["id"]},
+            "switchboardIntegration": {"id": "sbi", "name": "zd-agentWorkspace",
+                                       "integrationType": "zd:agentWorkspace"}}))
+        FAKE.agent_typing(conv["id"])
+        status, result = FAKE.agent_says(conv["id"], "Hi, I'm Ana")
+        self.assertEqual((status, result["applied"]), (200, 1))
+        events = poll(tid, auth)["events"]
+        self.assertEqual([e["type"] for e in events][-4:], ["queued", "agent_typing", "agent_joined", "message"])
+        self.assertEqual(events[-1]["text"], "Hi, I'm Ana")
+        self.assertEqual(poll(tid, auth)["state"], "active")
+
+        FAKE.agent_solves(conv["id"])
+        last = poll(tid, auth)["events"][-1]
+        self.assertEqual((last["type"], last["by"], last["reason"]), ("ended", "agent", "ticket_closed"))
+
+    def test_zendesk_failing_is_retried_in_order_and_once(self):
+        tid, auth, conv = start_transfer("cy@shop.example")
+        base = "/api/transfers/" + tid
+        FAKE.fail_next(500, 2)
+        FAKE.fail_next(429)
+        for i in range(3):
+            SERVER.request("POST", base + "/messages", body={"client_message_id": "r%d" % i,
+                                                              "text": "retry %d" % i}, headers=auth)
+        wait_for(lambda: len(texts_from_visitor(conv)) >= 4, seconds=30, poll=lambda: poll(tid, auth))
+        time.sleep(0.3)
+        self.assertEqual(texts_from_visitor(conv)[1:], ["retry 0", "retry 1", "retry 2"])
+
+    def test_dropped_connection_is_retried(self):
+        tid, auth, conv = start_transfer("dee@shop.example")
+        FAKE.fail_next("drop")
+        SERVER.request("POST", "/api/transfers/%s/messages" % tid,
+                       body={"client_message_id": "d0", "text": "after a drop"}, headers=auth)
+        wait_for(lambda: "after a drop" in texts_from_visitor(conv), seconds=30, poll=lambda: poll(tid, auth))
+        self.assertEqual(texts_from_visitor(conv).count("after a drop"), 1)
+
+    def test_refused_message_tells_the_visitor(self):
+        tid, auth, conv = start_transfer("eve@shop.example")
+        FAKE.fail_next(400)
+        r = SERVER.request("POST", "/api/transfers/%s/messages" % tid,
+                           body={"client_message_id": "x0", "text": "refused"}, headers=auth)
+        msg_id = r.json()["id"]
+        errors = wait_for(lambda: [e for e in poll(tid, auth)["events"] if e["type"] == "error"])
+        self.assertEqual((errors[0]["code"], errors[0]["message_id"]), ("delivery_failed", msg_id))
+        self.assertNotIn("refused", texts_from_visitor(conv))
+        status = SERVER.state.admin("stats").stdout
+        self.assertIn("messages_failed: ", status)
+
+
+class AccessAccount(unittest.TestCase):
+    def session(self):
+        r = login(SERVER)
+        return {"Cookie": "deskbridge_admin=" + cookie_of(r), "X-CSRF-Token": r.json()["csrf_token"]}
+
+    def test_verified(self):
+        s = self.session()
+        r = SERVER.request("POST", "/api/setup/zendesk/verify", headers=s)
+        self.assertEqual((r.status, r.json()), (200, {"verified": True, "agents_online": 2}))
+        config = SERVER.request("GET", "/api/setup/config", headers=s).json()
+        self.assertRegex(config["zendesk"]["account_verified_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertTrue(FAKE.calls("GET", "/api/v2/agent_availabilities"))
+
+    def test_rejected_and_unreachable(self):
+        s = self.session()
+        FAKE.fail_next(401)
+        e = assert_error(self, SERVER.request("POST", "/api/setup/zendesk/verify", headers=s), 502,
+                         "zendesk_rejected_credentials")
+        self.assertIn("messaging API key", e["message"])
+        FAKE.fail_next(503)
+        e = assert_error(self, SERVER.request("POST", "/api/setup/zendesk/verify", headers=s), 502,
+                         "zendesk_unreachable")
+        self.assertNotIn(FAKE.key_secret, json.dumps(e))
+        self.assertNotIn(FAKE.key_secret, SERVER.log_text())
+
+
+if __name__ == "__main__":
+    sys.exit(harness.main())
