@@ -8,10 +8,12 @@
 #include <time.h>
 
 #include "app.h"
+#include "availability.h"
 #include "avatar.h"
 #include "handoff.h"
 #include "outbox.h"
 #include "status.h"
+#include "timefmt.h"
 #include "transfer.h"
 
 /* After the response: hand over what the request stored, or pass the visitor's activity on. */
@@ -58,6 +60,32 @@ static void avatar_get(struct http_req *req, void *ctx)
 	free(data);
 }
 
+static void availability(struct http_req *req, void *ctx)
+{
+	struct db *db = app_db(ctx, req);
+	struct availability a;
+	struct json_object *body;
+	char at[TIMEFMT_LEN];
+	int st;
+
+	if (!db)
+		return;
+	st = availability_get(db, (int64_t)time(NULL), &a);
+	if (st != ST_OK) {
+		http_reply_error(req, apierr_from_status(st), NULL);
+	} else if (!a.configured) {
+		http_reply_error(req, APIERR_NOT_CONFIGURED, a.detail);
+	} else if (!a.known) {
+		http_reply_error(req, APIERR_ZENDESK_UNREACHABLE, a.detail);
+	} else {
+		body = json_object_new_object();
+		json_object_object_add(body, "agents_online", json_object_new_boolean(a.count > 0));
+		json_object_object_add(body, "count", json_object_new_int(a.count));
+		json_object_object_add(body, "checked_at", json_object_new_string(timefmt_rfc3339(a.checked_at, at)));
+		http_reply_json(req, 200, body);
+	}
+}
+
 static const struct http_field create_fields[] = {
 	{"token", HTTP_FIELD_STRING, 0, 1, 8192, 0, 0},
 	{"visitor", HTTP_FIELD_OBJECT, 0, 1, 0, 0, 0},
@@ -85,6 +113,8 @@ static void create(struct http_req *req, void *ctx)
 			    (int64_t)time(NULL), &body, &refusal);
 	if (st != ST_OK)
 		http_reply_error(req, apierr_from_status(st), NULL);
+	else if (!body && refusal.message[0])
+		http_reply_error(req, refusal.err, refusal.message);
 	else if (!body && refusal.field)
 		http_reply_field_error(req, refusal.err, refusal.field, refusal.why);
 	else if (!body)
@@ -274,6 +304,7 @@ static void end_transfer(struct http_req *req, void *ctx)
 static const struct http_route routes[] = {
 	{"GET", "/api/health", app_route_health, HTTP_BODY_NONE, 0, NULL, NULL},
 	{"GET", "/api/avatar", avatar_get, HTTP_BODY_NONE, 0, NULL, NULL},
+	{"GET", "/api/availability", availability, HTTP_BODY_NONE, 0, NULL, NULL},
 	{"POST", "/api/transfers", create, HTTP_BODY_JSON, 256 * 1024, create_fields, NULL},
 	{"GET", "/api/transfers/{id}", get_transfer, HTTP_BODY_NONE, 0, NULL, NULL},
 	{"GET", "/api/transfers/{id}/events", events, HTTP_BODY_NONE, 0, NULL, NULL},

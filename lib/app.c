@@ -26,6 +26,7 @@ struct app {
 };
 
 static volatile sig_atomic_t app_stopping;
+static volatile sig_atomic_t app_fastcgi;
 
 const char *app_db_path(void)
 {
@@ -144,6 +145,11 @@ static void on_term(int sig)
 	(void)sig;
 	app_stopping = 1;
 	FCGX_ShutdownPending();
+	/* A stop that lands between the loop's check and accept() would leave the process
+	 * blocked in accept() for good (the web server that would connect has gone):
+	 * closing the listening socket makes that accept(), or the next one, fail at once. */
+	if (app_fastcgi)
+		close(STDIN_FILENO);
 }
 
 /* No SA_RESTART: a stop request must interrupt the blocking accept(), so that the
@@ -189,6 +195,7 @@ int app_main(const char *name, const struct http_route *routes, size_t nroutes)
 		db_close(app.db);
 		return 0;
 	}
+	app_fastcgi = 1;
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&fcgx, 0, 0) != 0) {
 		log_error("cannot initialise FastCGI");
 		return 1;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "availability.h"
 #include "config.h"
 #include "identity.h"
 #include "status.h"
@@ -86,6 +87,26 @@ static const char *check_request(struct json_object *body, const char **field)
 	return NULL;
 }
 
+/* No agent online: the admin's message. Unknown availability (Zendesk not set up for it,
+ * or not answering) lets the handoff go ahead: the agent workspace queues it. */
+static int check_agents(struct db *db, int64_t now, struct handoff_refusal *r)
+{
+	struct availability a;
+	char *message = NULL;
+	int st = availability_get(db, now, &a);
+
+	r->message[0] = '\0';
+	if (st != ST_OK || !a.known || a.count > 0)
+		return st;
+	st = config_get_dup(db, "transfers.unavailable_message", &message);
+	if (st == ST_OK) {
+		r->err = APIERR_AGENTS_UNAVAILABLE;
+		snprintf(r->message, sizeof r->message, "%s", message ? message : "No agent is available.");
+	}
+	free(message);
+	return st;
+}
+
 static struct json_object *created_json(const struct transfer_created *c)
 {
 	struct json_object *o = json_object_new_object();
@@ -109,6 +130,7 @@ int handoff_create(struct db *db, struct json_object *body, const char *authoriz
 	int enabled = 0, secure = 0, st;
 
 	*out = NULL;
+	memset(r, 0, sizeof *r);
 	r->err = APIERR_INTERNAL;
 	st = config_get_bool(db, "transfers_enabled", &enabled);
 	if (st == ST_OK)
@@ -117,6 +139,9 @@ int handoff_create(struct db *db, struct json_object *body, const char *authoriz
 		return st;
 	if (!enabled)
 		return refuse(r, APIERR_TRANSFERS_DISABLED, NULL, "the admin has not turned them on");
+	st = check_agents(db, now, r);
+	if (st != ST_OK || r->message[0])
+		return st;
 	if ((why = check_request(body, &field)) != NULL)
 		return refuse(r, APIERR_INVALID_FIELD, field, why);
 	st = secure ? verified_visitor(db, body, authorization, now, &visitor, r)

@@ -15,6 +15,7 @@ struct handoff_refusal {
 	enum apierr err;
 	const char *field;   /* the body field at fault, or NULL */
 	const char *why;     /* a static phrase */
+	char message[512];   /* when set, the whole message (the admin's unavailable_message) */
 };
 
 /* ST_OK and *out = {"id", "secret", "state", "next", "poll_after_ms"} (caller puts), or

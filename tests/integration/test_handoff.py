@@ -157,6 +157,56 @@ class Handoff(unittest.TestCase):
         self.assertIn("messages_failed: ", status)
 
 
+def expire_availability():
+    """Ten seconds passing, as far as the availability cache and its lease can tell."""
+    import sqlite3
+    with sqlite3.connect(SERVER.state.db) as c:
+        c.execute("UPDATE cache SET value = json_set(value, '$.checked_at', 0) WHERE key = 'availability'")
+        c.execute("DELETE FROM leases WHERE name = 'availability:refresh'")
+
+
+class Availability(unittest.TestCase):
+    def tearDown(self):
+        FAKE.agents_online = 2
+        expire_availability()
+
+    def test_cached_and_shared(self):
+        import concurrent.futures
+        expire_availability()
+        before = len(FAKE.calls("GET", "/api/v2/agent_availabilities"))
+        r = SERVER.request("GET", "/api/availability")
+        self.assertEqual(r.status, 200, r.body)
+        body = r.json()
+        self.assertEqual((body["agents_online"], body["count"]), (True, 2))
+        self.assertRegex(body["checked_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda _: SERVER.request("GET", "/api/availability").json(), range(40)))
+        self.assertTrue(all(a == body for a in answers))
+        self.assertEqual(len(FAKE.calls("GET", "/api/v2/agent_availabilities")) - before, 1)
+
+    def test_no_agent_refuses_the_transfer_with_the_admins_message(self):
+        SERVER.state.admin("config", "set", "transfers.unavailable_message", "We are closed: back at 9.")
+        FAKE.agents_online = 0
+        expire_availability()
+        self.assertEqual(SERVER.request("GET", "/api/availability").json()["agents_online"], False)
+        e = assert_error(self, SERVER.request("POST", "/api/transfers", body={
+            "visitor": {"name": "Late", "email": "late@shop.example"}}), 503, "agents_unavailable")
+        self.assertEqual(e["message"], "We are closed: back at 9.")
+
+    def test_zendesk_down_and_no_answer_yet(self):
+        SERVER.state.admin("config", "unset", "zendesk.api_token")
+        try:
+            assert_error(self, SERVER.request("GET", "/api/availability"), 503, "not_configured")
+        finally:
+            SERVER.state.admin("config", "set", "zendesk.api_token", "-", stdin=FAKE.api_token + "\n")
+        import sqlite3
+        with sqlite3.connect(SERVER.state.db) as c:
+            c.execute("DELETE FROM cache WHERE key = 'availability'")
+            c.execute("DELETE FROM leases WHERE name = 'availability:refresh'")
+        FAKE.fail_next(503)
+        assert_error(self, SERVER.request("GET", "/api/availability"), 502, "zendesk_unreachable")
+
+
 class AccessAccount(unittest.TestCase):
     def session(self):
         r = login(SERVER)
