@@ -809,8 +809,11 @@ void http_reply_errorf(struct http_req *req, enum apierr err, const char *fmt, .
 void http_reply_field_error(struct http_req *req, enum apierr err, const char *field, const char *why)
 {
 	char message[384];
+	size_t n = strlen(why);
 
-	snprintf(message, sizeof message, "Field \"%s\" is invalid: %s.", field, why);
+	/* The reason may already end its sentence. */
+	snprintf(message, sizeof message, "Field \"%s\" is invalid: %.*s.", field,
+		 (int)(n && why[n - 1] == '.' ? n - 1 : n), why);
 	reply_error_obj(req, err, message, field);
 }
 

@@ -144,6 +144,29 @@ class Handoff(unittest.TestCase):
         wait_for(lambda: "after a drop" in texts_from_visitor(conv), seconds=30, poll=lambda: poll(tid, auth))
         self.assertEqual(texts_from_visitor(conv).count("after a drop"), 1)
 
+    def test_slow_zendesk_times_out_and_is_retried(self):
+        tid, auth, conv = start_transfer("fay@shop.example")
+        FAKE.fail_next(("slow", 9))     # beyond the driver's 8 s limit for one call
+        started = time.time()
+        r = SERVER.request("POST", "/api/transfers/%s/messages" % tid,
+                           body={"client_message_id": "s0", "text": "despite a slow Zendesk"}, headers=auth)
+        self.assertEqual(r.status, 202)
+        self.assertLess(time.time() - started, 2, "the visitor waited for Zendesk")
+        wait_for(lambda: "despite a slow Zendesk" in texts_from_visitor(conv), seconds=40,
+                 poll=lambda: poll(tid, auth))
+        self.assertEqual(texts_from_visitor(conv).count("despite a slow Zendesk"), 1)
+
+    def test_visitor_reads_and_ends(self):
+        tid, auth, conv = start_transfer("gus@shop.example")
+        base = "/api/transfers/" + tid
+        self.assertEqual(SERVER.request("POST", base + "/read", body={"seq": 0}, headers=auth).status, 204)
+        wait_for(lambda: "conversation:read" in conv.get("activity", []))
+        self.assertEqual(SERVER.request("POST", base + "/end", headers=auth).status, 200)
+        wait_for(lambda: any(m["content"]["text"] == "The visitor's chat has ended."
+                             for m in conv["messages"]))
+        resumed = SERVER.request("GET", base, headers=auth).json()
+        self.assertEqual((resumed["id"], resumed["state"]), (tid, "ended"))
+
     def test_refused_message_tells_the_visitor(self):
         tid, auth, conv = start_transfer("eve@shop.example")
         FAKE.fail_next(400)

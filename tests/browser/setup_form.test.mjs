@@ -1,0 +1,458 @@
+// tests/browser/setup_form.test.mjs — the admin setup form (/setup/) in Debian's chromium.
+//
+// Run by run_browser_tests.py, which starts the real deskbridge and passes
+// DESKBRIDGE_BASE_URL and DESKBRIDGE_ADMIN_PASSWORD. Prints TAP: one line per check; a
+// failing check does not stop the ones after it. A fake Zendesk (two endpoints that
+// "Access account" calls) runs in this process on a loopback port.
+//
+// playwright-core never downloads a browser: it drives /usr/bin/chromium (the
+// `chromium` Debian package), or CHROMIUM_PATH.
+import { chromium } from 'playwright-core';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const BASE = process.env.DESKBRIDGE_BASE_URL;
+const PASSWORD = process.env.DESKBRIDGE_ADMIN_PASSWORD;
+const OUT = process.env.BROWSER_OUTPUT_DIR || path.join(HERE, 'output');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+if (!BASE || !PASSWORD) {
+	console.log('not ok 1 - DESKBRIDGE_BASE_URL and DESKBRIDGE_ADMIN_PASSWORD are set');
+	console.log('1..1');
+	process.exit(1);
+}
+
+/* ---- TAP ---------------------------------------------------------------------------- */
+
+let count = 0;
+let failures = 0;
+async function check(name, fn) {
+	count++;
+	try {
+		await fn();
+		console.log(`ok ${count} - ${name}`);
+	} catch (e) {
+		failures++;
+		console.log(`not ok ${count} - ${name}`);
+		for (const line of String((e && e.stack) || e).split('\n').slice(0, 12))
+			console.log('# ' + line);
+	}
+}
+function assert(cond, message) {
+	if (!cond) throw new Error(message);
+}
+
+/* ---- test data ---------------------------------------------------------------------- */
+
+const tag = randomBytes(6).toString('hex');
+const SECRETS = {
+	'zendesk.messaging.key_secret': `keysecret-${tag}-A`,
+	'zendesk.api_token': `apitoken-${tag}-B`,
+	'zendesk.shared_secret': `sharedsecret-${tag}-C`,
+	'zendesk.messaging.webhook_secret': `webhooksecret-${tag}-D`,
+	'zendesk.account_key': `accountkey-${tag}-E`,
+};
+const APP_ID = 'app_5f1c2d3e4a';
+const KEY_ID = 'app_key_01ab';
+const API_USER = 'agent@acme.example';
+const SITE_PEM = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey
+	.export({ type: 'spki', format: 'pem' }).toString();
+
+/* A PNG of width x height, made here (zlib for the IDAT, CRC-32 by hand). */
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+	let c = n;
+	for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+	return c >>> 0;
+});
+function crc32(buf) {
+	let c = 0xffffffff;
+	for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+	return (c ^ 0xffffffff) >>> 0;
+}
+function png(width, height, rgb = [31, 95, 174]) {
+	const chunk = (type, data) => {
+		const len = Buffer.alloc(4);
+		len.writeUInt32BE(data.length);
+		const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+		const crc = Buffer.alloc(4);
+		crc.writeUInt32BE(crc32(body));
+		return Buffer.concat([len, body, crc]);
+	};
+	const ihdr = Buffer.alloc(13);
+	ihdr.writeUInt32BE(width, 0);
+	ihdr.writeUInt32BE(height, 4);
+	ihdr[8] = 8; // bit depth
+	ihdr[9] = 2; // truecolour
+	const rows = [];
+	for (let y = 0; y < height; y++) {
+		const row = Buffer.alloc(1 + width * 3);
+		for (let x = 0; x < width; x++) {
+			const inside = (x - width / 2) ** 2 + (y - height / 2) ** 2 < (width / 2.5) ** 2;
+			row.set(inside ? rgb : [240, 244, 248], 1 + x * 3);
+		}
+		rows.push(row);
+	}
+	return Buffer.concat([
+		Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+		chunk('IHDR', ihdr),
+		chunk('IDAT', zlib.deflateSync(Buffer.concat(rows))),
+		chunk('IEND', Buffer.alloc(0)),
+	]);
+}
+
+/* ---- a fake Zendesk for "Access account" ------------------------------------------- */
+
+const zendeskCalls = [];
+function basic(req) {
+	const h = req.headers.authorization || '';
+	return h.startsWith('Basic ') ? Buffer.from(h.slice(6), 'base64').toString() : '';
+}
+const fakeZendesk = http.createServer((req, res) => {
+	zendeskCalls.push(req.url);
+	const reply = (status, body) => {
+		res.writeHead(status, { 'Content-Type': 'application/json' });
+		res.end(JSON.stringify(body));
+	};
+	if (req.url === `/sc/v2/apps/${APP_ID}`) {
+		if (basic(req) !== `${KEY_ID}:${SECRETS['zendesk.messaging.key_secret']}`)
+			return reply(401, { errors: [{ code: 'unauthorized', title: 'Invalid key' }] });
+		return reply(200, { app: { id: APP_ID, displayName: 'Acme' } });
+	}
+	if (req.url.startsWith('/api/v2/agent_availabilities')) {
+		if (basic(req) !== `${API_USER}/token:${SECRETS['zendesk.api_token']}`)
+			return reply(401, { error: 'Couldn\'t authenticate you' });
+		return reply(200, {
+			data: [{ type: 'agent_availabilities', id: '1' }, { type: 'agent_availabilities', id: '2' }],
+		});
+	}
+	reply(404, { error: 'InvalidEndpoint' });
+});
+await new Promise((resolve) => fakeZendesk.listen(0, '127.0.0.1', resolve));
+const ZENDESK_BASE = `http://127.0.0.1:${fakeZendesk.address().port}`;
+
+/* ---- browser ------------------------------------------------------------------------ */
+
+let browser;
+try {
+	browser = await chromium.launch({
+		executablePath: CHROMIUM,
+		headless: true,
+		args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+			'--disable-background-networking', '--disable-component-update', '--disable-sync'],
+	});
+} catch (e) {
+	console.log(`not ok 1 - launch chromium (${CHROMIUM})`);
+	for (const line of String(e.message || e).split('\n').slice(0, 8)) console.log('# ' + line);
+	console.log('1..1');
+	fakeZendesk.close();
+	process.exit(1);
+}
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+const page = await context.newPage();
+page.setDefaultTimeout(10000);
+const pageProblems = [];
+page.on('console', (msg) => {
+	if (msg.type() === 'error' && !/status of 4\d\d|status of 50\d/.test(msg.text()))
+		pageProblems.push('console: ' + msg.text());
+});
+page.on('pageerror', (err) => pageProblems.push('page error: ' + err.message));
+page.on('dialog', (d) => d.accept()); // confirm() before new credentials; beforeunload
+
+const errorFor = (field) => page.locator(`[data-error-for="${field}"]`);
+const secretInput = (field) => page.locator(`[data-secret="${field}"]`);
+const badge = (field) => page.locator(`[data-secret-state="${field}"]`);
+
+async function login() {
+	await page.fill('#login-password', PASSWORD);
+	await page.press('#login-password', 'Enter');
+	await page.locator('#app-view').waitFor({ state: 'visible' });
+	// The configuration has arrived once the service key is filled in.
+	await page.waitForFunction(() => document.querySelector('#service-key').value.includes('BEGIN PUBLIC KEY'));
+}
+async function saveAndWait() {
+	await page.click('#save');
+	await page.waitForFunction(() => {
+		const s = document.querySelector('#save-status').textContent;
+		return /^Saved at|^No changes/.test(s) || !document.querySelector('#form-error').hidden ||
+			[...document.querySelectorAll('[data-error-for]')].some((e) => !e.hidden);
+	});
+}
+async function apiConfig() {
+	return page.evaluate(() => fetch('/api/setup/config').then((r) => r.json()));
+}
+async function domText() {
+	return page.evaluate(() => document.documentElement.outerHTML + '\n' +
+		[...document.querySelectorAll('input, textarea')].map((e) => e.value).join('\n'));
+}
+
+/* ---- checks ------------------------------------------------------------------------- */
+
+await check('the setup page loads and asks for the admin password', async () => {
+	const res = await page.goto(BASE + '/setup/');
+	assert(res.status() === 200, `status ${res.status()}`);
+	await page.locator('#login-password').waitFor({ state: 'visible' });
+	assert(await page.locator('#app-view').isHidden(), 'the form shows before login');
+	const csp = res.headers()['content-security-policy'] || '';
+	assert(csp.includes("default-src 'self'"), 'no strict CSP on /setup/: ' + csp);
+});
+
+await check('a wrong password shows the API\'s error beside the login form', async () => {
+	await page.fill('#login-password', 'not-the-password');
+	await page.click('#login-submit');
+	const err = page.locator('#login-error');
+	await err.waitFor({ state: 'visible' });
+	const text = await err.textContent();
+	assert(/password is wrong/i.test(text), 'login error: ' + text);
+	assert(await page.locator('#app-view').isHidden(), 'the form shows after a wrong password');
+	mkdirSync(OUT, { recursive: true });
+	await page.screenshot({ path: path.join(OUT, 'setup-login.png') });
+});
+
+await check('the login form submits with Enter', async () => {
+	await login();
+	assert(await page.locator('#login-view').isHidden(), 'the login form is still shown');
+});
+
+await check('the CSRF token is kept in memory only (no web storage, session cookie HttpOnly)', async () => {
+	const s = await page.evaluate(() => ({
+		local: localStorage.length, session: sessionStorage.length, cookie: document.cookie,
+	}));
+	assert(s.local === 0 && s.session === 0, `web storage used: ${JSON.stringify(s)}`);
+	assert(!s.cookie.includes('deskbridge'), 'session cookie readable by scripts: ' + s.cookie);
+});
+
+await check('every visible form control has a label', async () => {
+	const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, textarea, select')]
+		.filter((e) => e.type !== 'hidden' && e.offsetParent !== null)
+		.filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') &&
+			!e.getAttribute('aria-labelledby'))
+		.map((e) => e.id || e.outerHTML.slice(0, 80)));
+	assert(unlabelled.length === 0, 'controls without a label: ' + unlabelled.join(', '));
+});
+
+await check('"Allow transfers to live agents" toggles with the keyboard (Space)', async () => {
+	const sw = page.getByRole('switch', { name: 'Allow transfers to live agents' });
+	assert(!(await sw.isChecked()), 'transfers are on before the admin turned them on');
+	await sw.focus();
+	await page.keyboard.press('Space');
+	assert(await sw.isChecked(), 'Space did not turn the switch on');
+	const status = await page.textContent('#save-status');
+	assert(/unsaved/i.test(status), 'no unsaved-changes hint: ' + status);
+});
+
+await check('the Zendesk, security and transfer sections save', async () => {
+	await page.fill('#join-timeout', '120');
+	await page.fill('#department', 'Support Tier 1');
+	await page.fill('#subdomain', 'acme-support');
+	await page.fill('#app-id', APP_ID);
+	await page.fill('#key-id', KEY_ID);
+	await page.fill('#api-user', API_USER);
+	for (const [field, value] of Object.entries(SECRETS)) await secretInput(field).fill(value);
+	await page.getByRole('switch', { name: 'Authenticate users' }).check();
+	await page.fill('#new-key-kid', 'site-1');
+	await page.fill('#new-key-pem', SITE_PEM);
+	await page.fill('#issuer', 'https://shop.example');
+	await page.getByRole('switch', { name: 'Authenticate anonymous user chat transfers' }).check();
+	await page.click('details.advanced > summary');
+	await page.fill('#api-base', ZENDESK_BASE);
+	await saveAndWait();
+	const status = await page.textContent('#save-status');
+	assert(/^Saved at/.test(status), 'save status: ' + status + ' / ' + await page.textContent('#form-error'));
+	const c = await apiConfig();
+	assert(c.transfers_enabled === true, 'transfers_enabled not saved');
+	assert(c.transfers.join_timeout_s === 120 && c.transfers.department === 'Support Tier 1', 'transfers not saved');
+	assert(c.zendesk.subdomain === 'acme-support' && c.zendesk.messaging.app_id === APP_ID, 'zendesk not saved');
+	assert(c.zendesk.messaging.key_secret_set && c.zendesk.api_token_set && c.zendesk.shared_secret_set &&
+		c.zendesk.messaging.webhook_secret_set && c.zendesk.account_key_set, 'a secret was not saved');
+	assert(c.security.authenticate_users && c.security.allow_anonymous_transfers, 'security switches not saved');
+	assert(c.security.site_public_keys.length === 1 && c.security.site_public_keys[0].kid === 'site-1',
+		'site key not saved: ' + JSON.stringify(c.security.site_public_keys));
+	assert(c.zendesk.api_base === ZENDESK_BASE, 'api_base not saved');
+});
+
+await check('after a reload (and a new login) the values are there and secrets show as "set"', async () => {
+	await page.reload();
+	await page.locator('#login-password').waitFor({ state: 'visible' });
+	await login();
+	const v = async (sel) => page.inputValue(sel);
+	assert(await v('#subdomain') === 'acme-support', 'subdomain');
+	assert(await v('#app-id') === APP_ID && await v('#key-id') === KEY_ID, 'messaging ids');
+	assert(await v('#api-user') === API_USER, 'api user');
+	assert(await v('#join-timeout') === '120' && await v('#department') === 'Support Tier 1', 'transfers');
+	assert(await v('#issuer') === 'https://shop.example', 'issuer');
+	assert(await page.isChecked('#transfers-enabled'), 'Allow transfers is off');
+	assert(await page.isChecked('#authenticate-users') && await page.isChecked('#allow-anonymous'), 'security switches');
+	for (const field of Object.keys(SECRETS)) {
+		const b = (await badge(field).textContent()).trim();
+		assert(b === 'set', `${field} shows "${b}"`);
+		assert(await secretInput(field).inputValue() === '', `${field}'s replace field is not empty`);
+	}
+	const keys = await page.textContent('#site-keys');
+	assert(keys.includes('site-1') && keys.includes('2048'), 'site key list: ' + keys);
+});
+
+await check('no secret value appears anywhere in the page', async () => {
+	const text = await domText();
+	for (const [field, value] of Object.entries(SECRETS))
+		assert(!text.includes(value), `${field}'s value is in the page`);
+});
+
+await check('"Access account" names the credential Zendesk rejected', async () => {
+	await secretInput('zendesk.api_token').fill('wrong-token');
+	await page.click('#verify');
+	const out = page.locator('#verify-result.bad');
+	await out.waitFor({ state: 'visible' });
+	const text = await out.textContent();
+	assert(/API token/i.test(text), 'result: ' + text);
+	assert(await secretInput('zendesk.api_token').inputValue() === '', 'the replaced token is still in its field');
+});
+
+await check('"Access account" shows the live result from Zendesk', async () => {
+	zendeskCalls.length = 0;
+	// Back to the right token: "Access account" saves it before it checks.
+	await secretInput('zendesk.api_token').fill(SECRETS['zendesk.api_token']);
+	await page.click('#verify');
+	const out = page.locator('#verify-result.good, #verify-result.bad');
+	await out.waitFor({ state: 'visible' });
+	const text = await out.textContent();
+	assert(await page.locator('#verify-result.good').count() === 1, 'verify failed: ' + text);
+	assert(/2 agents are online/.test(text), 'result: ' + text);
+	assert(zendeskCalls.some((u) => u.startsWith('/sc/v2/apps/')), 'Zendesk was not called: ' + zendeskCalls);
+	await page.locator('#stat-verified time').waitFor();
+});
+
+await check('an invalid join timeout shows the API\'s message beside that field', async () => {
+	await page.fill('#join-timeout', '5');
+	await saveAndWait();
+	const err = errorFor('transfers.join_timeout_s');
+	assert(await err.isVisible(), 'no error beside transfers.join_timeout_s; form error: ' +
+		await page.textContent('#form-error'));
+	const text = await err.textContent();
+	assert(/30/.test(text) && /86400/.test(text), 'message: ' + text);
+	assert(await page.getAttribute('#join-timeout', 'aria-invalid') === 'true', 'field not marked invalid');
+	assert((await page.evaluate(() => document.activeElement.id)) === 'join-timeout', 'focus not on the field');
+	const c = await apiConfig();
+	assert(c.transfers.join_timeout_s === 120, 'the invalid value was saved');
+	await page.fill('#join-timeout', '120');
+});
+
+await check('an invalid site public key PEM shows the API\'s message beside the keys', async () => {
+	await page.fill('#new-key-kid', 'site-2');
+	await page.fill('#new-key-pem', '-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----\n');
+	await saveAndWait();
+	const err = errorFor('security.site_public_keys');
+	assert(await err.isVisible(), 'no error beside the site keys; form error: ' + await page.textContent('#form-error'));
+	const text = await err.textContent();
+	assert(/RSA public key/.test(text), 'message: ' + text);
+	assert(!(await errorFor('transfers.join_timeout_s').isVisible()), 'the old error is still shown');
+	await page.fill('#new-key-kid', '');
+	await page.fill('#new-key-pem', '');
+	await saveAndWait();
+	assert(!(await err.isVisible()), 'the error stays after fixing the field');
+	const c = await apiConfig();
+	assert(c.security.site_public_keys.length === 1, 'site keys changed: ' + c.security.site_public_keys.length);
+});
+
+await check('an avatar upload shows the preview', async () => {
+	await page.setInputFiles('#avatar-file', { name: 'agent.png', mimeType: 'image/png', buffer: png(40, 40) });
+	await page.locator('#avatar-preview').waitFor({ state: 'visible' });
+	await page.waitForFunction(() => document.querySelector('#avatar-preview').naturalWidth === 40);
+	assert(await page.isVisible('#avatar-remove'), 'no remove button');
+	assert(!(await errorFor('avatar').isVisible()), 'an error is shown: ' + await errorFor('avatar').textContent());
+});
+
+await check('an avatar over 50 x 50 pixels shows the limit', async () => {
+	const limits = await page.textContent('#avatar-limits');
+	assert(/100 KiB/.test(limits) && /50/.test(limits), 'limits not shown: ' + limits);
+	await page.setInputFiles('#avatar-file', { name: 'big.png', mimeType: 'image/png', buffer: png(60, 60) });
+	const err = errorFor('avatar');
+	await err.waitFor({ state: 'visible' });
+	const text = await err.textContent();
+	assert(/50/.test(text), 'message: ' + text);
+	assert(await page.isVisible('#avatar-preview'), 'the previous avatar disappeared');
+});
+
+let appCredentials = '';
+await check('app credentials are generated and shown with a copy button', async () => {
+	await page.click('#app-creds-generate');
+	await page.locator('#app-creds-box').waitFor({ state: 'visible' });
+	appCredentials = await page.inputValue('#app-creds');
+	assert(appCredentials.length >= 16, 'credentials: ' + appCredentials);
+	assert(await page.isVisible('#app-creds-copy'), 'no copy button');
+	await page.click('#app-creds-copy');
+	await page.locator('#app-creds-status').filter({ hasText: /Copied|copy/ }).waitFor();
+});
+
+await check('the private app ZIP downloads', async () => {
+	const [download] = await Promise.all([page.waitForEvent('download'), page.click('#app-zip')]);
+	const file = await download.path();
+	const data = readFileSync(file);
+	assert(data.length > 100, 'download is ' + data.length + ' bytes');
+	assert(data.subarray(0, 2).toString('latin1') === 'PK', 'not a ZIP: ' + data.subarray(0, 16).toString('hex'));
+	assert(/\.zip$/.test(download.suggestedFilename()), 'file name: ' + download.suggestedFilename());
+});
+
+await check('the status panel shows transfer counts and recent changes', async () => {
+	await page.click('#status-refresh');
+	await page.waitForFunction(() => document.querySelector('#audit-list').children.length > 0);
+	for (const id of ['#stat-waiting', '#stat-active', '#stat-ended', '#stat-undelivered', '#stat-schema'])
+		assert(/^\d+$/.test((await page.textContent(id)).trim()), id + ': ' + await page.textContent(id));
+	const audit = await page.textContent('#audit-list');
+	assert(/transfers/.test(audit), 'recent changes: ' + audit);
+	assert(!Object.values(SECRETS).some((s) => audit.includes(s)), 'a secret is in the recent changes');
+	const lastError = await page.textContent('#stat-last-error');
+	assert(lastError.trim().length > 0, 'last Zendesk error is empty');
+});
+
+await check('a full-page screenshot of the filled-in form is written', async () => {
+	mkdirSync(OUT, { recursive: true });
+	const file = path.join(OUT, 'setup-filled.png');
+	await page.screenshot({ path: file, fullPage: true });
+	assert(readFileSync(file).length > 10000, 'screenshot too small');
+});
+
+await check('the form fits a 375 px wide screen (no horizontal scroll)', async () => {
+	await page.setViewportSize({ width: 375, height: 800 });
+	await page.waitForTimeout(100);
+	const w = await page.evaluate(() => document.scrollingElement.scrollWidth);
+	assert(w <= 375, 'scrollWidth ' + w);
+	await page.screenshot({ path: path.join(OUT, 'setup-phone.png'), fullPage: true });
+	await page.setViewportSize({ width: 1280, height: 900 });
+});
+
+await check('app credentials are not shown again after a reload', async () => {
+	await page.reload();
+	await login();
+	assert(await page.isHidden('#app-creds-box'), 'credentials box shown');
+	assert(!(await domText()).includes(appCredentials), 'credentials are in the page');
+	const state = await page.textContent('#app-creds-state');
+	assert(/exist/.test(state), 'state: ' + state);
+	assert(/new/i.test(await page.textContent('#app-creds-generate')), 'button does not say "new"');
+});
+
+await check('log out ends the session', async () => {
+	await page.click('#logout');
+	await page.locator('#login-view').waitFor({ state: 'visible' });
+	const status = await page.evaluate(() => fetch('/api/setup/config').then((r) => r.status));
+	assert(status === 401, 'config after logout: ' + status);
+});
+
+await check('the login page fits a 375 px wide screen', async () => {
+	await page.setViewportSize({ width: 375, height: 700 });
+	const w = await page.evaluate(() => document.scrollingElement.scrollWidth);
+	assert(w <= 375, 'scrollWidth ' + w);
+});
+
+await check('no CSP violation or script error happened', async () => {
+	assert(pageProblems.length === 0, pageProblems.join('\n'));
+});
+
+await browser.close();
+fakeZendesk.close();
+console.log(`1..${count}`);
+process.exit(failures ? 1 : 0);

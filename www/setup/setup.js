@@ -1,0 +1,712 @@
+/* www/setup/setup.js — the admin setup form. Talks to /api/setup/... (see API.md).
+ *
+ * Plain script, no build step. Served under a strict CSP (default-src 'self'): no inline
+ * scripts or styles, so everything is wired here. Text from the API is always set with
+ * textContent. The CSRF token lives only in this closure: a reload means logging in again. */
+(function () {
+	'use strict';
+
+	var csrf = null;       // in memory only, never in web storage
+	var config = null;     // the last configuration the server answered
+	var siteKeys = [];     // [{kid, pem, bits}] as currently edited
+	var keysChanged = false;
+
+	function $(sel, root) { return (root || document).querySelector(sel); }
+	function $$(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+	function el(tag, attrs, text) {
+		var e = document.createElement(tag);
+		Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+		if (text !== undefined && text !== null) e.textContent = String(text);
+		return e;
+	}
+	function show(e, on) { e.hidden = !on; }
+	function setText(e, text) { e.textContent = text == null ? '' : String(text); }
+	function getPath(obj, path) {
+		return path.split('.').reduce(function (o, k) { return o == null ? undefined : o[k]; }, obj);
+	}
+	function setPath(obj, path, value) {
+		var parts = path.split('.');
+		var o = obj;
+		for (var i = 0; i < parts.length - 1; i++) {
+			if (typeof o[parts[i]] !== 'object' || o[parts[i]] === null) o[parts[i]] = {};
+			o = o[parts[i]];
+		}
+		o[parts[parts.length - 1]] = value;
+	}
+	function formatTime(iso) {
+		if (!iso) return '';
+		var d = new Date(iso);
+		return isNaN(d.getTime()) ? String(iso) : d.toLocaleString();
+	}
+	function timeEl(iso) {
+		var t = el('time', {datetime: String(iso)}, formatTime(iso));
+		return t;
+	}
+
+	/* ---- HTTP ------------------------------------------------------------------------- */
+
+	var STATUS_TEXT = {
+		0: 'Could not reach deskbridge. Check your connection and try again.',
+		404: 'This server does not offer this feature yet. Update deskbridge and try again.',
+		413: 'That is larger than the server accepts.',
+		415: 'The server does not accept this type of file.',
+		429: 'Too many attempts. Wait a moment, then try again.',
+		502: 'deskbridge could not get a proper answer from Zendesk.',
+		503: 'This is not available right now.'
+	};
+
+	function api(method, path, body, raw) {
+		var headers = {};
+		var init = {method: method, headers: headers, credentials: 'same-origin', cache: 'no-store'};
+		if (method !== 'GET' && csrf) headers['X-CSRF-Token'] = csrf;
+		if (raw) {
+			headers['Content-Type'] = raw.type;
+			init.body = raw.body;
+		} else if (body !== undefined) {
+			headers['Content-Type'] = 'application/json';
+			init.body = JSON.stringify(body);
+		} else if (method !== 'GET') {
+			headers['Content-Type'] = 'application/json';
+		}
+		return fetch(path, init).then(function (res) {
+			return res.text().then(function (text) {
+				var data = null;
+				if (text) {
+					try { data = JSON.parse(text); } catch (e) { data = null; }
+				}
+				if (res.ok) return {ok: true, status: res.status, data: data};
+				var error = data && data.error && typeof data.error === 'object' ? data.error : {};
+				if (res.status === 404 && (!error.code || error.code === 'not_found'))
+					error = {code: 'not_found', message: STATUS_TEXT[404]};
+				if (!error.message)
+					error.message = STATUS_TEXT[res.status] || ('The server answered with an error (HTTP ' + res.status + ').');
+				if (res.status === 401 && error.code === 'unauthenticated') sessionEnded();
+				return {ok: false, status: res.status, error: error, retryAfter: res.headers.get('Retry-After')};
+			});
+		}, function () {
+			return {ok: false, status: 0, error: {code: 'network', message: STATUS_TEXT[0]}};
+		});
+	}
+
+	/* ---- login / logout ------------------------------------------------------------------ */
+
+	var loginView, appView, loginForm, loginError, passwordInput, logoutButton;
+
+	function showLogin(message) {
+		csrf = null;
+		config = null;
+		show(appView, false);
+		show(logoutButton, false);
+		show(loginView, true);
+		setText(loginError, message || '');
+		show(loginError, !!message);
+		passwordInput.value = '';
+		passwordInput.focus();
+	}
+
+	function sessionEnded() {
+		if (csrf) showLogin('Your session has ended. Log in again to continue.');
+	}
+
+	function onLogin(ev) {
+		ev.preventDefault();
+		var button = $('#login-submit');
+		show(loginError, false);
+		passwordInput.removeAttribute('aria-invalid');
+		if (!passwordInput.value) {
+			setText(loginError, 'Enter the admin password.');
+			show(loginError, true);
+			passwordInput.setAttribute('aria-invalid', 'true');
+			passwordInput.focus();
+			return;
+		}
+		button.disabled = true;
+		api('POST', '/api/setup/session', {password: passwordInput.value}).then(function (r) {
+			button.disabled = false;
+			if (!r.ok) {
+				setText(loginError, r.error.message);
+				show(loginError, true);
+				passwordInput.setAttribute('aria-invalid', 'true');
+				passwordInput.select();
+				return;
+			}
+			csrf = r.data && r.data.csrf_token;
+			passwordInput.value = '';
+			show(loginView, false);
+			show(appView, true);
+			show(logoutButton, true);
+			$('#app-title').focus();
+			loadAll();
+		});
+	}
+
+	function onLogout() {
+		api('DELETE', '/api/setup/session').then(function () {
+			clearCredentials();
+			showLogin('');
+			show(loginError, false);
+		});
+	}
+
+	/* ---- configuration form ---------------------------------------------------------------- */
+
+	var form, saveStatus, formError;
+
+	function clearErrors() {
+		$$('[data-error-for]').forEach(function (e) {
+			if (e.dataset.errorFor === 'avatar') return;
+			setText(e, '');
+			show(e, false);
+		});
+		$$('[aria-invalid]', form).forEach(function (e) { e.removeAttribute('aria-invalid'); });
+		setText(formError, '');
+		show(formError, false);
+	}
+
+	function errorBox(name) {
+		return $$('[data-error-for]').filter(function (e) { return e.dataset.errorFor === name; })[0] || null;
+	}
+
+	function inputsFor(field) {
+		if (field === 'security.site_public_keys') return [$('#new-key-pem'), $('#new-key-kid')];
+		return $$('[data-field="' + field + '"], [data-secret="' + field + '"]');
+	}
+
+	/* Shows an API error next to the field it names (or the nearest enclosing one). */
+	function showFieldError(field, message) {
+		var name = field || '';
+		var target = null;
+		while (name) {
+			target = errorBox(name);
+			if (target) break;
+			var m = name.match(/^(.*)(\.[^.]*|\[\d+\])$/);
+			name = m ? m[1] : '';
+		}
+		if (!target) {
+			setText(formError, message);
+			show(formError, true);
+			return null;
+		}
+		setText(target, message);
+		show(target, true);
+		var inputs = inputsFor(name);
+		inputs.forEach(function (i) { if (i) i.setAttribute('aria-invalid', 'true'); });
+		var details = target.closest('details');
+		if (details) details.open = true;
+		return inputs[0] || null;
+	}
+
+	function fieldValue(input) {
+		if (input.type === 'checkbox') return input.checked;
+		var s = input.value;
+		if (input.dataset.type === 'int') {
+			s = s.trim();
+			if (s === '') return null;
+			return /^-?\d+$/.test(s) ? Number(s) : s;
+		}
+		if (input.tagName !== 'TEXTAREA') s = s.trim();
+		return s.trim() === '' ? null : s;
+	}
+
+	function buildPatch() {
+		var patch = {};
+		var n = 0;
+		$$('[data-field]', form).forEach(function (input) {
+			var name = input.dataset.field;
+			var current = getPath(config, name);
+			var value = fieldValue(input);
+			if (current === undefined) current = null;
+			if (value !== current) { setPath(patch, name, value); n++; }
+		});
+		$$('[data-secret]', form).forEach(function (input) {
+			var name = input.dataset.secret;
+			var clear = $('[data-secret-clear="' + name + '"]', form);
+			if (clear && clear.checked) { setPath(patch, name, null); n++; }
+			else if (input.value !== '') { setPath(patch, name, input.value); n++; }
+		});
+		var kid = $('#new-key-kid').value.trim();
+		var pem = $('#new-key-pem').value.trim();
+		if (keysChanged || pem || kid) {
+			var list = siteKeys.map(function (k) { return {kid: k.kid, pem: k.pem}; });
+			if (pem || kid) list.push({kid: kid, pem: pem});
+			setPath(patch, 'security.site_public_keys', list);
+			n++;
+		}
+		return n ? patch : null;
+	}
+
+	function updateDirty() {
+		var patch = config ? buildPatch() : null;
+		setText(saveStatus, patch ? 'You have unsaved changes.' : 'All changes are saved.');
+		saveStatus.classList.toggle('dirty', !!patch);
+	}
+
+	function save() {
+		clearErrors();
+		var patch = buildPatch();
+		if (!patch) {
+			setText(saveStatus, 'No changes to save.');
+			return Promise.resolve(true);
+		}
+		var button = $('#save');
+		button.disabled = true;
+		setText(saveStatus, 'Saving…');
+		return api('PATCH', '/api/setup/config', patch).then(function (r) {
+			button.disabled = false;
+			if (!r.ok) {
+				if (r.status === 401) return false;
+				var focus = showFieldError(r.error.field, r.error.message);
+				setText(saveStatus, 'Nothing was saved: fix the field marked below and try again.');
+				saveStatus.classList.add('dirty');
+				if (focus) {
+					focus.focus();
+					focus.scrollIntoView({block: 'center'});
+				}
+				return false;
+			}
+			fill(r.data);
+			setText(saveStatus, 'Saved at ' + new Date().toLocaleTimeString() + '.');
+			saveStatus.classList.remove('dirty');
+			loadStatus();
+			return true;
+		});
+	}
+
+	/* Secret fields: "set"/"not set", a replace input, and a clear box. */
+	function buildSecretFields() {
+		$$('[data-secret-field]').forEach(function (box) {
+			var name = box.dataset.secretField;
+			var label = $('label', box);
+			var id = label.htmlFor;
+			var row = el('div', {'class': 'secret-row'});
+			var badge = el('span', {'class': 'badge', 'data-secret-state': name}, 'not set');
+			var input = el('input', {
+				id: id, type: 'password', autocomplete: 'new-password', spellcheck: 'false',
+				'data-secret': name, 'class': 'mono'
+			});
+			var clearLabel = el('label', {'class': 'clear-label', hidden: ''});
+			var clear = el('input', {type: 'checkbox', 'data-secret-clear': name});
+			clearLabel.appendChild(clear);
+			clearLabel.appendChild(document.createTextNode(' Clear the stored value'));
+			row.appendChild(input);
+			label.appendChild(document.createTextNode(' '));
+			label.appendChild(badge);
+			box.insertBefore(row, label.nextSibling);
+			var help = $('.help', box);
+			box.insertBefore(clearLabel, help ? help.nextSibling : null);
+			box.appendChild(el('p', {'class': 'field-error', 'data-error-for': name, role: 'alert', hidden: ''}));
+			clear.addEventListener('change', function () {
+				input.disabled = clear.checked;
+				if (clear.checked) input.value = '';
+				updateDirty();
+			});
+		});
+	}
+
+	/* Every data-field input gets an error line and aria-describedby help + error. */
+	var idSeq = 0;
+	function wireFields() {
+		$$('.field').forEach(function (box) {
+			var input = $('input[data-field], textarea[data-field], input[data-secret]', box);
+			if (!input) return;
+			var name = input.dataset.field || input.dataset.secret;
+			var err = $$('[data-error-for]', box).filter(function (e) { return e.dataset.errorFor === name; })[0];
+			if (!err) {
+				err = el('p', {'class': 'field-error', 'data-error-for': name, role: 'alert', hidden: ''});
+				box.appendChild(err);
+			}
+			var ids = [];
+			$$('.help', box).forEach(function (h) {
+				if (!h.id) h.id = 'help-' + (++idSeq);
+				ids.push(h.id);
+			});
+			if (!err.id) err.id = 'err-' + (++idSeq);
+			ids.push(err.id);
+			input.setAttribute('aria-describedby', ids.join(' '));
+		});
+		// Switches: their help sits beside them, not in a .field box.
+		$$('.switch-row').forEach(function (row) {
+			var input = $('input[data-field]', row);
+			var help = $('.help', row);
+			var err = el('p', {'class': 'field-error', 'data-error-for': input.dataset.field, role: 'alert', hidden: ''});
+			err.id = 'err-' + (++idSeq);
+			help.parentNode.appendChild(err);
+			if (!help.id) help.id = 'help-' + (++idSeq);
+			input.setAttribute('aria-describedby', help.id + ' ' + err.id);
+		});
+		['#new-key-kid', '#new-key-pem'].forEach(function (sel) {
+			$(sel).setAttribute('aria-describedby', 'help-site-keys err-site-keys');
+		});
+	}
+
+	function renderKeys() {
+		var list = $('#site-keys');
+		list.textContent = '';
+		siteKeys.forEach(function (k, i) {
+			var li = el('li', {'class': 'key-item'});
+			var info = el('div', {'class': 'key-info'});
+			info.appendChild(el('span', {'class': 'key-kid mono'}, k.kid));
+			info.appendChild(el('span', {'class': 'key-bits'}, k.bits ? 'RSA, ' + k.bits + ' bits' : 'RSA'));
+			li.appendChild(info);
+			var remove = el('button', {type: 'button', 'class': 'button button-small button-quiet'}, 'Remove');
+			remove.setAttribute('aria-label', 'Remove key ' + k.kid);
+			remove.addEventListener('click', function () {
+				siteKeys.splice(i, 1);
+				keysChanged = true;
+				renderKeys();
+				updateDirty();
+				$('#new-key-kid').focus();
+			});
+			li.appendChild(remove);
+			list.appendChild(li);
+		});
+		show($('#site-keys-empty'), siteKeys.length === 0);
+	}
+
+	function fill(cfg) {
+		config = cfg;
+		$$('[data-field]').forEach(function (input) {
+			var v = getPath(cfg, input.dataset.field);
+			if (input.type === 'checkbox') input.checked = !!v;
+			else input.value = v == null ? '' : String(v);
+		});
+		$$('[data-secret]').forEach(function (input) {
+			var name = input.dataset.secret;
+			var isSet = !!getPath(cfg, name + '_set');
+			var badge = $('[data-secret-state="' + name + '"]');
+			setText(badge, isSet ? 'set' : 'not set');
+			badge.classList.toggle('badge-set', isSet);
+			input.value = '';
+			input.disabled = false;
+			input.placeholder = isSet ? 'Stored \u2014 type to replace it' : 'Paste the value';
+			var clear = $('[data-secret-clear="' + name + '"]');
+			clear.checked = false;
+			show(clear.parentNode, isSet);
+		});
+		siteKeys = ((cfg.security && cfg.security.site_public_keys) || []).map(function (k) {
+			return {kid: k.kid, pem: k.pem, bits: k.bits};
+		});
+		keysChanged = false;
+		$('#new-key-kid').value = '';
+		$('#new-key-pem').value = '';
+		renderKeys();
+		$('#service-key').value = cfg.service_public_key || '';
+		var verified = cfg.zendesk && cfg.zendesk.account_verified_at;
+		var v = $('#stat-verified');
+		v.textContent = '';
+		if (verified) v.appendChild(timeEl(verified));
+		else setText(v, 'Not yet');
+		renderAvatar(cfg.agent_avatar && cfg.agent_avatar.set);
+		renderAppCredsState(!!cfg.app_credentials_set);
+		updateDirty();
+	}
+
+	function loadConfig() {
+		return api('GET', '/api/setup/config').then(function (r) {
+			var err = $('#load-error');
+			if (!r.ok) {
+				if (r.status !== 401) {
+					setText(err, 'Could not load the configuration: ' + r.error.message);
+					show(err, true);
+				}
+				return;
+			}
+			show(err, false);
+			fill(r.data);
+		});
+	}
+
+	function loadAll() {
+		clearErrors();
+		clearCredentials();
+		setText($('#verify-result'), '');
+		return loadConfig().then(loadStatus);
+	}
+
+	/* ---- Access account ---------------------------------------------------------------- */
+
+	function verify() {
+		var out = $('#verify-result');
+		var button = $('#verify');
+		out.className = 'verify-result';
+		setText(out, '');
+		save().then(function (saved) {
+			if (!saved) {
+				out.classList.add('bad');
+				setText(out, 'Fix the form first: nothing was checked.');
+				return;
+			}
+			button.disabled = true;
+			out.classList.add('pending');
+			setText(out, 'Checking with Zendesk…');
+			return api('POST', '/api/setup/zendesk/verify').then(function (r) {
+				button.disabled = false;
+				out.classList.remove('pending');
+				if (r.ok && r.data && r.data.verified) {
+					var n = Number(r.data.agents_online) || 0;
+					out.classList.add('good');
+					setText(out, 'Connected to Zendesk. ' + n + (n === 1 ? ' agent is' : ' agents are') +
+						' online for messaging right now.');
+					loadConfig();
+				} else if (!r.ok) {
+					out.classList.add('bad');
+					setText(out, r.error.message);
+				}
+				loadStatus();
+			});
+		});
+	}
+
+	/* ---- service key ------------------------------------------------------------------- */
+
+	function copyText(text, input, statusEl) {
+		function done(ok) {
+			setText(statusEl, ok ? 'Copied.' : 'Select the text and copy it with your keyboard.');
+		}
+		if (navigator.clipboard && window.isSecureContext) {
+			navigator.clipboard.writeText(text).then(function () { done(true); }, function () { fallback(); });
+		} else {
+			fallback();
+		}
+		function fallback() {
+			var ok = false;
+			if (input) {
+				input.focus();
+				input.select();
+				try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+			}
+			done(ok);
+		}
+	}
+
+	function rotateKey() {
+		var status = $('#service-key-status');
+		if (!window.confirm('Make a new deskbridge key pair? Sites must encrypt to the new public key; ' +
+			'the old private key keeps decrypting for 24 hours.')) return;
+		api('POST', '/api/setup/keys/rotate').then(function (r) {
+			if (!r.ok) { setText(status, r.error.message); return; }
+			if (r.data && r.data.service_public_key) {
+				$('#service-key').value = r.data.service_public_key;
+				if (config) config.service_public_key = r.data.service_public_key;
+			}
+			setText(status, 'New key made. Update your site within 24 hours.');
+			loadStatus();
+		});
+	}
+
+	/* ---- avatar ------------------------------------------------------------------------ */
+
+	var AVATAR_MAX = 100 * 1024;
+	var AVATAR_TYPES = ['image/png', 'image/jpeg', 'image/gif'];
+
+	function renderAvatar(isSet) {
+		var img = $('#avatar-preview');
+		if (isSet) {
+			img.src = '/api/avatar?v=' + Date.now();
+		} else {
+			img.removeAttribute('src');
+		}
+		show(img, !!isSet);
+		show($('#avatar-none'), !isSet);
+		show($('#avatar-remove'), !!isSet);
+	}
+
+	function avatarError(message) {
+		var e = $('#err-avatar');
+		setText(e, message || '');
+		show(e, !!message);
+		var input = $('#avatar-file');
+		if (message) input.setAttribute('aria-invalid', 'true');
+		else input.removeAttribute('aria-invalid');
+	}
+
+	function uploadAvatar() {
+		var input = $('#avatar-file');
+		var file = input.files && input.files[0];
+		var status = $('#avatar-status');
+		avatarError('');
+		setText(status, '');
+		if (!file) return;
+		if (file.size > AVATAR_MAX) {
+			avatarError('The image is ' + Math.ceil(file.size / 1024) + ' KiB; the limit is 100 KiB.');
+			input.value = '';
+			return;
+		}
+		var type = AVATAR_TYPES.indexOf(file.type) >= 0 ? file.type : (file.type || 'application/octet-stream');
+		setText(status, 'Uploading…');
+		api('PUT', '/api/setup/avatar', undefined, {type: type, body: file}).then(function (r) {
+			input.value = '';
+			if (!r.ok) {
+				setText(status, '');
+				if (r.status !== 401) avatarError(r.error.message);
+				return;
+			}
+			setText(status, 'Avatar saved.');
+			if (config) config.agent_avatar = {set: true};
+			renderAvatar(true);
+			loadStatus();
+		});
+	}
+
+	function removeAvatar() {
+		var status = $('#avatar-status');
+		avatarError('');
+		api('DELETE', '/api/setup/avatar').then(function (r) {
+			if (!r.ok) { avatarError(r.error.message); return; }
+			setText(status, 'Avatar removed.');
+			if (config) config.agent_avatar = {set: false};
+			renderAvatar(false);
+			$('#avatar-file').focus();
+			loadStatus();
+		});
+	}
+
+	/* ---- private app ------------------------------------------------------------------- */
+
+	function renderAppCredsState(isSet) {
+		setText($('#app-creds-state'), isSet
+			? 'Credentials exist. Generating new ones stops the current ones from working until you paste the new ones into the app\'s settings in Zendesk.'
+			: 'No credentials yet.');
+		setText($('#app-creds-generate'), isSet ? 'Generate new credentials' : 'Generate credentials');
+	}
+
+	function clearCredentials() {
+		var box = $('#app-creds-box');
+		if (!box) return;
+		$('#app-creds').value = '';
+		show(box, false);
+		setText($('#app-creds-status'), '');
+	}
+
+	function generateCredentials() {
+		var status = $('#app-creds-status');
+		if (config && config.app_credentials_set && !window.confirm(
+			'Generate new credentials? The current ones stop working at once.')) return;
+		setText(status, '');
+		api('POST', '/api/setup/app-credentials').then(function (r) {
+			if (!r.ok) { if (r.status !== 401) setText(status, r.error.message); return; }
+			var creds = r.data && r.data.app_credentials;
+			$('#app-creds').value = creds || '';
+			show($('#app-creds-box'), true);
+			if (config) config.app_credentials_set = true;
+			renderAppCredsState(true);
+			setText(status, 'New credentials made. Copy them now.');
+			$('#app-creds').focus();
+			$('#app-creds').select();
+			loadStatus();
+		});
+	}
+
+	/* ---- status ------------------------------------------------------------------------ */
+
+	var AUDIT_ACTIONS = {'config.update': 'Settings changed'};
+	var AUDIT_FIELDS_SHOWN = 5;
+
+	function num(v) { return typeof v === 'number' ? String(v) : '–'; }
+
+	function loadStatus() {
+		var errBox = $('#status-error');
+		return Promise.all([api('GET', '/api/setup/status'), api('GET', '/api/setup/audit')]).then(function (rs) {
+			var st = rs[0];
+			var au = rs[1];
+			var problems = [];
+			if (st.ok && st.data) {
+				var t = st.data.transfers || {};
+				setText($('#stat-waiting'), num(t.waiting));
+				setText($('#stat-active'), num(t.active));
+				setText($('#stat-ended'), num(t.ended));
+				setText($('#stat-undelivered'), num(st.data.undelivered_messages));
+				var le = $('#stat-last-error');
+				le.textContent = '';
+				le.classList.toggle('bad-text', !!st.data.last_zendesk_error);
+				if (st.data.last_zendesk_error) {
+					le.appendChild(el('span', {}, st.data.last_zendesk_error.message));
+					if (st.data.last_zendesk_error.at) {
+						le.appendChild(document.createTextNode(' ('));
+						le.appendChild(timeEl(st.data.last_zendesk_error.at));
+						le.appendChild(document.createTextNode(')'));
+					}
+				} else {
+					setText(le, 'None');
+				}
+				setText($('#stat-schema'), st.data.schema_version == null ? '–' : st.data.schema_version);
+			} else if (st.status !== 401) {
+				problems.push('Status: ' + st.error.message);
+			}
+			var list = $('#audit-list');
+			if (au.ok && au.data) {
+				list.textContent = '';
+				var entries = (au.data.entries || []).slice(0, 6);
+				entries.forEach(function (e) {
+					var li = el('li');
+					li.appendChild(timeEl(e.at));
+					var what = el('span', {'class': 'audit-what'});
+					what.appendChild(el('strong', {}, AUDIT_ACTIONS[e.action] || e.action || 'Change'));
+					var fields = Array.isArray(e.fields) ? e.fields.map(String) : (e.fields ? [String(e.fields)] : []);
+					if (fields.length) {
+						var shown = fields.slice(0, AUDIT_FIELDS_SHOWN).join(', ');
+						if (fields.length > AUDIT_FIELDS_SHOWN)
+							shown += ' and ' + (fields.length - AUDIT_FIELDS_SHOWN) + ' more';
+						what.appendChild(document.createTextNode(': ' + shown));
+						what.title = fields.join(', ');
+					}
+					li.appendChild(what);
+					if (e.actor) li.appendChild(el('span', {'class': 'audit-actor'}, e.actor));
+					list.appendChild(li);
+				});
+				show($('#audit-empty'), entries.length === 0);
+			} else if (au.status !== 401) {
+				problems.push('Recent changes: ' + au.error.message);
+			}
+			setText(errBox, problems.join(' '));
+			show(errBox, problems.length > 0);
+		});
+	}
+
+	/* ---- start ------------------------------------------------------------------------- */
+
+	function init() {
+		loginView = $('#login-view');
+		appView = $('#app-view');
+		loginForm = $('#login-form');
+		loginError = $('#login-error');
+		passwordInput = $('#login-password');
+		logoutButton = $('#logout');
+		form = $('#config-form');
+		saveStatus = $('#save-status');
+		formError = $('#form-error');
+
+		buildSecretFields();
+		wireFields();
+		setText($('#webhook-url'), window.location.origin + '/api/zendesk/webhook');
+
+		loginForm.addEventListener('submit', onLogin);
+		logoutButton.addEventListener('click', onLogout);
+		form.addEventListener('submit', function (ev) { ev.preventDefault(); save(); });
+		form.addEventListener('input', updateDirty);
+		form.addEventListener('change', updateDirty);
+		$('#verify').addEventListener('click', verify);
+		$('#copy-service-key').addEventListener('click', function () {
+			copyText($('#service-key').value, $('#service-key'), $('#service-key-status'));
+		});
+		$('#rotate-key').addEventListener('click', rotateKey);
+		$('#avatar-file').addEventListener('change', uploadAvatar);
+		$('#avatar-remove').addEventListener('click', removeAvatar);
+		$('#avatar-preview').addEventListener('error', function () {
+			var img = $('#avatar-preview');
+			if (img.getAttribute('src')) { show(img, false); show($('#avatar-none'), true); }
+		});
+		$('#app-creds-generate').addEventListener('click', generateCredentials);
+		$('#app-creds-copy').addEventListener('click', function () {
+			copyText($('#app-creds').value, $('#app-creds'), $('#app-creds-status'));
+		});
+		$('#status-refresh').addEventListener('click', loadStatus);
+		window.addEventListener('beforeunload', function (ev) {
+			if (config && buildPatch()) { ev.preventDefault(); ev.returnValue = ''; }
+		});
+		passwordInput.focus();
+	}
+
+	if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+	else init();
+}());
