@@ -4,6 +4,9 @@
 #include <fcgiapp.h>
 #include <json-c/json.h>
 #include <signal.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +199,15 @@ int app_main(const char *name, const struct http_route *routes, size_t nroutes)
 		return 0;
 	}
 	app_fastcgi = 1;
+#ifdef __linux__
+	/* Web servers do not always stop the processes they spawned; a handler outliving
+	 * its server would wait in accept() for ever. Ask for SIGTERM when the parent goes,
+	 * and check it has not gone already. */
+	pid_t parent = getppid();
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		return 0;
+#endif
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&fcgx, 0, 0) != 0) {
 		log_error("cannot initialise FastCGI");
 		return 1;

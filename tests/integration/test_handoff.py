@@ -243,6 +243,34 @@ class AccessAccount(unittest.TestCase):
         self.assertRegex(config["zendesk"]["account_verified_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
         self.assertTrue(FAKE.calls("GET", "/api/v2/agent_availabilities"))
 
+    def test_slow_refused_and_missing(self):
+        s = self.session()
+        FAKE.fail_next(("slow", 9))
+        started = time.time()
+        e = assert_error(self, SERVER.request("POST", "/api/setup/zendesk/verify", headers=s), 502,
+                         "zendesk_unreachable")
+        self.assertLess(time.time() - started, 12)
+        self.assertIn("messaging API", e["message"])
+        state = harness.State()
+        closed = harness.free_port()
+        state.admin("config", "set", "zendesk.api_base", "http://127.0.0.1:%d" % closed)
+        server = harness.Server(state=state).start()
+        try:
+            r = login(server)
+            s2 = {"Cookie": "deskbridge_admin=" + cookie_of(r), "X-CSRF-Token": r.json()["csrf_token"]}
+            e = assert_error(self, server.request("POST", "/api/setup/zendesk/verify", headers=s2), 503,
+                             "not_configured")
+            self.assertIn("key secret", e["message"])
+            for key, value in (("zendesk.messaging.app_id", "a1"), ("zendesk.messaging.key_id", "k1")):
+                state.admin("config", "set", key, value)
+            state.admin("config", "set", "zendesk.messaging.key_secret", "-", stdin="x\n")
+            started = time.time()
+            assert_error(self, server.request("POST", "/api/setup/zendesk/verify", headers=s2), 502,
+                         "zendesk_unreachable")
+            self.assertLess(time.time() - started, 5)
+        finally:
+            server.stop()
+
     def test_rejected_and_unreachable(self):
         s = self.session()
         FAKE.fail_next(401)

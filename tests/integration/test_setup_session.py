@@ -65,7 +65,7 @@ class Login(unittest.TestCase):
                      403, "csrf_failed")
         assert_error(self, SERVER.request("DELETE", "/api/setup/session",
                                           headers={"Cookie": "deskbridge_admin=" + cookie,
-                                                   "X-CSRF-Token": csrf[:-1] + "A"}),
+                                                   "X-CSRF-Token": csrf[:-1] + ("B" if csrf[-1] == "A" else "A")}),
                      403, "csrf_failed")
         r = SERVER.request("DELETE", "/api/setup/session",
                            headers={"Cookie": "a=b; deskbridge_admin=" + cookie,
@@ -77,6 +77,17 @@ class Login(unittest.TestCase):
                                           headers={"Cookie": "deskbridge_admin=" + cookie,
                                                    "X-CSRF-Token": csrf}),
                      401, "unauthenticated")
+
+    def test_sessions_expire(self):
+        import sqlite3
+        for column, age in (("last_seen_at", 31 * 60), ("created_at", 12 * 3600 + 1)):
+            r = login(SERVER)
+            headers = {"Cookie": "deskbridge_admin=" + cookie_of(r), "X-CSRF-Token": r.json()["csrf_token"]}
+            self.assertEqual(SERVER.request("GET", "/api/setup/config", headers=headers).status, 200)
+            with sqlite3.connect(SERVER.state.db) as c:
+                c.execute("UPDATE admin_sessions SET %s = %s - ?" % (column, column), (age,))
+            assert_error(self, SERVER.request("GET", "/api/setup/config", headers=headers), 401,
+                         "unauthenticated")
 
     def test_passwd_ends_sessions(self):
         state = harness.State()
