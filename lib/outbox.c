@@ -177,17 +177,22 @@ int outbox_deliver(struct db *db, const char *transfer_id, int64_t now, struct o
 	int got = 0, st;
 
 	memset(out, 0, sizeof *out);
+	/* Without messaging credentials the jobs wait; checked before the lease, whose
+	 * writes would otherwise land on every poll. */
+	st = zendesk_account_load(db, &r.acct);
+	if (st != ST_OK || !zendesk_messaging_ready(r.acct)) {
+		zendesk_account_free(r.acct);
+		return st;
+	}
 	snprintf(lease, sizeof lease, "outbox:%s", transfer_id);
 	snprintf(holder, sizeof holder, "%ld", (long)getpid());
 	st = transfer_lease(db, lease, holder, now, OUTBOX_LEASE_S, &got);
-	if (st != ST_OK || !got)
-		return st;
-	st = zendesk_account_load(db, &r.acct);
-	if (st == ST_OK && zendesk_messaging_ready(r.acct))
+	if (st == ST_OK && got) {
 		st = deliver_jobs(&r, out);
+		transfer_lease_release(db, lease, holder);
+	}
 	transfer_handoff_clear(&r.handoff);
 	zendesk_account_free(r.acct);
-	transfer_lease_release(db, lease, holder);
 	return st;
 }
 
