@@ -200,13 +200,17 @@ int app_main(const char *name, const struct http_route *routes, size_t nroutes)
 	}
 	app_fastcgi = 1;
 #ifdef __linux__
-	/* Web servers do not always stop the processes they spawned; a handler outliving
-	 * its server would wait in accept() for ever. Ask for SIGTERM when the parent goes,
-	 * and check it has not gone already. */
-	pid_t parent = getppid();
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != parent)
-		return 0;
+	/* A web server that spawns its handlers (the bundled configurations set this) does
+	 * not always stop them, and may even spawn one while it shuts down; such a handler
+	 * would wait in accept() for ever. So: SIGTERM when the parent goes, and no start at
+	 * all when it has gone already (the process was handed to init). Left off for
+	 * spawners that exit on purpose, such as spawn-fcgi. */
+	const char *with_parent = getenv("DESKBRIDGE_EXIT_WITH_PARENT");
+	if (with_parent && strcmp(with_parent, "1") == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() == 1)
+			return 0;
+	}
 #endif
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&fcgx, 0, 0) != 0) {
 		log_error("cannot initialise FastCGI");

@@ -151,6 +151,23 @@ class DatabaseUnavailable(unittest.TestCase):
             server.stop()
 
 
+class ServerGone(unittest.TestCase):
+    def test_handlers_leave_with_a_killed_lighttpd(self):
+        import signal
+        server = harness.Server().start()
+        self.assertEqual(server.request("GET", "/api/health").status, 200)
+        pids = server.handler_pids()
+        self.assertGreaterEqual(len(pids), 5)
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.proc.wait()
+        deadline = time.time() + 15
+        while time.time() < deadline and any(os.path.exists("/proc/%d" % p) for p in pids):
+            time.sleep(0.1)
+        alive = [p for p in pids if os.path.exists("/proc/%d/cmdline" % p)
+                 and open("/proc/%d/cmdline" % p, "rb").read()]
+        self.assertEqual(alive, [])
+
+
 class PlainCgi(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
