@@ -175,8 +175,9 @@ class Server:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         # Handlers exit on their own once lighttpd has gone; wait for them so their
-        # sanitizer reports, if any, are complete.
-        deadline = time.time() + 10
+        # sanitizer reports, if any, are complete (a leak check of several processes on
+        # a loaded machine takes seconds; killing one midway would spoil its report).
+        deadline = time.time() + 60
         while time.time() < deadline and self.handler_pids():
             time.sleep(0.05)
         for pid in self.handler_pids():
