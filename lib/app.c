@@ -224,6 +224,11 @@ int app_main(const char *name, const struct http_route *routes, size_t nroutes)
 		FCGX_Finish_r(&fcgx);
 		run_later(&app);
 	}
+#ifdef __linux__
+	/* Leaving anyway: a second signal now would only disturb the exit (and, under the
+	 * sanitizer build, the leak check that runs at exit). */
+	prctl(PR_SET_PDEATHSIG, 0);
+#endif
 	FCGX_Free(&fcgx, 1);
 	db_close(app.db);
 	return 0;
