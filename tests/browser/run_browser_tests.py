@@ -43,12 +43,14 @@ def main():
         env.update({
             "DESKBRIDGE_BASE_URL": "http://127.0.0.1:%d" % server.port,
             "DESKBRIDGE_ADMIN_PASSWORD": harness.ADMIN_PASSWORD,
-            "BROWSER_OUTPUT_DIR": os.environ.get("BROWSER_OUTPUT_DIR") or os.path.join(HERE, "output"),
+            # Under the build folder: the sources may be read-only (make distcheck).
+            "BROWSER_OUTPUT_DIR": os.environ.get("BROWSER_OUTPUT_DIR")
+            or os.path.join(harness.BUILDDIR, "tests", "browser", "output"),
         })
         script = os.path.join(HERE, "setup_form.test.mjs")
         try:
             p = subprocess.Popen(["node", script], env=env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True, cwd=os.path.join(HERE, "..", ".."))
+                                 stderr=subprocess.STDOUT, text=True, cwd=harness.BUILDDIR)
         except OSError as e:
             line(False, "run node " + script, str(e))
             p = None

@@ -7,7 +7,7 @@
 //
 // playwright-core never downloads a browser: it drives /usr/bin/chromium (the
 // `chromium` Debian package), or CHROMIUM_PATH.
-import { chromium } from 'playwright-core';
+import { createRequire } from 'node:module';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -16,6 +16,9 @@ import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+// Through require, so that NODE_PATH finds the packages when the tests run from a copy
+// of the sources without node_modules (make distcheck).
+const { chromium } = createRequire(import.meta.url)('playwright-core');
 const BASE = process.env.DESKBRIDGE_BASE_URL;
 const PASSWORD = process.env.DESKBRIDGE_ADMIN_PASSWORD;
 const OUT = process.env.BROWSER_OUTPUT_DIR || path.join(HERE, 'output');
