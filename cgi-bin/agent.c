@@ -1,7 +1,5 @@
 /* cgi-bin/agent.c — the Zendesk private app's view of a transfer (/api/agent/...). */
 #include <json-c/json.h>
-#include <string.h>
-#include <strings.h>
 
 #include "app.h"
 #include "appcreds.h"
@@ -11,13 +9,12 @@
 static void transfer_view(struct http_req *req, void *ctx)
 {
 	struct db *db = app_db(ctx, req);
-	const char *auth = http_req_header(req, "Authorization");
 	struct json_object *body;
 	int st;
 
 	if (!db)
 		return;
-	st = appcreds_check(db, auth && strncasecmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL);
+	st = appcreds_check(db, http_req_bearer(req));
 	if (st == ST_DENIED) {
 		http_reply_error(req, APIERR_UNAUTHENTICATED,
 				 "Send the app credentials from deskbridge's setup page as a Bearer token.");

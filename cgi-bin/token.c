@@ -44,7 +44,7 @@ static void zendesk_token(struct http_req *req, void *ctx)
 
 	if (!db || app_over_limit(req, db, http_req_env(req, "REMOTE_ADDR"), "limits.token_per_minute"))
 		return;
-	st = token_mint(db, http_req_json(req), http_req_header(req, "Authorization"),
+	st = token_mint(db, http_req_json(req), http_req_bearer(req),
 			(int64_t)time(NULL), &body, &err, &why);
 	if (st != ST_OK) {
 		http_reply_error(req, apierr_from_status(st), NULL);

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "app.h"
@@ -109,7 +108,7 @@ static void create(struct http_req *req, void *ctx)
 
 	if (!db || app_over_limit(req, db, http_req_env(req, "REMOTE_ADDR"), "limits.transfers_per_minute"))
 		return;
-	st = handoff_create(db, http_req_json(req), http_req_header(req, "Authorization"),
+	st = handoff_create(db, http_req_json(req), http_req_bearer(req),
 			    (int64_t)time(NULL), &body, &refusal);
 	if (st != ST_OK)
 		http_reply_error(req, apierr_from_status(st), NULL);
@@ -132,13 +131,11 @@ static void create(struct http_req *req, void *ctx)
 static struct db *transfer_db(struct http_req *req, void *ctx)
 {
 	struct db *db = app_db(ctx, req);
-	const char *auth = http_req_header(req, "Authorization");
 	int st;
 
 	if (!db)
 		return NULL;
-	st = transfer_authorize(db, http_req_param(req, "id"),
-				auth && strncasecmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL);
+	st = transfer_authorize(db, http_req_param(req, "id"), http_req_bearer(req));
 	if (st == ST_OK)
 		return db;
 	if (st == ST_NOT_FOUND)

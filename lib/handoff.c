@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "availability.h"
 #include "config.h"
@@ -52,16 +51,14 @@ static int body_visitor(struct json_object *body, struct identity *id, struct ha
 	return ST_OK;
 }
 
-static int verified_visitor(struct db *db, struct json_object *body, const char *authorization,
+static int verified_visitor(struct db *db, struct json_object *body, const char *bearer,
 			    int64_t now, struct identity *id, struct handoff_refusal *r)
 {
-	const char *token = body_string(body, "token");
+	const char *token = body_string(body, "token") ? body_string(body, "token") : bearer;
 	enum identity_error err;
 	const char *why;
 	int st;
 
-	if (!token && authorization && strncasecmp(authorization, "Bearer ", 7) == 0)
-		token = authorization + 7;
 	if (!token)
 		return refuse(r, APIERR_INVALID_TOKEN, "token", "the site's token is required");
 	st = identity_verify(db, token, strlen(token), now, id, &err, &why);
@@ -119,7 +116,7 @@ static struct json_object *created_json(const struct transfer_created *c)
 	return o;
 }
 
-int handoff_create(struct db *db, struct json_object *body, const char *authorization,
+int handoff_create(struct db *db, struct json_object *body, const char *bearer,
 		   int64_t now, struct json_object **out, struct handoff_refusal *r)
 {
 	struct identity visitor = {0};
@@ -144,7 +141,7 @@ int handoff_create(struct db *db, struct json_object *body, const char *authoriz
 		return st;
 	if ((why = check_request(body, &field)) != NULL)
 		return refuse(r, APIERR_INVALID_FIELD, field, why);
-	st = secure ? verified_visitor(db, body, authorization, now, &visitor, r)
+	st = secure ? verified_visitor(db, body, bearer, now, &visitor, r)
 		    : body_visitor(body, &visitor, r);
 	if (st == ST_OK && visitor.email) {
 		req.visitor = &visitor;

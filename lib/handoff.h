@@ -20,7 +20,8 @@ struct handoff_refusal {
 
 /* ST_OK and *out = {"id", "secret", "state", "next", "poll_after_ms"} (caller puts), or
  * ST_OK, *out NULL and the refusal. */
-int handoff_create(struct db *db, struct json_object *body, const char *authorization,
+/* The site token is body's "token", else bearer (the Authorization: Bearer credentials). */
+int handoff_create(struct db *db, struct json_object *body, const char *bearer,
 		   int64_t now, struct json_object **out, struct handoff_refusal *refusal);
 
 #endif

@@ -337,6 +337,13 @@ const char *http_req_param(const struct http_req *req, const char *name)
 	return pair_find(req->params, req->nparams, name);
 }
 
+const char *http_req_bearer(const struct http_req *req)
+{
+	const char *auth = http_req_header(req, "Authorization");
+
+	return auth && strncasecmp(auth, "Bearer ", 7) == 0 && auth[7] ? auth + 7 : NULL;
+}
+
 int http_req_cookie_dup(const struct http_req *req, const char *name, char **out)
 {
 	const char *p = http_req_header(req, "Cookie");

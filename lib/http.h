@@ -79,6 +79,8 @@ const char *http_req_env(const struct http_req *req, const char *name);
 const char *http_req_header(const struct http_req *req, const char *name);
 const char *http_req_query(const struct http_req *req, const char *name); /* decoded */
 const char *http_req_param(const struct http_req *req, const char *name); /* "{id}" */
+/* The credentials of "Authorization: Bearer <credentials>", or NULL. */
+const char *http_req_bearer(const struct http_req *req);
 /* A cookie's value from the Cookie header; *out is NULL when absent. Caller frees. */
 int http_req_cookie_dup(const struct http_req *req, const char *name, char **out);
 /* Whether the client reached the web server over TLS. */

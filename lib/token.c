@@ -5,23 +5,20 @@
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "config.h"
 #include "jwt.h"
 #include "status.h"
 #include "timefmt.h"
 
-/* The site token from {"token": ...} or "Authorization: Bearer ..."; NULL when neither. */
-static const char *site_token(struct json_object *body, const char *authorization)
+/* The site token from {"token": ...}, else the Bearer credentials; NULL when neither. */
+static const char *site_token(struct json_object *body, const char *bearer)
 {
 	struct json_object *t;
 
 	if (body && json_object_object_get_ex(body, "token", &t) && json_object_is_type(t, json_type_string))
 		return json_object_get_string(t);
-	if (authorization && strncasecmp(authorization, "Bearer ", 7) == 0 && authorization[7])
-		return authorization + 7;
-	return NULL;
+	return bearer;
 }
 
 static struct json_object *visitor_claims(const struct identity *id, int64_t now)
@@ -36,10 +33,10 @@ static struct json_object *visitor_claims(const struct identity *id, int64_t now
 	return c;
 }
 
-int token_mint(struct db *db, struct json_object *body, const char *authorization, int64_t now,
+int token_mint(struct db *db, struct json_object *body, const char *bearer, int64_t now,
 	       struct json_object **out, enum apierr *err, const char **why)
 {
-	const char *token = site_token(body, authorization);
+	const char *token = site_token(body, bearer);
 	struct identity id;
 	enum identity_error refused;
 	struct json_object *claims;

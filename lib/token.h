@@ -15,9 +15,10 @@
 struct db;
 struct json_object;
 
-/* ST_OK and *out = {"jwt", "external_id", "name", "email", "expires_at"} (caller puts),
+/* The site token is body's "token", else bearer (the Authorization: Bearer credentials).
+ * ST_OK and *out = {"jwt", "external_id", "name", "email", "expires_at"} (caller puts),
  * or ST_OK, *out NULL and the refusal in *err and *why (a static phrase). */
-int token_mint(struct db *db, struct json_object *body, const char *authorization, int64_t now,
+int token_mint(struct db *db, struct json_object *body, const char *bearer, int64_t now,
 	       struct json_object **out, enum apierr *err, const char **why);
 
 #endif
