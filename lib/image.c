@@ -64,7 +64,8 @@ static int inspect_png(const void *data, size_t len, unsigned max_w, unsigned ma
 	struct mem_input in = {data, len, 0};
 	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, png_quiet);
 	png_infop info = png ? png_create_info_struct(png) : NULL;
-	png_bytep row = NULL;
+	/* Volatile: set after setjmp and read after a longjmp back to it. */
+	png_bytep volatile row = NULL;
 	volatile int st = ST_INVALID;
 
 	if (!info) {
@@ -121,7 +122,8 @@ static int inspect_jpeg(const void *data, size_t len, unsigned max_w, unsigned m
 {
 	struct jpeg_decompress_struct cinfo;
 	struct jpeg_guard guard;
-	JSAMPROW row = NULL;
+	/* Volatile: set after setjmp and read after a longjmp back to it. */
+	JSAMPROW volatile row = NULL;
 	volatile int st = ST_INVALID;
 
 	cinfo.err = jpeg_std_error(&guard.mgr);
@@ -139,8 +141,9 @@ static int inspect_jpeg(const void *data, size_t len, unsigned max_w, unsigned m
 			jpeg_start_decompress(&cinfo);
 			row = malloc((size_t)cinfo.output_width * (size_t)cinfo.output_components);
 			if (row) {
+				JSAMPROW line = row;
 				while (cinfo.output_scanline < cinfo.output_height)
-					jpeg_read_scanlines(&cinfo, &row, 1);
+					jpeg_read_scanlines(&cinfo, &line, 1);
 				jpeg_finish_decompress(&cinfo);
 				/* libjpeg only warns about a truncated file; count that as corrupt. */
 				st = guard.mgr.num_warnings ? ST_INVALID : ST_OK;
