@@ -237,6 +237,70 @@ class Server:
             return b"".join(chunks)
 
 
+class ApacheServer(Server):
+    """Apache httpd 2.4 with mod_fcgid, including conf/apache-httpd.conf the way the
+    README tells operators to: Define the paths, Include the snippet."""
+
+    def __init__(self, state=None, paths=None, env=None):
+        super().__init__(state=state, env=env)
+        self.paths = paths or {"WWW": os.path.join(SRCDIR, "www"), "CGI_BIN": CGI_BIN,
+                               "SQL_DIR": os.path.join(SRCDIR, "sql"),
+                               "ZENDESK_APP_DIR": os.path.join(SRCDIR, "www", "zendesk-app"),
+                               "CONF": os.path.join(SRCDIR, "conf", "apache-httpd.conf")}
+        self.log_path = os.path.join(self.state.dir, "apache-error.log")
+
+    def start(self):
+        d = self.state.dir
+        os.makedirs(os.path.join(d, "fcgid"), exist_ok=True)
+        os.makedirs(os.path.join(d, "docroot"), exist_ok=True)
+        mods = "/usr/lib/apache2/modules"
+        lines = ["ServerRoot /etc/apache2", "ServerName 127.0.0.1", "PidFile %s/httpd.pid" % d,
+                 "Listen 127.0.0.1:%d" % self.port, "ErrorLog %s" % self.log_path, "LogLevel warn",
+                 "TypesConfig /etc/mime.types", "DirectoryIndex index.html",
+                 "DocumentRoot %s/docroot" % d, "FcgidIPCDir %s/fcgid" % d,
+                 "FcgidProcessTableFile %s/fcgid/shm" % d]
+        for m in ("mpm_event", "authz_core", "alias", "headers", "mime", "dir"):
+            lines.append("LoadModule %s_module %s/mod_%s.so" % (m, mods, m))
+        for k, v in sanitizer_env(self.state.reports).items():
+            lines.append("FcgidInitialEnv %s %s" % (k, v))
+        for k in ("WWW", "CGI_BIN", "SQL_DIR", "ZENDESK_APP_DIR"):
+            lines.append('Define DESKBRIDGE_%s "%s"' % (k, self.paths[k]))
+        lines.append('Define DESKBRIDGE_DB "%s"' % self.state.db)
+        lines.append("Include %s" % self.paths["CONF"])
+        self.config = os.path.join(d, "httpd.conf")
+        with open(self.config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.log = open(os.path.join(d, "apache-stdout.log"), "ab")
+        self.proc = subprocess.Popen(["apache2", "-f", self.config, "-DFOREGROUND"],
+                                     env=self.state.env(self.extra_env), stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        _servers.append(self)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("apache2 exited %d:\n%s" % (self.proc.returncode, self.log_text()))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("apache2 did not listen within 15 s:\n" + self.log_text())
+
+    def handler_pids(self):
+        mark = ("DESKBRIDGE_DB=%s\0" % self.state.db).encode()
+        pids = []
+        for d in glob.glob("/proc/[0-9]*"):
+            try:
+                with open(d + "/cmdline", "rb") as f:
+                    cmd = f.read().split(b"\0")[0].decode(errors="replace")
+                with open(d + "/environ", "rb") as f:
+                    if cmd.startswith(self.paths["CGI_BIN"]) and mark in f.read():
+                        pids.append(int(d[6:]))
+            except OSError:
+                pass
+        return pids
+
+
 def _stop_all():
     for s in _servers:
         try:
