@@ -10,6 +10,15 @@ the webhook secret (X-API-Key), and fails on command.
     fake.url                      # the api_base to configure in deskbridge
     fake.fail_next(500, count=3)  # the next 3 calls answer 500
     fake.agent_says(conversation_id, "Hi")   # a webhook delivery to deskbridge
+
+Tests in other processes (the browser tests, in Node) drive it over HTTP through its
+control routes under /_fake/, outside Zendesk's namespace:
+
+    GET  /_fake/conversations   every conversation: id, metadata, control, messages, activity
+    POST /_fake/agent           {"conversation", "action": "accept" | "says" | "typing" |
+                                 "read" | "solves", "text", "typing"} -> a webhook delivery
+    POST /_fake/fail            {"how": 500 | "drop" | ["slow", s], "count": n}
+    POST /_fake/agents_online   {"count": n}
 """
 
 import base64
@@ -19,6 +28,7 @@ import json
 import socket
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -125,6 +135,18 @@ class FakeZendesk:
             "activity": {"type": "typing:start" if on else "typing:stop",
                          "author": {"type": "business", "displayName": "Ana"}}}))
 
+    def workspace_accepts(self, cid):
+        """The agent workspace announces it has the conversation (the visitor is queued)."""
+        return self.deliver(self.event("switchboard:passControl", {
+            "conversation": {"id": cid},
+            "switchboardIntegration": {"id": "sbi_aw", "name": "zd-agentWorkspace",
+                                       "integrationId": "int_aw", "integrationType": "zd:agentWorkspace"}}))
+
+    def agent_reads(self, cid):
+        return self.deliver(self.event("conversation:read", {
+            "conversation": {"id": cid},
+            "activity": {"type": "conversation:read", "author": {"type": "business", "displayName": "Ana"}}}))
+
     def agent_solves(self, cid):
         """The ticket is solved: the agent workspace hands control back."""
         with self.lock:
@@ -138,9 +160,11 @@ class FakeZendesk:
         parsed = urllib.parse.urlsplit(h.path)
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""
+        control = parsed.path.startswith("/_fake/")
         with self.lock:
-            self.requests.append((method, parsed.path, parsed.query, dict(h.headers), raw))
-            how = self.failures.pop(0) if self.failures else None
+            if not control:
+                self.requests.append((method, parsed.path, parsed.query, dict(h.headers), raw))
+            how = self.failures.pop(0) if self.failures and not control else None
         if how == "drop":
             h.close_connection = True
             h.connection.shutdown(socket.SHUT_RDWR)
@@ -156,11 +180,46 @@ class FakeZendesk:
         except ValueError:
             return self._send(h, 400, {"errors": [{"code": "bad_request", "title": "Invalid JSON"}]})
         path = parsed.path
+        if path.startswith("/_fake/"):
+            return self._control(h, method, path[len("/_fake/"):], body or {})
         if path.startswith("/sc/v2/apps/"):
             return self._messaging(h, method, path[len("/sc/v2/apps/"):].split("/"), body)
         if path == "/api/v2/agent_availabilities":
             return self._availability(h, parsed.query)
         self._send(h, 404, {"error": "InvalidEndpoint", "description": "Not found"})
+
+    def _control(self, h, method, route, body):
+        if method == "GET" and route == "conversations":
+            with self.lock:
+                convs = [{k: c.get(k) for k in ("id", "metadata", "pass_metadata", "control",
+                                                "messages", "activity")}
+                         for c in self.conversations.values()]
+            return self._send(h, 200, {"conversations": convs})
+        if method == "POST" and route == "agent":
+            cid = body.get("conversation")
+            if cid not in self.conversations:
+                return self._send(h, 404, {"error": "no such conversation"})
+            act = body.get("action")
+            do = {"accept": lambda: self.workspace_accepts(cid),
+                  "says": lambda: self.agent_says(cid, body.get("text", "")),
+                  "typing": lambda: self.agent_typing(cid, bool(body.get("typing", True))),
+                  "read": lambda: self.agent_reads(cid),
+                  "solves": lambda: self.agent_solves(cid)}.get(act)
+            if not do:
+                return self._send(h, 400, {"error": "unknown action"})
+            try:
+                status, answer = do()
+            except urllib.error.HTTPError as e:
+                status, answer = e.code, None
+            return self._send(h, 200, {"status": status, "answer": answer})
+        if method == "POST" and route == "fail":
+            how = body.get("how")
+            self.fail_next(tuple(how) if isinstance(how, list) else how, int(body.get("count", 1)))
+            return self._send(h, 200, {})
+        if method == "POST" and route == "agents_online":
+            self.agents_online = int(body.get("count", 0))
+            return self._send(h, 200, {})
+        self._send(h, 404, {"error": "no such control route"})
 
     def _basic(self, h):
         auth = h.headers.get("Authorization", "")
