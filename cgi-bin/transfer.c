@@ -112,8 +112,14 @@ static void create(struct http_req *req, void *ctx)
 			    (int64_t)time(NULL), &body, &refusal);
 	if (st != ST_OK)
 		http_reply_error(req, apierr_from_status(st), NULL);
-	else if (!body && refusal.message[0])
+	else if (!body && refusal.message[0]) {
 		http_reply_error(req, refusal.err, refusal.message);
+		if (refusal.retry_after) {
+			char seconds[16];
+			snprintf(seconds, sizeof seconds, "%d", refusal.retry_after);
+			http_add_header(req, "Retry-After", seconds);
+		}
+	}
 	else if (!body && refusal.field)
 		http_reply_field_error(req, refusal.err, refusal.field, refusal.why);
 	else if (!body)

@@ -112,7 +112,7 @@ static struct json_object *created_json(const struct transfer_created *c)
 	json_object_object_add(o, "secret", json_object_new_string(c->secret));
 	json_object_object_add(o, "state", json_object_new_string("waiting"));
 	json_object_object_add(o, "next", json_object_new_int(0));
-	json_object_object_add(o, "poll_after_ms", json_object_new_int(TRANSFER_POLL_MS));
+	json_object_object_add(o, "poll_after_ms", json_object_new_int(transfer_poll_ms("waiting")));
 	return o;
 }
 
@@ -155,7 +155,17 @@ int handoff_create(struct db *db, struct json_object *body, const char *bearer,
 		req.client_request_id = body_string(body, "client_request_id");
 	}
 	if (st == ST_OK && visitor.email)
+		st = config_get_int(db, "limits.open_transfers_per_visitor", &req.max_open);
+	if (st == ST_OK && visitor.email)
 		st = transfer_create(db, &req, now, &created);
+	if (st == ST_LIMITED) {
+		r->err = APIERR_RATE_LIMITED;
+		r->retry_after = 60;
+		snprintf(r->message, sizeof r->message, "This visitor already has %lld open chats with "
+			 "agents (the limit). End one, or wait for it to end, before starting another.",
+			 (long long)req.max_open);
+		st = ST_OK;
+	}
 	if (st == ST_OK && created.secret)
 		*out = created_json(&created);
 	free(created.secret);

@@ -16,6 +16,7 @@ struct handoff_refusal {
 	const char *field;   /* the body field at fault, or NULL */
 	const char *why;     /* a static phrase */
 	char message[512];   /* when set, the whole message (the admin's unavailable_message) */
+	int retry_after;     /* seconds for Retry-After, or 0 */
 };
 
 /* ST_OK and *out = {"id", "secret", "state", "next", "poll_after_ms"} (caller puts), or

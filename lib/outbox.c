@@ -85,7 +85,7 @@ static int run_start(struct outbox_run *r, struct transfer_job *job, struct zend
 	}
 	if (st == ST_OK)
 		st = zendesk_pass_control(r->acct, progress(job, "conversation_id"), progress(job, "first_message_id"),
-					  r->id, call);
+					  r->id, r->handoff.department, call);
 	return st;
 }
 

@@ -54,6 +54,13 @@ static const char transfer_sql_append[] =
 static const char transfer_sql_bump[] =
 	"UPDATE transfers SET next_seq = next_seq + 1, updated_at = ?2 WHERE id = ?1"
 	" RETURNING next_seq";
+/* Those still waiting for an agent who asked before this one, for the same department. */
+static const char transfer_sql_queue_ahead[] =
+	"SELECT count(*) FROM transfers AS o, transfers AS t WHERE t.id = ?1 "
+	"AND o.state = 'waiting' AND o.id <> t.id AND o.department IS t.department "
+	"AND o.created_at <= t.created_at AND (o.created_at < t.created_at OR o.rowid < t.rowid)";
+static const char transfer_sql_open_of_visitor[] =
+	"SELECT count(*) FROM transfers WHERE visitor_external_id = ? AND state <> 'ended'";
 static const char transfer_sql_activity[] =
 	"UPDATE transfers SET last_activity_at = ?2 WHERE id = ?1";
 static const char transfer_sql_set_ended[] =
@@ -233,6 +240,27 @@ static int append_event(struct db *db, const char *id, const char *type, struct 
 	return rc == SQLITE_ROW ? ST_OK : db_status(rc);
 }
 
+static int check_open(struct db *db, const struct transfer_request *req)
+{
+	sqlite3_stmt *stmt;
+	int64_t open = 0;
+	int rc, st;
+
+	if (req->max_open <= 0)
+		return ST_OK;
+	st = db_stmt(db, transfer_sql_open_of_visitor, &stmt);
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, req->visitor->external_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		open = sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_ROW)
+		return db_status(rc);
+	return open >= req->max_open ? ST_LIMITED : ST_OK;
+}
+
 static int find_request(struct db *db, const struct transfer_request *req, int64_t now,
 			char id[TRANSFER_ID_LEN])
 {
@@ -317,7 +345,7 @@ int transfer_create(struct db *db, const struct transfer_request *req, int64_t n
 		st = find_request(db, req, now, out->id);
 	if (st == ST_OK && out->id[0]) {
 		out->existing = 1;
-	} else if (st == ST_OK) {
+	} else if (st == ST_OK && (st = check_open(db, req)) == ST_OK) {
 		st = new_id("tr_", out->id);
 		if (st == ST_OK)
 			st = secret_for(db, out->id, &out->secret);
@@ -372,6 +400,7 @@ struct transfer_row {
 	char state[16];
 	int64_t next, created_at, last_activity_at;
 	int agent_joined;
+	char agent_id[256];   /* "" when unknown */
 };
 
 static int read_row(struct db *db, const char *id, struct transfer_row *row)
@@ -389,6 +418,8 @@ static int read_row(struct db *db, const char *id, struct transfer_row *row)
 		row->created_at = sqlite3_column_int64(stmt, 2);
 		row->last_activity_at = sqlite3_column_int64(stmt, 3);
 		row->agent_joined = sqlite3_column_type(stmt, 4) != SQLITE_NULL;
+		snprintf(row->agent_id, sizeof row->agent_id, "%s",
+			 sqlite3_column_type(stmt, 5) == SQLITE_NULL ? "" : (const char *)sqlite3_column_text(stmt, 5));
 	}
 	sqlite3_reset(stmt);
 	if (rc == SQLITE_DONE)
@@ -487,8 +518,10 @@ static int events_since(struct db *db, const char *id, int64_t after, struct jso
 		json_object_object_add(e, "time", json_object_new_string(
 			timefmt_rfc3339(sqlite3_column_int64(stmt, 3), at)));
 		if (json_object_is_type(data, json_type_object)) {
+			/* The envelope is the log's: no event's fields may renumber or retype it. */
 			json_object_object_foreach(data, k, v)
-				json_object_object_add(e, k, json_object_get(v));
+				if (!json_object_object_get_ex(e, k, NULL))
+					json_object_object_add(e, k, json_object_get(v));
 		}
 		json_object_put(data);
 		json_object_array_add(list, e);
@@ -518,7 +551,7 @@ static int state_json(struct db *db, const char *id, int64_t after, int64_t now,
 	json_object_object_add(*out, "id", json_object_new_string(id));
 	json_object_object_add(*out, "state", json_object_new_string(row.state));
 	json_object_object_add(*out, "next", json_object_new_int64(row.next));
-	json_object_object_add(*out, "poll_after_ms", json_object_new_int(TRANSFER_POLL_MS));
+	json_object_object_add(*out, "poll_after_ms", json_object_new_int(transfer_poll_ms(row.state)));
 	json_object_object_add(*out, "events", events);
 	return ST_OK;
 }
@@ -718,6 +751,25 @@ static int join(struct db *db, const char *id, const struct transfer_agent *agen
 	return db_exec_stmt(db, stmt);
 }
 
+/* Zendesk announces no transfer between agents: a message from another agent than the one
+ * who joined is how the visitor learns of it. */
+static int new_agent(const struct transfer_row *row, const struct transfer_agent *agent)
+{
+	return agent->id && row->agent_id[0] && strlen(agent->id) < sizeof row->agent_id &&
+	       strcmp(agent->id, row->agent_id) != 0;
+}
+
+static int hand_over(struct db *db, const char *id, const struct transfer_agent *agent, int64_t now)
+{
+	struct json_object *data = json_object_new_object();
+	int st;
+
+	json_object_object_add(data, "agent", agent_json(agent));
+	st = append_event(db, id, "transferred", data, now, NULL);
+	json_object_put(data);
+	return st == ST_OK ? join(db, id, agent, now) : st;
+}
+
 int transfer_agent_message(struct db *db, const char *id, const struct transfer_agent *agent,
 			   const char *message_id, const char *text, int64_t now)
 {
@@ -727,6 +779,8 @@ int transfer_agent_message(struct db *db, const char *id, const struct transfer_
 
 	if (st == ST_OK && !row.agent_joined)
 		st = join(db, id, agent, now);
+	else if (st == ST_OK && new_agent(&row, agent))
+		st = hand_over(db, id, agent, now);
 	if (st != ST_OK)
 		return st == ST_CONFLICT ? ST_OK : st;
 	data = json_object_new_object();
@@ -771,20 +825,50 @@ int transfer_agent_read(struct db *db, const char *id, int64_t now)
 	if (st != ST_OK)
 		return st == ST_CONFLICT ? ST_OK : st;
 	data = json_object_new_object();
-	json_object_object_add(data, "seq", json_object_new_int64(row.next));
+	json_object_object_add(data, "read_seq", json_object_new_int64(row.next));
 	st = append_event(db, id, "read", data, now, NULL);
 	json_object_put(data);
 	return st;
 }
 
+int transfer_poll_ms(const char *state)
+{
+	return strcmp(state, "waiting") == 0 ? TRANSFER_POLL_WAITING_MS : TRANSFER_POLL_ACTIVE_MS;
+}
+
+/* Zendesk tells nobody their place in its queue; deskbridge knows who asked first. */
+static int queue_position(struct db *db, const char *id, int64_t *position)
+{
+	sqlite3_stmt *stmt;
+	int rc, st = db_stmt(db, transfer_sql_queue_ahead, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*position = sqlite3_column_int64(stmt, 0) + 1;
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW ? ST_OK : db_status(rc);
+}
+
 int transfer_queued(struct db *db, const char *id, int64_t now)
 {
-	struct json_object *data = json_object_new_object();
-	int st;
+	struct transfer_row row;
+	struct json_object *data;
+	int64_t position = 0;
+	int st = open_row(db, id, &row);
 
-	json_object_object_add(data, "position", NULL);
+	if (st == ST_OK && row.agent_joined)
+		return ST_OK;   /* a late or repeated hand-over: the visitor is past the queue */
+	if (st == ST_OK)
+		st = queue_position(db, id, &position);
+	if (st != ST_OK)
+		return st == ST_CONFLICT ? ST_OK : st;
+	data = json_object_new_object();
+	json_object_object_add(data, "position", json_object_new_int64(position));
 	json_object_object_add(data, "estimated_wait_s", NULL);
-	st = open_event(db, id, "queued", data, now);
+	st = append_event(db, id, "queued", data, now, NULL);
 	json_object_put(data);
 	return st;
 }

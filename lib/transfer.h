@@ -9,7 +9,11 @@
 #define TRANSFER_ID_LEN 40
 #define TRANSFER_HISTORY_MAX 500
 #define TRANSFER_TEXT_MAX 4096
-#define TRANSFER_POLL_MS 1000
+/* How soon a visitor's client should poll again: a chat with an agent needs to feel
+ * live; a visitor waiting in the queue is told little that is urgent, and at 3 s an idle
+ * waiting visitor costs 20 requests a minute. */
+#define TRANSFER_POLL_ACTIVE_MS 1000
+#define TRANSFER_POLL_WAITING_MS 3000
 #define TRANSFER_IDEMPOTENCY_S 600
 
 struct db;
@@ -22,6 +26,9 @@ struct transfer_counts {
 };
 
 int transfer_counts(struct db *db, struct transfer_counts *out);
+
+/* poll_after_ms for a transfer in this state ("waiting", "active" or "ended"). */
+int transfer_poll_ms(const char *state);
 
 struct transfer_stats {
 	struct transfer_counts counts;
@@ -41,8 +48,11 @@ struct transfer_request {
 	const char *message_to_human_agent;
 	struct json_object *history;     /* checked with transfer_check_history */
 	const char *department, *locale, *page_url, *client_request_id;
+	int64_t max_open;                /* open transfers one visitor may have; 0: no cap */
 };
 
+/* transfer_create: ST_LIMITED when the visitor already has req->max_open open transfers
+ * (a repeat of one of them by client_request_id still answers it). */
 struct transfer_created {
 	char id[TRANSFER_ID_LEN];
 	char *secret;        /* caller frees; the only place it exists in clear */

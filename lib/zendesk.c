@@ -20,7 +20,9 @@
  *  POST {base}/sc/v2/apps/{appId}/conversations/{id}/passControl
  *       {"switchboardIntegration": "zd:agentWorkspace", "metadata": {"first_message_id",
  *        "dataCapture.systemField.tags"}}: the ticket shows the bot conversation from
- *       first_message_id on and carries the tag the private app looks up. Switchboard:
+ *       first_message_id on and carries the tag the private app looks up, plus
+ *       "deskbridge_dept_<department>" when the transfer names one, for the admin's
+ *       routing triggers (messaging has no department field to set). Switchboard:
  *       developer.zendesk.com/api-reference/conversations/#tag/Switchboard-Actions;
  *       the metadata keys: developer.zendesk.com/documentation/conversations/messaging-
  *       platform/programmable-conversations/passing-metadata-to-the-ticket/
@@ -34,6 +36,7 @@
  */
 #include "zendesk.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <openssl/crypto.h>
@@ -447,14 +450,27 @@ int zendesk_post(const struct zendesk_account *a, const char *conversation_id, c
 	return st;
 }
 
+/* Zendesk tags are lower case, without spaces (a space separates two tags). */
+static void department_tag(const char *department, char *out, size_t size)
+{
+	size_t n = (size_t)snprintf(out, size, " deskbridge_dept_");
+
+	for (const unsigned char *p = (const unsigned char *)department; *p && n + 1 < size; p++)
+		out[n++] = isalnum(*p) || *p == '-' ? (char)tolower(*p) : '_';
+	out[n] = '\0';
+}
+
 int zendesk_pass_control(const struct zendesk_account *a, const char *conversation_id,
-			 const char *first_message_id, const char *transfer_id, struct zendesk_call *call)
+			 const char *first_message_id, const char *transfer_id, const char *department,
+			 struct zendesk_call *call)
 {
 	struct json_object *body = json_object_new_object(), *meta = json_object_new_object();
-	char url[2048], tag[96];
+	char url[2048], tag[96 + 160];
 	int st = messaging_url(a, url, sizeof url, "/conversations/", conversation_id, "/passControl");
+	int n = snprintf(tag, sizeof tag, "deskbridge_%s", transfer_id);
 
-	snprintf(tag, sizeof tag, "deskbridge_%s", transfer_id);
+	if (department && *department && n > 0 && (size_t)n < sizeof tag)
+		department_tag(department, tag + n, sizeof tag - (size_t)n);
 	json_object_object_add(body, "switchboardIntegration", json_object_new_string(ZENDESK_AGENT_WORKSPACE));
 	if (first_message_id && *first_message_id)
 		json_object_object_add(meta, "first_message_id", json_object_new_string(first_message_id));

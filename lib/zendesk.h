@@ -58,8 +58,11 @@ int zendesk_post(const struct zendesk_account *acct, const char *conversation_id
 		 const char *text, char message_id[ZENDESK_ID_LEN], struct zendesk_call *call);
 /* Hands the conversation to the agent workspace: the ticket shows it from
  * first_message_id on and carries the tag "deskbridge_<transfer id>". */
+/* department (may be NULL) becomes a ticket tag "deskbridge_dept_<department>" for the
+ * admin's routing triggers: messaging has no department field of its own. */
 int zendesk_pass_control(const struct zendesk_account *acct, const char *conversation_id,
-			 const char *first_message_id, const char *transfer_id, struct zendesk_call *call);
+			 const char *first_message_id, const char *transfer_id, const char *department,
+			 struct zendesk_call *call);
 /* "typing:start", "typing:stop" or "conversation:read" on the visitor's behalf. */
 int zendesk_activity(const struct zendesk_account *acct, const char *conversation_id,
 		     const char *user_id, const char *type, struct zendesk_call *call);

@@ -24,6 +24,7 @@ def setUpModule():
     SERVER.state.admin("config", "set", "transfers_enabled", "true")
     # These tests create transfers far faster than any visitor; test_limits checks the limits.
     SERVER.state.admin("config", "set", "limits.transfers_per_minute", "100000")
+    SERVER.state.admin("config", "set", "limits.open_transfers_per_visitor", "1000")
 
 
 class Visitor(threading.Thread):

@@ -26,6 +26,7 @@ def setUpModule():
     SERVER = harness.Server().start()
     admin = SERVER.state.admin
     for key, value in (("transfers_enabled", "true"), ("limits.transfers_per_minute", "100000"),
+                       ("limits.open_transfers_per_visitor", "1000"),
                        ("limits.messages_per_minute", "100000"), ("zendesk.api_base", FAKE.url),
                        ("zendesk.messaging.app_id", FAKE.app_id), ("zendesk.messaging.key_id", FAKE.key_id),
                        ("zendesk.api_user", FAKE.api_user)):
@@ -53,12 +54,12 @@ def wait_for(check, seconds=15, poll=None):
     raise AssertionError("timed out waiting for %s" % check)
 
 
-def start_transfer(email="ana@shop.example"):
-    r = SERVER.request("POST", "/api/transfers", body={
+def start_transfer(email="ana@shop.example", **extra):
+    r = SERVER.request("POST", "/api/transfers", body=dict({
         "visitor": {"name": "Ana Lima", "email": email},
         "message_to_human_agent": "Customer asked about a refund",
         "history": [{"from": "user", "text": "I want a refund"},
-                    {"from": "assistant", "text": "Let me get you an agent"}]})
+                    {"from": "assistant", "text": "Let me get you an agent"}]}, **extra))
     assert r.status == 201, r.body
     t = r.json()
     auth = {"Authorization": "Bearer " + t["secret"]}
@@ -92,6 +93,18 @@ class Handoff(unittest.TestCase):
                                                  "dataCapture.systemField.tags": "deskbridge_" + tid})
         basic = [r[3].get("Authorization") for r in FAKE.calls(path_part="/sc/v2/apps/")]
         self.assertTrue(all(b and b.startswith("Basic ") for b in basic))
+
+    def test_department_reaches_the_ticket_as_a_tag_for_routing(self):
+        tid, _, conv = start_transfer("dept@shop.example", department="Billing EU/2")
+        self.assertEqual(conv["pass_metadata"]["dataCapture.systemField.tags"],
+                         "deskbridge_%s deskbridge_dept_billing_eu_2" % tid)
+        SERVER.state.admin("config", "set", "transfers.department", "sales")
+        try:
+            tid, _, conv = start_transfer("dept2@shop.example")
+        finally:
+            SERVER.state.admin("config", "unset", "transfers.department")
+        self.assertEqual(conv["pass_metadata"]["dataCapture.systemField.tags"],
+                         "deskbridge_%s deskbridge_dept_sales" % tid)
 
     def test_conversation_both_ways(self):
         tid, auth, conv = start_transfer("bo@shop.example")

@@ -23,6 +23,7 @@ def setUpModule():
     SERVER.state.admin("config", "set", "transfers_enabled", "true")
     # These tests create transfers far faster than any visitor; test_limits checks the limits.
     SERVER.state.admin("config", "set", "limits.transfers_per_minute", "100000")
+    SERVER.state.admin("config", "set", "limits.open_transfers_per_visitor", "1000")
 
 
 def create(**over):
@@ -59,7 +60,7 @@ class Create(unittest.TestCase):
         t = r.json()
         self.assertEqual(set(t), {"id", "secret", "state", "next", "poll_after_ms"})
         self.assertRegex(t["id"], r"^tr_[0-9a-f]{24}$")
-        self.assertEqual((t["state"], t["next"], t["poll_after_ms"]), ("waiting", 0, 1000))
+        self.assertEqual((t["state"], t["next"], t["poll_after_ms"]), ("waiting", 0, 3000))
         self.assertGreaterEqual(len(t["secret"]), 40)
         row = db_rows("SELECT visitor_name, visitor_email, visitor_authenticated, page_url, "
                       "secret_hash FROM transfers WHERE id = ?", t["id"])[0]
@@ -123,7 +124,7 @@ class Conversation(unittest.TestCase):
         base = "/api/transfers/" + tid
         r = call("GET", base + "/events?after=0", auth)
         self.assertEqual(r.status, 200)
-        self.assertEqual(r.json(), {"state": "waiting", "next": 0, "poll_after_ms": 1000,
+        self.assertEqual(r.json(), {"state": "waiting", "next": 0, "poll_after_ms": 3000,
                                     "events": []})
         etag = r.header("ETag")
         self.assertTrue(etag)

@@ -26,6 +26,7 @@ def setUpModule():
     SERVER.state.admin("config", "set", "transfers_enabled", "true")
     # These tests create transfers far faster than any visitor; test_limits checks the limits.
     SERVER.state.admin("config", "set", "limits.transfers_per_minute", "100000")
+    SERVER.state.admin("config", "set", "limits.open_transfers_per_visitor", "1000")
     SERVER.state.admin("config", "set", "zendesk.messaging.webhook_secret", "-", stdin=SECRET + "\n")
 
 
@@ -80,8 +81,14 @@ class Conversation(unittest.TestCase):
         msg = by_type["message"]
         self.assertEqual((msg["from"], msg["text"]), ("agent", "Hi, I'm Ana <b>"))
         self.assertEqual([e["typing"] for e in body["events"] if e["type"] == "agent_typing"], [True, False])
-        self.assertEqual(by_type["read"]["seq"], 5)
-        self.assertEqual(by_type["queued"]["position"], None)
+        # The agent has read up to the message (seq 5); the read event has a seq of its own.
+        self.assertEqual((by_type["read"]["read_seq"], by_type["read"]["seq"]), (5, 6))
+        self.assertEqual([e["seq"] for e in body["events"]], list(range(1, len(body["events"]) + 1)))
+        ahead = db_rows("SELECT count(*) FROM transfers WHERE state = 'waiting' AND rowid < "
+                        "(SELECT rowid FROM transfers WHERE id = ?)", tid)[0][0]
+        self.assertEqual((by_type["queued"]["position"], by_type["queued"]["estimated_wait_s"]),
+                         (ahead + 1, None))
+        self.assertEqual(body["poll_after_ms"], 1000)
 
         post(sunco.delivery(sunco.agent_message("conv_full", "Second")))
         self.assertEqual([e["type"] for e in events(tid, auth)["events"]].count("agent_joined"), 1)
@@ -98,6 +105,32 @@ class Conversation(unittest.TestCase):
         # The agent ended it: nothing is queued to hand it back again.
         self.assertEqual(db_rows("SELECT count(*) FROM outbox WHERE transfer_id = ? AND kind = 'end'", tid),
                          [(0,)])
+
+    def test_another_agent_taking_over_is_a_transfer(self):
+        tid, auth = linked_transfer("conv_xfer")
+        post(sunco.delivery(sunco.agent_message("conv_xfer", "Ana here")))
+        post(sunco.delivery(sunco.agent_message("conv_xfer", "Bo here, Ana passed me your chat",
+                                                name="Bo", user_id="agent-9")))
+        post(sunco.delivery(sunco.agent_message("conv_xfer", "Bo again", name="Bo", user_id="agent-9")))
+        evs = events(tid, auth)["events"]
+        self.assertEqual([(e["type"], (e.get("agent") or {}).get("id")) for e in evs],
+                         [("agent_joined", "agent-7"), ("message", "agent-7"), ("transferred", "agent-9"),
+                          ("agent_joined", "agent-9"), ("message", "agent-9"), ("message", "agent-9")])
+        self.assertEqual(evs[2]["agent"]["name"], "Bo")
+
+    def test_queue_position_is_the_order_of_asking(self):
+        first, first_auth = linked_transfer("conv_q1")
+        second, second_auth = linked_transfer("conv_q2")
+        self.assertEqual(events(second, second_auth)["poll_after_ms"], 3000)
+        post(sunco.delivery(sunco.pass_control("conv_q2"), sunco.pass_control("conv_q1")))
+        pos = {t: [e["position"] for e in events(t, a)["events"] if e["type"] == "queued"]
+               for t, a in ((first, first_auth), (second, second_auth))}
+        self.assertEqual(len(pos[first]), 1)
+        self.assertEqual(pos[second], [pos[first][0] + 1])
+        # Once an agent has the chat, a late hand-over event queues nobody.
+        post(sunco.delivery(sunco.agent_message("conv_q1", "hello")))
+        post(sunco.delivery(sunco.pass_control("conv_q1")))
+        self.assertEqual([e["type"] for e in events(first, first_auth)["events"]].count("queued"), 1)
 
     def test_duplicates_and_out_of_order_retries_apply_once(self):
         tid, auth = linked_transfer("conv_dup")

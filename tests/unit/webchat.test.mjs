@@ -1,0 +1,384 @@
+// tests/unit/webchat.test.mjs — www/webchat/deskbridge-webchat.js against a stub of Web
+// Chat's callback object and a scripted deskbridge (a fetch that answers from a script and
+// records every request): the order and arguments of the callbacks, and how the library
+// polls, retries, resumes and stops. Prints TAP. No browser, no server: the browser test
+// (tests/browser/webchat.test.mjs) runs the same library against the real ones.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const SRCDIR = process.env.DESKBRIDGE_SRCDIR || path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const LIBRARY = path.join(SRCDIR, 'www', 'webchat', 'deskbridge-webchat.js');
+// Node decides module-or-not by extension; the browser by the script tag.
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'deskbridge-webchat-'));
+copyFileSync(LIBRARY, path.join(tmp, 'deskbridge-webchat.mjs'));
+const { createServiceDeskFactory, ErrorType } = await import(pathToFileURL(path.join(tmp, 'deskbridge-webchat.mjs')));
+rmSync(tmp, { recursive: true });
+
+let count = 0;
+let failures = 0;
+async function check(name, fn) {
+	count++;
+	try {
+		await fn();
+		console.log(`ok ${count} - ${name}`);
+	} catch (e) {
+		failures++;
+		console.log(`not ok ${count} - ${name}`);
+		for (const line of String((e && e.stack) || e).split('\n').slice(0, 10))
+			console.log('# ' + line);
+	}
+}
+function equal(actual, expected, what) {
+	const a = JSON.stringify(actual), b = JSON.stringify(expected);
+	if (a !== b)
+		throw new Error(`${what}:\n  got      ${a}\n  expected ${b}`);
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(what, fn, ms = 5000) {
+	const deadline = Date.now() + ms;
+	while (!fn()) {
+		if (Date.now() > deadline)
+			throw new Error('timed out waiting for ' + what);
+		await sleep(5);
+	}
+}
+
+/* ---- stubs ------------------------------------------------------------------------------ */
+
+/* Web Chat's callback object: records every call with its arguments. */
+function stubCallback() {
+	const calls = [];
+	const record = (name) => (...args) => { calls.push([name, ...args]); };
+	const cb = { calls };
+	for (const name of ['updateAgentAvailability', 'agentJoined', 'agentReadMessages', 'agentTyping',
+		'sendMessageToUser', 'beginTransferToAnotherAgent', 'agentLeftChat', 'setErrorStatus'])
+		cb[name] = record(name);
+	cb.agentEndedChat = async () => { calls.push(['agentEndedChat']); };
+	return cb;
+}
+
+function memoryStorage() {
+	const m = new Map();
+	return { map: m, getItem: (k) => (m.has(k) ? m.get(k) : null), setItem: (k, v) => m.set(k, String(v)),
+		removeItem: (k) => m.delete(k) };
+}
+
+/* deskbridge as a script: route(method, path, body, headers) answers {status, body, headers}
+ * or throws (a network failure). Every request is recorded with its time. */
+function scriptedFetch(route) {
+	const requests = [];
+	const fetch = async (url, init) => {
+		const u = new URL(url);
+		const body = init.body ? JSON.parse(init.body) : undefined;
+		const req = { method: init.method, path: u.pathname + u.search, body, headers: init.headers, at: Date.now() };
+		requests.push(req);
+		const a = await route(req);
+		const headers = new Map(Object.entries(a.headers || {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
+		return { status: a.status, headers: { get: (k) => headers.get(k.toLowerCase()) ?? null },
+			text: async () => (a.body === undefined ? '' : JSON.stringify(a.body)) };
+	};
+	return { fetch, requests };
+}
+
+function stubDocument() {
+	const listeners = [];
+	return { hidden: false, addEventListener: (type, fn) => listeners.push(fn),
+		fire() { for (const fn of listeners) fn(); } };
+}
+
+const CONNECT = { output: { generic: [{ response_type: 'connect_to_agent', message_to_human_agent: 'Wants a refund',
+	transfer_info: { target: { deskbridge: { department: 'billing' } } } }] } };
+const created = (extra = {}) => ({ status: 201, body: { id: 'tr_1', secret: 's3cret', state: 'waiting', next: 0, poll_after_ms: 20, ...extra } });
+const agentAna = { id: 'agent-7', name: 'Ana', avatar_url: 'https://acme.zendesk.com/ana.png' };
+
+function desk(route, options = {}) {
+	const callback = stubCallback();
+	const net = scriptedFetch(route);
+	const storage = options.storage || memoryStorage();
+	const d = createServiceDeskFactory({ baseUrl: 'https://support.example/', fetch: net.fetch, storage,
+		document: options.document || null, window: null, minBackoffMs: 10, maxBackoffMs: 40,
+		getHistory: () => [{ from: 'user', text: 'refund?' }, { from: 'assistant', text: 'Let me get someone' }],
+		...options })({ callback });
+	return { d, callback, net, storage };
+}
+
+/* ---- checks ------------------------------------------------------------------------------ */
+
+await check('a scripted event stream drives Web Chat\'s callbacks in order, with Web Chat\'s argument shapes', async () => {
+	const pages = [
+		{ state: 'waiting', next: 2, poll_after_ms: 20, events: [
+			{ seq: 1, type: 'queued', position: 2, estimated_wait_s: null },
+			{ seq: 2, type: 'queued', position: 1, estimated_wait_s: 90 }] },
+		{ state: 'active', next: 6, poll_after_ms: 20, events: [
+			{ seq: 3, type: 'agent_typing', typing: true },
+			{ seq: 4, type: 'agent_joined', agent: agentAna },
+			{ seq: 5, type: 'message', from: 'agent', id: 'm1', text: '<b>Hi</b>, I am Ana', agent: agentAna },
+			{ seq: 6, type: 'agent_typing', typing: false }] },
+		{ state: 'active', next: 12, poll_after_ms: 20, events: [
+			{ seq: 7, type: 'message', from: 'user', id: 'm2', text: 'mine', client_message_id: 'cm-1' },
+			{ seq: 8, type: 'read', read_seq: 7 },
+			{ seq: 9, type: 'transferred', agent: { id: 'agent-9', name: 'Bo', avatar_url: null } },
+			{ seq: 10, type: 'agent_joined', agent: { id: 'agent-9', name: 'Bo', avatar_url: null } },
+			{ seq: 11, type: 'error', code: 'delivery_failed', message_id: 'm2', message_seq: 7 },
+			{ seq: 12, type: 'agent_left' }] },
+		{ state: 'ended', next: 14, poll_after_ms: 20, events: [
+			{ seq: 13, type: 'message', from: 'system', id: 'm3', text: 'The agent closed the chat.' },
+			{ seq: 14, type: 'ended', by: 'agent', reason: 'ticket_closed' }] },
+	];
+	let page = 0;
+	const { d, callback, net, storage } = desk(async (r) => {
+		if (r.method === 'POST' && r.path === '/api/transfers')
+			return created();
+		if (r.method === 'POST' && r.path.endsWith('/messages'))
+			return { status: 202, body: { seq: 7, id: 'm2' } };
+		if (r.path.startsWith('/api/transfers/tr_1/events'))
+			return { status: 200, body: pages[Math.min(page++, pages.length - 1)], headers: { ETag: '"e' + page + '"' } };
+		return { status: 404, body: { error: { code: 'not_found', message: 'no' } } };
+	});
+	await d.startChat(CONNECT, {});
+	await until('page 2 seen', () => page >= 2);
+	await d.sendMessageToAgent({ input: { text: 'mine' } }, 'cm-1');
+	await until('ended', () => callback.calls.some((c) => c[0] === 'agentEndedChat'));
+	const bo = { id: 'agent-9', nickname: 'Bo' };
+	equal(callback.calls, [
+		['updateAgentAvailability', { position_in_queue: 2 }],
+		['updateAgentAvailability', { position_in_queue: 1, estimated_wait_time: 2 }],
+		['agentTyping', true],
+		['agentJoined', { id: 'agent-7', nickname: 'Ana', profile_picture_url: 'https://acme.zendesk.com/ana.png' }],
+		['sendMessageToUser', '<b>Hi</b>, I am Ana', 'agent-7'],
+		['agentTyping', false],
+		['agentReadMessages'],
+		['beginTransferToAnotherAgent', bo],
+		['agentJoined', bo],
+		['setErrorStatus', { type: ErrorType.USER_MESSAGE, messageID: 'cm-1',
+			logInfo: { seq: 11, type: 'error', code: 'delivery_failed', message_id: 'm2', message_seq: 7 } }],
+		['agentLeftChat'],
+		['sendMessageToUser', 'The agent closed the chat.', 'agent-9'],
+		['agentEndedChat'],
+	], 'callbacks');
+	const post = net.requests[0];
+	equal([post.body.message_to_human_agent, post.body.department, post.body.history.map((h) => h.text)],
+		['Wants a refund', 'billing', ['refund?', 'Let me get someone']], 'transfer request');
+	equal(typeof post.body.client_request_id, 'string', 'client_request_id');
+	const polls = net.requests.filter((r) => r.path.includes('/events'));
+	equal(polls.map((r) => r.path.split('after=')[1]).slice(0, 4), ['0', '2', '6', '12'], 'after= cursor');
+	equal(polls[1].headers.Authorization, 'Bearer s3cret', 'Bearer secret');
+	await sleep(80);
+	equal(net.requests.filter((r) => r.path.includes('/events')).length, polls.length, 'polls after the end');
+	equal(storage.map.size, 0, 'storage after the end');
+});
+
+await check('events seen before are not repeated; 304 with ETag answers nothing; poll_after_ms is honoured', async () => {
+	let n = 0;
+	const { d, callback, net } = desk(async (r) => {
+		if (r.method === 'POST')
+			return created({ poll_after_ms: 60 });
+		n++;
+		if (n === 1)
+			return { status: 200, body: { state: 'active', next: 1, poll_after_ms: 60,
+				events: [{ seq: 1, type: 'message', from: 'agent', id: 'a', text: 'one', agent: agentAna }] }, headers: { ETag: '"x1"' } };
+		if (n === 2)   // a server answering overlapping events again
+			return { status: 200, body: { state: 'active', next: 2, poll_after_ms: 60, events: [
+				{ seq: 1, type: 'message', from: 'agent', id: 'a', text: 'one', agent: agentAna },
+				{ seq: 2, type: 'message', from: 'agent', id: 'b', text: 'two', agent: agentAna }] }, headers: { ETag: '"x2"' } };
+		return { status: 304, headers: { ETag: '"x2"' } };
+	});
+	await d.startChat(CONNECT, {});
+	await until('5 polls', () => n >= 5);
+	await d.endChat();
+	equal(callback.calls.filter((c) => c[0] === 'sendMessageToUser').map((c) => c[1]), ['one', 'two'], 'messages');
+	const polls = net.requests.filter((r) => r.path.includes('/events'));
+	equal(polls.slice(1, 4).map((r) => r.headers['If-None-Match']), ['"x1"', '"x2"', '"x2"'], 'If-None-Match');
+	const gaps = polls.slice(1, 5).map((r, i) => r.at - polls[i].at);
+	if (gaps.some((g) => g < 55))
+		throw new Error('polled sooner than poll_after_ms: ' + gaps);
+});
+
+await check('Retry-After on 429 is waited out before the next poll', async () => {
+	let n = 0;
+	const { d, net } = desk(async (r) => {
+		if (r.method === 'POST')
+			return r.path.endsWith('/end') ? { status: 200, body: { state: 'ended' } } : created();
+		n++;
+		return n === 1 ? { status: 429, body: { error: { code: 'rate_limited', message: 'slow down' } }, headers: { 'Retry-After': '1' } }
+			: { status: 200, body: { state: 'waiting', next: 0, poll_after_ms: 20, events: [] } };
+	});
+	await d.startChat(CONNECT, {});
+	await until('second poll', () => n >= 2, 3000);
+	await d.endChat();
+	const polls = net.requests.filter((r) => r.path.includes('/events'));
+	if (polls[1].at - polls[0].at < 950)
+		throw new Error('retried after ' + (polls[1].at - polls[0].at) + ' ms');
+	equal(net.requests.at(-1).path, '/api/transfers/tr_1/end', 'end posted');
+});
+
+await check('losing the connection is reported once, with backoff, and recovery once', async () => {
+	let n = 0;
+	const { d, callback, net } = desk(async (r) => {
+		if (r.method === 'POST')
+			return created();
+		n++;
+		if (n >= 2 && n <= 5)
+			throw new TypeError('Failed to fetch');
+		if (n === 6)
+			return { status: 502, body: undefined };
+		return { status: 200, body: { state: 'active', next: 0, poll_after_ms: 20, events: [] } };
+	});
+	await d.startChat(CONNECT, {});
+	await until('recovered', () => n >= 8);
+	await d.endChat();
+	equal(callback.calls.map((c) => [c[0], c[1].type, c[1].isDisconnected]),
+		[['setErrorStatus', ErrorType.DISCONNECTED, true], ['setErrorStatus', ErrorType.DISCONNECTED, false]], 'status calls');
+	const polls = net.requests.filter((r) => r.path.includes('/events'));
+	const gaps = polls.slice(2, 7).map((r, i) => r.at - polls[i + 1].at);
+	if (!(gaps[3] >= gaps[0]))
+		throw new Error('no backoff: ' + gaps);
+});
+
+await check('a message is retried with the same client_message_id until stored, and is not sent twice', async () => {
+	let tries = 0;
+	const { d, callback, net } = desk(async (r) => {
+		if (r.path === '/api/transfers')
+			return created();
+		if (r.path.endsWith('/messages')) {
+			tries++;
+			if (tries === 1)
+				throw new TypeError('Failed to fetch');
+			if (tries === 2)
+				return { status: 503, body: { error: { code: 'unavailable', message: 'busy' } }, headers: { 'Retry-After': '0' } };
+			return { status: 202, body: { seq: 3, id: 'm9' } };
+		}
+		return { status: 304 };
+	});
+	await d.startChat(CONNECT, {});
+	await d.sendMessageToAgent({ input: { text: 'hello' } }, 'wc-msg-1');
+	await d.endChat();
+	const sends = net.requests.filter((r) => r.path.endsWith('/messages'));
+	equal(sends.map((r) => r.body), Array(3).fill({ client_message_id: 'wc-msg-1', text: 'hello' }), 'attempts');
+	equal(callback.calls.filter((c) => c[0] === 'setErrorStatus'), [], 'errors');
+});
+
+await check('a message refused for good reports USER_MESSAGE for that message and rejects', async () => {
+	const { d, callback } = desk(async (r) => {
+		if (r.path === '/api/transfers')
+			return created();
+		if (r.path.endsWith('/messages'))
+			return { status: 409, body: { error: { code: 'transfer_ended', message: 'The chat has ended.' } } };
+		return { status: 304 };
+	});
+	await d.startChat(CONNECT, {});
+	let err = null;
+	await d.sendMessageToAgent({ input: { text: 'late' } }, 'wc-2').catch((e) => { err = e; });
+	await d.endChat();
+	equal(err && err.code, 'transfer_ended', 'rejection');
+	equal(callback.calls, [['setErrorStatus', { type: ErrorType.USER_MESSAGE, messageID: 'wc-2',
+		logInfo: { code: 'transfer_ended', message: 'The chat has ended.' } }]], 'callbacks');
+});
+
+await check('no agent available: startChat reports CONNECTING with the admin\'s message and throws', async () => {
+	const { d, callback, storage } = desk(async () => ({ status: 503,
+		body: { error: { code: 'agents_unavailable', message: 'Our team is offline until 9am.' } } }));
+	let err = null;
+	await d.startChat(CONNECT, {}).catch((e) => { err = e; });
+	equal(err && err.code, 'agents_unavailable', 'error code');
+	equal(callback.calls, [['setErrorStatus', { type: ErrorType.CONNECTING, messageToUser: 'Our team is offline until 9am.',
+		logInfo: { code: 'agents_unavailable', message: 'Our team is offline until 9am.' } }]], 'callbacks');
+	equal(storage.map.size, 0, 'storage');
+});
+
+await check('after a reload, reconnect() resumes the same transfer from where it was read, in sessionStorage only', async () => {
+	const storage = memoryStorage();
+	const all = [{ seq: 1, type: 'agent_joined', agent: agentAna },
+		{ seq: 2, type: 'message', from: 'agent', id: 'a', text: 'before reload', agent: agentAna },
+		{ seq: 3, type: 'message', from: 'agent', id: 'b', text: 'during reload', agent: agentAna }];
+	let visible = 2;
+	const route = async (r) => {
+		if (r.path === '/api/transfers')
+			return created();
+		if (r.path === '/api/transfers/tr_1')
+			return { status: 200, body: { id: 'tr_1', state: 'active', next: 3, poll_after_ms: 20, events: all } };
+		const after = Number(r.path.split('after=')[1] || 0);
+		return { status: 200, body: { state: 'active', next: visible, poll_after_ms: 20, events: all.slice(after, visible) } };
+	};
+	const first = desk(route, { storage });
+	await first.d.startChat(CONNECT, {});
+	await until('first page read', () => first.callback.calls.length === 2);
+	first.d.stopPolling();   // the page goes away
+	const saved = JSON.parse(storage.map.get('deskbridge.transfer'));
+	equal([saved.id, saved.secret, saved.next], ['tr_1', 's3cret', 2], 'saved state');
+	visible = 3;
+	const second = desk(route, { storage });
+	equal(second.d.hasChatToResume(), true, 'hasChatToResume');
+	equal(await second.d.reconnect(), true, 'reconnect()');
+	await sleep(60);
+	await second.d.endChat();
+	equal(second.callback.calls, [['sendMessageToUser', 'during reload', 'agent-7']], 'after reconnect');
+	equal(second.net.requests[0].headers.Authorization, 'Bearer s3cret', 'resumed with the secret');
+	const third = desk(async () => ({ status: 404, body: { error: { code: 'not_found', message: 'no' } } }), { storage });
+	equal(await third.d.reconnect(), false, 'nothing to resume after the end');
+});
+
+await check('a tab hidden for long stops polling, and polls again at once when shown', async () => {
+	const document = stubDocument();
+	const { d, net } = desk(async (r) => (r.method === 'POST' ? created() : { status: 304 }),
+		{ document, stopWhenHiddenMs: 50, hiddenPollMs: 20 });
+	await d.startChat(CONNECT, {});
+	await sleep(30);
+	document.hidden = true;
+	document.fire();
+	await sleep(150);
+	const whileHidden = net.requests.length;
+	await sleep(150);
+	equal(net.requests.length, whileHidden, 'requests while hidden for long');
+	document.hidden = false;
+	document.fire();
+	await until('poll after shown', () => net.requests.length > whileHidden, 500);
+	await d.endChat();
+});
+
+await check('typing is sent on change, not on every keystroke; read is sent once per agent message', async () => {
+	const { d, net } = desk(async (r) => {
+		if (r.path === '/api/transfers')
+			return created();
+		if (r.path.includes('/events'))
+			return { status: 200, body: { state: 'active', next: 1, poll_after_ms: 1000,
+				events: [{ seq: 1, type: 'message', from: 'agent', id: 'a', text: 'hi', agent: agentAna }] } };
+		return { status: 204 };
+	});
+	await d.startChat(CONNECT, {});
+	await until('message', () => net.requests.some((r) => r.path.includes('/events')));
+	await sleep(20);
+	for (const on of [true, true, true, false, false])
+		await d.userTyping(on);
+	await d.userReadMessages();
+	await d.userReadMessages();
+	const sent = net.requests.filter((r) => /typing|read/.test(r.path)).map((r) => [r.path.split('/').pop(), r.body]);
+	equal(sent, [['typing', { typing: true }], ['typing', { typing: false }], ['read', { seq: 1 }]], 'requests');
+	d.stopPolling();
+});
+
+await check('areAnyAgentsOnline maps availability to true, false or unknown', async () => {
+	const answers = [{ status: 200, body: { agents_online: true, count: 2 } }, { status: 200, body: { agents_online: false, count: 0 } },
+		{ status: 503, body: { error: { code: 'transfers_disabled', message: 'off' } } }, { status: 500, body: undefined }];
+	const got = [];
+	for (const a of answers)
+		got.push(await desk(async () => a).d.areAnyAgentsOnline());
+	got.push(await desk(async () => { throw new TypeError('offline'); }).d.areAnyAgentsOnline());
+	equal(got, [true, false, false, null, null], 'answers');
+});
+
+await check('the classic-script build is the module, regenerated', async () => {
+	const regenerated = execFileSync('sh', [path.join(SRCDIR, 'tools', 'webchat-classic.sh'), LIBRARY], { encoding: 'utf8' });
+	const committed = readFileSync(path.join(SRCDIR, 'www', 'webchat', 'deskbridge-webchat.classic.js'), 'utf8');
+	if (regenerated !== committed)
+		throw new Error('www/webchat/deskbridge-webchat.classic.js is stale: run tools/webchat-classic.sh (see its header)');
+	const g = {};
+	new Function('window', committed)(g);
+	equal(Object.keys(g.DeskbridgeWebChat).sort(), ['DeskbridgeError', 'DeskbridgeServiceDesk', 'ErrorType', 'createServiceDeskFactory'], 'exports');
+});
+
+console.log(`1..${count}`);
+process.exit(failures ? 1 : 0);

@@ -1,0 +1,244 @@
+/* www/webchat/demo.js — a stand-in for IBM's Web Chat: a chat window with a scripted bot
+ * that hands the visitor to a Zendesk agent through deskbridge-webchat.js, calling it
+ * exactly as Web Chat does (serviceDeskFactory({callback}), startChat, sendMessageToAgent,
+ * reconnect after a reload...) and implementing Web Chat's callback object. Like Web
+ * Chat, it keeps its own transcript in sessionStorage. Every text is set as text. */
+import { createServiceDeskFactory, ErrorType } from './deskbridge-webchat.js';
+
+const STORE = 'deskbridge.demo';
+const WANTS_AGENT = /\b(agent|human|person|someone)\b/i;
+const $ = (id) => document.getElementById(id);
+
+const state = load() || { mode: 'bot', peer: 'Bot', messages: [] };
+
+function load() {
+	try {
+		return JSON.parse(sessionStorage.getItem(STORE));
+	} catch (e) {
+		return null;
+	}
+}
+
+function save() {
+	try {
+		sessionStorage.setItem(STORE, JSON.stringify(state));
+	} catch (e) {
+		/* the demo goes on; a reload starts over */
+	}
+}
+
+function randomId() {
+	return crypto.randomUUID ? crypto.randomUUID() :
+		Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/* ---- the chat window ------------------------------------------------------------------ */
+
+function renderMessage(m) {
+	const li = document.createElement('li');
+	li.className = 'msg ' + m.kind + (m.failed ? ' failed' : '');
+	li.dataset.id = m.id;
+	if (m.kind !== 'status') {
+		const who = document.createElement('span');
+		who.className = 'who';
+		who.textContent = m.who;
+		li.append(who);
+	}
+	const text = document.createElement('span');
+	text.className = 'text';
+	text.textContent = m.text;
+	li.append(text);
+	if (m.state) {
+		const st = document.createElement('span');
+		st.className = 'state';
+		st.textContent = m.state;
+		li.append(st);
+	}
+	return li;
+}
+
+function render() {
+	const list = $('messages');
+	list.replaceChildren(...state.messages.map(renderMessage));
+	list.scrollTop = list.scrollHeight;
+	$('peer').textContent = state.peer;
+	$('end').hidden = state.mode !== 'agent';
+}
+
+function add(kind, who, text, extra) {
+	const m = Object.assign({ id: randomId(), kind, who, text, time: new Date().toISOString() }, extra || {});
+	state.messages.push(m);
+	save();
+	render();
+	return m;
+}
+
+function update(id, changes) {
+	const m = state.messages.find((x) => x.id === id);
+	if (m) {
+		Object.assign(m, changes);
+		save();
+		render();
+	}
+}
+
+const status = (text) => add('status', '', text);
+const bot = (text) => add('bot', 'Bot', text);
+
+function backToBot() {
+	state.mode = 'bot';
+	state.peer = 'Bot';
+	$('typing').hidden = true;
+	$('connection').hidden = true;
+	save();
+	render();
+}
+
+/* ---- Web Chat's callback object, as the service desk sees it -------------------------- */
+
+const callback = {
+	updateAgentAvailability(a) {
+		if (a.estimated_wait_time != null)
+			status('Current wait time is about ' + a.estimated_wait_time + ' minute(s).');
+		else if (a.position_in_queue != null)
+			status('You are number ' + a.position_in_queue + ' in line.');
+		else
+			status('Waiting for an agent…');
+	},
+	agentJoined(profile) {
+		state.peer = profile.nickname;
+		status(profile.nickname + ' joined the chat.');
+	},
+	agentLeftChat() {
+		status(state.peer + ' left the chat.');
+	},
+	async agentEndedChat() {
+		status(state.peer + ' ended the chat.');
+		backToBot();
+	},
+	agentTyping(isTyping) {
+		$('typing').textContent = state.peer + ' is typing…';
+		$('typing').hidden = !isTyping;
+	},
+	sendMessageToUser(message) {
+		const text = typeof message === 'string' ? message :
+			((message.output && message.output.generic) || []).map((g) => g.text || '').join('\n');
+		$('typing').hidden = true;
+		add('agent', state.peer, text);
+		if (!document.hidden)
+			desk.userReadMessages();
+	},
+	agentReadMessages() {
+		for (const m of state.messages)
+			if (m.kind === 'user' && m.state === 'Sent')
+				m.state = 'Seen';
+		save();
+		render();
+	},
+	beginTransferToAnotherAgent(profile) {
+		status(profile ? 'Transferring you to ' + profile.nickname + '…' : 'Transferring you to another agent…');
+	},
+	setErrorStatus(info) {
+		if (info.type === ErrorType.DISCONNECTED) {
+			$('connection').textContent = 'Reconnecting…';
+			$('connection').hidden = !info.isDisconnected;
+			if (!info.isDisconnected)
+				status('Connected again.');
+		} else if (info.type === ErrorType.USER_MESSAGE) {
+			update(info.messageID, { failed: true, state: 'Not delivered' });
+		} else if (info.type === ErrorType.CONNECTING) {
+			if (info.messageToUser)
+				bot(info.messageToUser);
+			backToBot();
+		}
+	},
+};
+
+function siteToken() {
+	return $('site-token').value.trim() || null;
+}
+
+const desk = createServiceDeskFactory({
+	baseUrl: location.origin,
+	getToken: siteToken,
+	visitor: null,
+	getHistory: () => state.messages.filter((m) => m.phase === 'bot' && (m.kind === 'user' || m.kind === 'bot'))
+		.map((m) => ({ from: m.kind === 'user' ? 'user' : 'assistant', text: m.text, time: m.time })),
+	onVisitorMessageFromAnotherTab: (text) => add('user', 'You (another tab)', text, { state: 'Sent' }),
+})({ callback });
+
+/* ---- the bot -------------------------------------------------------------------------- */
+
+async function toAgent() {
+	bot('Let me check whether an agent is available…');
+	const online = await desk.areAnyAgentsOnline();
+	if (online === false) {
+		bot('No agent is available right now. Please try again later.');
+		return;
+	}
+	desk.visitor = siteToken() ? null : { name: $('visitor-name').value, email: $('visitor-email').value };
+	state.mode = 'agent';
+	status('Connecting you to an agent…');
+	try {
+		await desk.startChat({ output: { generic: [{ response_type: 'connect_to_agent',
+			message_to_human_agent: 'The visitor asked for a person on the deskbridge demo page.' }] } }, {});
+	} catch (e) {
+		/* setErrorStatus(CONNECTING) has told the visitor */
+	}
+}
+
+function fromVisitor(text) {
+	if (state.mode === 'agent') {
+		const m = add('user', 'You', text, { state: 'Sending…' });
+		desk.userTyping(false);
+		desk.sendMessageToAgent({ input: { text } }, m.id)
+			.then(() => update(m.id, { state: 'Sent' }), () => {});
+		return;
+	}
+	add('user', 'You', text, { phase: 'bot' });
+	if (WANTS_AGENT.test(text))
+		toAgent();
+	else
+		add('bot', 'Bot', "I'm only a demo bot and can't help with that. Type 'agent' to talk to a person.", { phase: 'bot' });
+}
+
+/* ---- wiring --------------------------------------------------------------------------- */
+
+let typingTimer = null;
+$('input').addEventListener('input', () => {
+	if (state.mode !== 'agent')
+		return;
+	desk.userTyping(true);
+	clearTimeout(typingTimer);
+	typingTimer = setTimeout(() => desk.userTyping(false), 3000);
+});
+$('composer').addEventListener('submit', (e) => {
+	e.preventDefault();
+	const text = $('input').value;
+	if (!text.trim())
+		return;
+	$('input').value = '';
+	clearTimeout(typingTimer);
+	fromVisitor(text);
+});
+$('end').addEventListener('click', async () => {
+	await desk.endChat();
+	status('You ended the chat.');
+	backToBot();
+});
+document.addEventListener('visibilitychange', () => {
+	if (!document.hidden && state.mode === 'agent')
+		desk.userReadMessages();
+});
+
+render();
+if (!state.messages.length)
+	add('bot', 'Bot', "Hi! I'm the demo bot. Type 'agent' to talk to a person.", { phase: 'bot' });
+if (state.mode === 'agent') {
+	desk.reconnect().then((resumed) => {
+		if (!resumed) {
+			status('The chat with the agent has ended.');
+			backToBot();
+		}
+	});
+}
