@@ -3,10 +3,8 @@
 
 #include <ctype.h>
 #include <json-c/json.h>
-#include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +15,7 @@
 #include "db.h"
 #include "jwt.h"
 #include "keys.h"
+#include "pkeycache.h"
 #include "sitekeys.h"
 #include "status.h"
 #include "utf8.h"
@@ -38,15 +37,6 @@ enum apierr identity_apierr(enum identity_error e)
 	case IDENTITY_ANONYMOUS_NOT_ALLOWED: return APIERR_ANONYMOUS_NOT_ALLOWED;
 	default: return APIERR_INTERNAL;
 	}
-}
-
-static EVP_PKEY *private_key(const char *pem)
-{
-	BIO *bio = BIO_new_mem_buf(pem, -1);
-	EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
-
-	BIO_free(bio);
-	return key;
 }
 
 /* Decrypts every block with one key; ST_DENIED when any block does not open. */
@@ -96,8 +86,8 @@ int identity_decrypt_payload_dup(const char *b64, size_t b64_len, char *const *p
 	}
 	st = ST_DENIED;
 	for (size_t i = 0; st == ST_DENIED && i < npems; i++) {
-		EVP_PKEY *key = private_key(private_pems[i]);
-		if (key)
+		EVP_PKEY *key = NULL;
+		if (pkeycache_private(private_pems[i], &key) == ST_OK)
 			st = decrypt_blocks(key, cipher, cipher_len, buf, plain_len);
 		EVP_PKEY_free(key);
 	}

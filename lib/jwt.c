@@ -4,15 +4,14 @@
 #include <ctype.h>
 #include <json-c/json.h>
 #include <math.h>
-#include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crypto.h"
+#include "pkeycache.h"
 #include "status.h"
 
 struct jwt {
@@ -161,18 +160,14 @@ struct json_object *jwt_claims(const struct jwt *jwt)
 int jwt_verify_rs256(const struct jwt *jwt, const char *public_pem)
 {
 	const char *alg = jwt_alg(jwt);
-	BIO *bio;
-	EVP_PKEY *key;
+	EVP_PKEY *key = NULL;
 	EVP_MD_CTX *ctx;
 	int ok = 0;
 
 	/* Only RS256, and no header extension we would have to understand. */
 	if (!alg || strcmp(alg, "RS256") != 0 || json_object_object_get_ex(jwt->header, "crit", NULL))
 		return ST_DENIED;
-	bio = BIO_new_mem_buf(public_pem, -1);
-	key = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
-	BIO_free(bio);
-	if (!key)
+	if (pkeycache_public(public_pem, &key) != ST_OK)
 		return ST_DENIED;
 	ctx = EVP_MD_CTX_new();
 	if (ctx && EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA &&

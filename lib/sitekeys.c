@@ -2,14 +2,13 @@
 #include "sitekeys.h"
 
 #include <json-c/json.h>
-#include <openssl/bio.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <time.h>
 
 #include "db.h"
+#include "pkeycache.h"
 #include "status.h"
 
 static const char sitekeys_sql_clear[] = "DELETE FROM site_public_keys";
@@ -21,12 +20,11 @@ static const char sitekeys_sql_list[] =
 /* The key's size in bits, or 0 when pem is not an RSA public key. */
 static int rsa_public_bits(const char *pem)
 {
-	BIO *bio = BIO_new_mem_buf(pem, -1);
-	EVP_PKEY *key = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
-	int bits = key && EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA ? EVP_PKEY_get_bits(key) : 0;
+	EVP_PKEY *key = NULL;
+	int bits = pkeycache_public(pem, &key) == ST_OK && EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA
+		   ? EVP_PKEY_get_bits(key) : 0;
 
 	EVP_PKEY_free(key);
-	BIO_free(bio);
 	return bits;
 }
 

@@ -241,8 +241,9 @@ class ApacheServer(Server):
     """Apache httpd 2.4 with mod_fcgid, including conf/apache-httpd.conf the way the
     README tells operators to: Define the paths, Include the snippet."""
 
-    def __init__(self, state=None, paths=None, env=None):
+    def __init__(self, state=None, paths=None, env=None, plain_cgi=False):
         super().__init__(state=state, env=env)
+        self.plain_cgi = plain_cgi
         self.paths = paths or {"WWW": os.path.join(SRCDIR, "www"), "CGI_BIN": CGI_BIN,
                                "SQL_DIR": os.path.join(SRCDIR, "sql"),
                                "ZENDESK_APP_DIR": os.path.join(SRCDIR, "www", "zendesk-app"),
@@ -257,12 +258,16 @@ class ApacheServer(Server):
         lines = ["ServerRoot /etc/apache2", "ServerName 127.0.0.1", "PidFile %s/httpd.pid" % d,
                  "Listen 127.0.0.1:%d" % self.port, "ErrorLog %s" % self.log_path, "LogLevel warn",
                  "TypesConfig /etc/mime.types", "DirectoryIndex index.html",
-                 "DocumentRoot %s/docroot" % d, "FcgidIPCDir %s/fcgid" % d,
-                 "FcgidProcessTableFile %s/fcgid/shm" % d]
-        for m in ("mpm_event", "authz_core", "alias", "headers", "mime", "dir"):
+                 "DocumentRoot %s/docroot" % d]
+        for m in ("mpm_event", "authz_core", "alias", "headers", "mime", "dir", "env",
+                  "cgid" if self.plain_cgi else "fcgid"):
             lines.append("LoadModule %s_module %s/mod_%s.so" % (m, mods, m))
+        if self.plain_cgi:
+            lines += ["Define DESKBRIDGE_PLAIN_CGI", "ScriptSock %s/cgid.sock" % d]
+        else:
+            lines += ["FcgidIPCDir %s/fcgid" % d, "FcgidProcessTableFile %s/fcgid/shm" % d]
         for k, v in sanitizer_env(self.state.reports).items():
-            lines.append("FcgidInitialEnv %s %s" % (k, v))
+            lines.append("%s %s %s" % ("SetEnv" if self.plain_cgi else "FcgidInitialEnv", k, v))
         for k in ("WWW", "CGI_BIN", "SQL_DIR", "ZENDESK_APP_DIR"):
             lines.append('Define DESKBRIDGE_%s "%s"' % (k, self.paths[k]))
         lines.append('Define DESKBRIDGE_DB "%s"' % self.state.db)

@@ -1,7 +1,7 @@
 """deskbridge behind Apache httpd 2.4 with mod_fcgid, configured with conf/apache-httpd.conf
 as the README documents: every mount reaches its handler, the headers and credentials
-the handlers need get through, the pages are served; and a `make install DESTDIR=...`
-tree runs the same way."""
+the handlers need get through, the pages are served; the same snippet runs the handlers
+as plain CGI through mod_cgid; and a `make install DESTDIR=...` tree runs the same way."""
 
 import os
 import re
@@ -81,6 +81,42 @@ class Apache(unittest.TestCase):
         server.stop()
         self.assertEqual([p for p in pids if os.path.exists("/proc/%d/cmdline" % p)
                           and open("/proc/%d/cmdline" % p, "rb").read()], [])
+
+
+class PlainCGI(unittest.TestCase):
+    """The same snippet with Define DESKBRIDGE_PLAIN_CGI: every handler started by mod_cgid
+    for each request, as plain CGI."""
+
+    def test_smoke_through_every_handler(self):
+        server = harness.ApacheServer(plain_cgi=True).start()
+        try:
+            admin = server.state.admin
+            admin("config", "set", "transfers_enabled", "true")
+            admin("config", "set", "zendesk.messaging.webhook_secret", "-", stdin="hook-secret\n")
+            self.assertEqual(server.request("GET", "/api/health").json(), {"ok": True, "db": "ok"})
+            self.assertTrue(server.request("GET", "/api/public-key").body.startswith(b"-----BEGIN PUBLIC KEY-----"))
+            assert_error(self, server.request("POST", "/api/health"), 405, "method_not_allowed")
+            r = login(server)
+            self.assertEqual(r.status, 200, r.body)
+            s = {"Cookie": "deskbridge_admin=" + cookie_of(r), "X-CSRF-Token": r.json()["csrf_token"]}
+            creds = server.request("POST", "/api/setup/app-credentials", headers=s).json()["app_credentials"]
+            t = server.request("POST", "/api/transfers", body={"visitor": {"name": "Ana", "email": "ana@shop.example"}})
+            self.assertEqual(t.status, 201, t.body)
+            auth = {"Authorization": "Bearer " + t.json()["secret"]}
+            tid = t.json()["id"]
+            m = server.request("POST", "/api/transfers/%s/messages" % tid, headers=auth,
+                               body={"client_message_id": "c1", "text": "hello over plain CGI"})
+            self.assertEqual(m.status, 202, m.body)
+            events = server.request("GET", "/api/transfers/%s/events" % tid, headers=auth).json()["events"]
+            self.assertEqual([e.get("text") for e in events if e["type"] == "message"], ["hello over plain CGI"])
+            agent = server.request("GET", "/api/agent/transfers/" + tid, headers={"Authorization": "Bearer " + creds})
+            self.assertEqual((agent.status, agent.json()["id"]), (200, tid))
+            self.assertEqual(server.request("POST", "/api/zendesk/webhook", body={"events": []},
+                                            headers={"X-API-Key": "hook-secret"}).status, 200)
+            # No handler process outlives its request: that is what plain CGI means.
+            self.assertEqual(server.handler_pids(), [])
+        finally:
+            server.stop()
 
 
 class Installed(unittest.TestCase):

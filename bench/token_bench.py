@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""bench/token_bench.py — POST /api/token through lighttpd, measured against what this
+machine's OpenSSL can do.
+
+Every request verifies the site's RS256 JWT (one RSA public-key operation) and decrypts
+the user payload (one RSA-2048 private-key operation per 256-byte block), so a private
+key operation bounds it. The bench measures, in the same run:
+  openssl speed -seconds N rsa2048     RSA-2048 sign/s on one core
+  wrk -s bench/token.lua               POST /api/token with a real site token (jsonwebtoken +
+                                       node-rsa, one-block payload), FastCGI processes = cores
+and prints requests/s, p99 latency and the ratio requests/s / (cores x sign/s), whose
+target is at least 0.7.
+
+Usage: bench/token_bench.py [--build DIR] [--seconds N] [--connections N]
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRCDIR = os.path.dirname(HERE)
+SHARED_SECRET = "bench-shared-secret"
+
+
+def site(request):
+    p = subprocess.run(["node", os.path.join(SRCDIR, "tests", "integration", "site_tokens.cjs")],
+                       input=json.dumps(request), capture_output=True, text=True, check=True, timeout=60)
+    return json.loads(p.stdout)
+
+
+def rsa_sign_per_second(seconds):
+    out = subprocess.run(["openssl", "speed", "-seconds", str(seconds), "rsa2048"],
+                         capture_output=True, text=True, check=True).stdout
+    # "rsa 2048 bits 0.000693s 0.000020s   1443.2  49567.2": sign/s is the first rate.
+    m = re.search(r"^rsa\s+2048 bits\s+\S+\s+\S+\s+([\d.]+)\s+([\d.]+)", out, re.M)
+    return float(m.group(1))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default=os.path.join(SRCDIR, "build"))
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--connections", type=int, default=16)
+    args = ap.parse_args()
+    os.environ["DESKBRIDGE_BUILDDIR"] = os.path.abspath(args.build)
+    sys.path.insert(0, os.path.join(SRCDIR, "tests", "integration"))
+    import harness
+    from test_setup_session import cookie_of, login
+
+    cores = os.cpu_count() or 1
+    sign = rsa_sign_per_second(args.seconds)
+    server = harness.Server(procs=cores).start()
+    try:
+        admin = server.state.admin
+        admin("config", "set", "limits.token_per_minute", "100000")
+        keys = site({"action": "keypair"})
+        r = login(server)
+        session = {"Cookie": "deskbridge_admin=" + cookie_of(r), "X-CSRF-Token": r.json()["csrf_token"]}
+        r = server.request("PATCH", "/api/setup/config", headers=session, body={
+            "zendesk": {"shared_secret": SHARED_SECRET},
+            "security": {"authenticate_users": True, "issuer": "https://shop.example",
+                         "site_public_keys": [{"kid": "shop", "pem": keys["public"]}]}})
+        assert r.status == 200, r.body
+        token = site({"action": "sign", "privateKey": keys["private"], "options": {"expiresIn": "1h", "keyid": "shop"},
+                      "claims": {"sub": "customer-42", "iss": "https://shop.example", "acr": "loa1"},
+                      "publicKey": server.request("GET", "/api/public-key").body.decode(),
+                      "payload": {"name": "Ana Lima", "email": "ana@shop.example"}})["token"]
+        body = json.dumps({"token": token})
+        check = server.request("POST", "/api/token", body=body.encode(), headers={"Content-Type": "application/json"})
+        assert check.status == 200, check.body
+        env = dict(os.environ, TOKEN_BODY=body)
+        out = subprocess.run(["wrk", "-t2", "-c%d" % args.connections, "-d%ds" % args.seconds, "--latency",
+                              "-s", os.path.join(HERE, "token.lua"), "http://127.0.0.1:%d/api/token" % server.port],
+                             capture_output=True, text=True, check=True, env=env).stdout
+    finally:
+        server.stop()
+        server.state.remove()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+\w+)", out).group(1)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    ratio = rps / (cores * sign)
+    print("openssl speed rsa2048: %.0f sign/s per core, %d cores" % (sign, cores))
+    print("POST /api/token: %.0f requests/s, p99 %s, non-2xx %s" % (rps, p99, non2xx.group(1) if non2xx else 0))
+    print("ratio requests/s / (cores x sign/s) = %.2f (target at least 0.70: %s)"
+          % (ratio, "met" if ratio >= 0.7 else "NOT met"))
+
+
+if __name__ == "__main__":
+    main()
