@@ -34,16 +34,7 @@ def main():
 
     server = harness.Server().start()
     fake = FakeZendesk().start()
-    fake.webhook_url = "http://127.0.0.1:%d/api/zendesk/webhook" % server.port
-    fake.webhook_secret = "bench-webhook-secret"
-    admin = server.state.admin
-    for key, value in (("transfers_enabled", "true"), ("zendesk.api_base", fake.url),
-                       ("zendesk.messaging.app_id", fake.app_id), ("zendesk.messaging.key_id", fake.key_id),
-                       ("zendesk.api_user", fake.api_user)):
-        admin("config", "set", key, value)
-    for key, value in (("zendesk.messaging.key_secret", fake.key_secret), ("zendesk.api_token", fake.api_token),
-                       ("zendesk.messaging.webhook_secret", fake.webhook_secret)):
-        admin("config", "set", key, "-", stdin=value + "\n")
+    harness.connect_zendesk(server, fake, "bench-webhook-secret")
     env = dict(os.environ, DESKBRIDGE_BASE_URL="http://127.0.0.1:%d" % server.port,
                FAKE_ZENDESK_URL=fake.url, BENCH_SECONDS=str(args.seconds), DESKBRIDGE_SRCDIR=SRCDIR)
     try:

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache.h"
@@ -21,6 +22,10 @@ struct outbox_run {
 	struct zendesk_account *acct;
 	struct transfer_handoff handoff;
 	int64_t now;
+	char lease[64], holder[32];
+	/* The first post of a job tried before may have reached Zendesk with its answer
+	 * lost (a timeout, a dropped connection, a killed process): ask before posting. */
+	int uncertain;
 };
 
 static const char *progress(struct transfer_job *job, const char *name)
@@ -34,6 +39,40 @@ static const char *progress(struct transfer_job *job, const char *name)
 static void set_progress(struct transfer_job *job, const char *name, const char *value)
 {
 	json_object_object_add(job->payload, name, json_object_new_string(value));
+}
+
+/* Keeps this process the one delivering for the transfer while it works; 0 when another
+ * has taken over (this one was too slow, its lease ran out). */
+static int renew_lease(struct outbox_run *r)
+{
+	int got = 0;
+
+	return transfer_lease(r->db, r->lease, r->holder, (int64_t)time(NULL), OUTBOX_LEASE_S, &got) == ST_OK && got;
+}
+
+/* Posts one message marked "<transfer>/<job>/<n>" once, even across lost answers. */
+static int post_once(struct outbox_run *r, struct transfer_job *job, int n, const char *conversation_id,
+		     const char *user_id, const char *text, char id[ZENDESK_ID_LEN], struct zendesk_call *call)
+{
+	char mark[TRANSFER_ID_LEN + 48];
+	int found = 0, st = ST_OK;
+
+	snprintf(mark, sizeof mark, "%s/%lld/%d", r->id, (long long)job->id, n);
+	if (r->uncertain) {
+		st = zendesk_find_marked(r->acct, conversation_id, mark, id, &found, call);
+		if (st != ST_OK || call->outcome != ZENDESK_OK || found)
+			return st;
+	}
+	/* From here until Zendesk answers, the post's fate is unknown, also to the process
+	 * that takes over if this one is killed: it is written down first. */
+	r->uncertain = 1;
+	set_progress(job, "posting", mark);
+	st = transfer_job_save(r->db, job, 0);
+	if (st == ST_OK)
+		st = zendesk_post(r->acct, conversation_id, user_id, text, mark, id, call);
+	if (st == ST_OK && call->outcome != ZENDESK_UNREACHABLE)
+		r->uncertain = 0;
+	return st;
 }
 
 /* The handoff's steps; each done step is saved, so a retry resumes after it. */
@@ -75,13 +114,15 @@ static int run_start(struct outbox_run *r, struct transfer_job *job, struct zend
 			author = strcmp(json_object_get_string(from), "user") == 0 ? progress(job, "user_id") : NULL;
 			body = json_object_get_string(text);
 		}
-		st = zendesk_post(r->acct, progress(job, "conversation_id"), author, body, id, call);
+		st = post_once(r, job, (int)posted, progress(job, "conversation_id"), author, body, id, call);
 		if (st != ST_OK || call->outcome != ZENDESK_OK)
 			return st;
 		if (!progress(job, "first_message_id"))
 			set_progress(job, "first_message_id", id);
 		json_object_object_add(job->payload, "posted", json_object_new_int64(posted + 1));
 		st = transfer_job_save(r->db, job, 0);
+		if (st == ST_OK && !renew_lease(r))
+			return ST_CONFLICT;
 	}
 	if (st == ST_OK)
 		st = zendesk_pass_control(r->acct, progress(job, "conversation_id"), progress(job, "first_message_id"),
@@ -104,11 +145,11 @@ static int run_job(struct outbox_run *r, struct transfer_job *job, struct zendes
 		return ST_OK;
 	}
 	if (strcmp(job->kind, "message") == 0 && json_object_object_get_ex(job->payload, "text", &text))
-		return zendesk_post(r->acct, r->handoff.zendesk_conversation_id, r->handoff.zendesk_user_id,
-				    json_object_get_string(text), id, call);
+		return post_once(r, job, 0, r->handoff.zendesk_conversation_id, r->handoff.zendesk_user_id,
+				 json_object_get_string(text), id, call);
 	if (strcmp(job->kind, "end") == 0)
-		return zendesk_post(r->acct, r->handoff.zendesk_conversation_id, NULL,
-				    "The visitor's chat has ended.", id, call);
+		return post_once(r, job, 0, r->handoff.zendesk_conversation_id, NULL,
+				 "The visitor's chat has ended.", id, call);
 	call->outcome = ZENDESK_REJECTED;
 	snprintf(call->detail, sizeof call->detail, "unknown job kind %s", job->kind);
 	return ST_OK;
@@ -118,8 +159,8 @@ static int64_t backoff(int attempts, long retry_after_s)
 {
 	int64_t wait = (int64_t)1 << (attempts < 8 ? attempts : 8);
 
-	if (retry_after_s > wait)
-		wait = retry_after_s;
+	if (retry_after_s > 0)
+		return retry_after_s < OUTBOX_RETRY_AFTER_MAX_S ? retry_after_s : OUTBOX_RETRY_AFTER_MAX_S;
 	return wait < OUTBOX_BACKOFF_MAX_S ? wait : OUTBOX_BACKOFF_MAX_S;
 }
 
@@ -143,10 +184,11 @@ static int deliver_jobs(struct outbox_run *r, struct outbox_result *out)
 
 	for (int i = 0; st == ST_OK && found && i < OUTBOX_JOBS_PER_RUN; i++) {
 		st = transfer_job_next(r->db, r->id, &job, &found);
-		if (st != ST_OK || !found || job.next_attempt_at > r->now) {
+		if (st != ST_OK || !found || job.next_attempt_at > r->now || (i > 0 && !renew_lease(r))) {
 			transfer_job_clear(&job);
 			break;
 		}
+		r->uncertain = job.attempts > 0 || progress(&job, "posting");
 		transfer_handoff_clear(&r->handoff);
 		st = transfer_handoff_get(r->db, r->id, &r->handoff);
 		if (st == ST_OK)
@@ -154,7 +196,8 @@ static int deliver_jobs(struct outbox_run *r, struct outbox_result *out)
 		if (st == ST_OK && call.outcome == ZENDESK_OK) {
 			st = transfer_job_save(r->db, &job, 1);
 			out->delivered++;
-		} else if (st == ST_OK && call.outcome == ZENDESK_UNREACHABLE && job.attempts + 1 < OUTBOX_MAX_ATTEMPTS) {
+		} else if (st == ST_OK && call.outcome == ZENDESK_UNREACHABLE &&
+			   r->now - job.created_at < OUTBOX_GIVE_UP_S) {
 			remember_error(r->db, call.detail, r->now);
 			st = transfer_job_retry(r->db, &job, r->now + backoff(job.attempts, call.retry_after_s), call.detail);
 			out->retrying++;
@@ -172,8 +215,7 @@ static int deliver_jobs(struct outbox_run *r, struct outbox_result *out)
 
 int outbox_deliver(struct db *db, const char *transfer_id, int64_t now, struct outbox_result *out)
 {
-	struct outbox_run r = {db, transfer_id, NULL, {0}, now};
-	char lease[64], holder[32];
+	struct outbox_run r = {.db = db, .id = transfer_id, .now = now};
 	int got = 0, st;
 
 	memset(out, 0, sizeof *out);
@@ -184,12 +226,15 @@ int outbox_deliver(struct db *db, const char *transfer_id, int64_t now, struct o
 		zendesk_account_free(r.acct);
 		return st;
 	}
-	snprintf(lease, sizeof lease, "outbox:%s", transfer_id);
-	snprintf(holder, sizeof holder, "%ld", (long)getpid());
-	st = transfer_lease(db, lease, holder, now, OUTBOX_LEASE_S, &got);
+	snprintf(r.lease, sizeof r.lease, "outbox:%s", transfer_id);
+	snprintf(r.holder, sizeof r.holder, "%ld", (long)getpid());
+	st = transfer_lease(db, r.lease, r.holder, now, OUTBOX_LEASE_S, &got);
 	if (st == ST_OK && got) {
 		st = deliver_jobs(&r, out);
-		transfer_lease_release(db, lease, holder);
+		/* Overtaken by another process: it has the jobs now; not a failure. */
+		if (st == ST_CONFLICT)
+			st = ST_OK;
+		transfer_lease_release(db, r.lease, r.holder);
 	}
 	transfer_handoff_clear(&r.handoff);
 	zendesk_account_free(r.acct);

@@ -1,17 +1,25 @@
 /* lib/outbox.h — delivering what waits in a transfer's outbox to Zendesk: the handoff,
  * the visitor's messages, the end; in order, by one process at a time (a lease), after
  * the response that stored them, retried with backoff while Zendesk fails, and given
- * up with an error event for the visitor when Zendesk refuses or after
- * OUTBOX_MAX_ATTEMPTS. Not: storing the jobs (transfer.h) or Zendesk's API (zendesk.h). */
+ * up with an error event for the visitor when Zendesk refuses, or has not taken it
+ * OUTBOX_GIVE_UP_S after it was stored. Not: storing the jobs (transfer.h) or Zendesk's
+ * API (zendesk.h). */
 #ifndef DESKBRIDGE_OUTBOX_H
 #define DESKBRIDGE_OUTBOX_H
 
 #include <stdint.h>
 
-#define OUTBOX_MAX_ATTEMPTS 8
-#define OUTBOX_LEASE_S 120
+/* A visitor in a live chat is better told after a quarter of an hour that a message did
+ * not get through than left waiting; within it, an outage of Zendesk loses nothing. */
+#define OUTBOX_GIVE_UP_S 900
+/* Renewed before every job and every step of a handoff, each at most one Zendesk call
+ * (8 s) apart: a process killed while delivering holds a transfer's deliveries this long. */
+#define OUTBOX_LEASE_S 30
 #define OUTBOX_JOBS_PER_RUN 50
-#define OUTBOX_BACKOFF_MAX_S 300
+/* Retries double from 1 s up to this, so a chat resumes soon after Zendesk does. A
+ * Retry-After from Zendesk is followed as given, up to OUTBOX_RETRY_AFTER_MAX_S. */
+#define OUTBOX_BACKOFF_MAX_S 30
+#define OUTBOX_RETRY_AFTER_MAX_S 300
 
 struct db;
 

@@ -74,7 +74,7 @@ static const char transfer_sql_joined[] =
 	"UPDATE transfers SET agent_joined_at = ?2, agent_id = ?3, agent_name = ?4, state = 'active'"
 	" WHERE id = ?1";
 static const char transfer_sql_job_next[] =
-	"SELECT id, kind, coalesce(seq, 0), attempts, next_attempt_at, payload FROM outbox"
+	"SELECT id, kind, coalesce(seq, 0), attempts, next_attempt_at, payload, created_at FROM outbox"
 	" WHERE transfer_id = ? AND state = 'pending' ORDER BY id LIMIT 1";
 static const char transfer_sql_job_save[] =
 	"UPDATE outbox SET payload = ?2, state = CASE WHEN ?3 THEN 'sent' ELSE state END WHERE id = ?1";
@@ -976,6 +976,7 @@ int transfer_job_next(struct db *db, const char *id, struct transfer_job *job, i
 		job->seq = sqlite3_column_int64(stmt, 2);
 		job->attempts = sqlite3_column_int(stmt, 3);
 		job->next_attempt_at = sqlite3_column_int64(stmt, 4);
+		job->created_at = sqlite3_column_int64(stmt, 6);
 		job->payload = json_tokener_parse((const char *)sqlite3_column_text(stmt, 5));
 		if (!json_object_is_type(job->payload, json_type_object)) {
 			json_object_put(job->payload);

@@ -98,7 +98,7 @@ struct transfer_job {
 	char kind[16];           /* "start", "message", "end" */
 	int64_t seq;             /* the event of a message */
 	int attempts;
-	int64_t next_attempt_at;
+	int64_t next_attempt_at, created_at;
 	struct json_object *payload;   /* owned; the job's data and its progress */
 };
 /* The oldest pending job; *found 0 when none. Free with transfer_job_clear. */

@@ -15,7 +15,10 @@
  *       developer.zendesk.com/api-reference/conversations/#tag/Users
  *  POST {base}/sc/v2/apps/{appId}/conversations            {"type": "personal", "participants"}
  *       developer.zendesk.com/api-reference/conversations/#tag/Conversations
- *  POST {base}/sc/v2/apps/{appId}/conversations/{id}/messages   {"author", "content"}
+ *  POST {base}/sc/v2/apps/{appId}/conversations/{id}/messages   {"author", "content",
+ *       "metadata": {"deskbridge_mark"}}
+ *  GET  {base}/sc/v2/apps/{appId}/conversations/{id}/messages   {"messages", "meta", "links"}:
+ *       the latest page, searched for a mark before a post whose answer was lost is retried
  *       developer.zendesk.com/api-reference/conversations/#tag/Messages
  *  POST {base}/sc/v2/apps/{appId}/conversations/{id}/passControl
  *       {"switchboardIntegration": "zd:agentWorkspace", "metadata": {"first_message_id",
@@ -51,6 +54,23 @@
 #define ZENDESK_CONNECT_TIMEOUT_MS 3000L
 #define ZENDESK_TIMEOUT_MS 8000L
 #define ZENDESK_MAX_RESPONSE (1024 * 1024)
+/* The metadata key of the mark on each message deskbridge posts. */
+#define ZENDESK_MARK_KEY "deskbridge_mark"
+
+static const char *jstr(struct json_object *obj, const char *name)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(obj, name, &v) && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v) : NULL;
+}
+
+static struct json_object *jobj(struct json_object *obj, const char *name)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(obj, name, &v) && json_object_is_type(v, json_type_object) ? v : NULL;
+}
 
 struct zendesk_account {
 	char *base;          /* no trailing slash */
@@ -426,10 +446,11 @@ int zendesk_conversation(const struct zendesk_account *a, const char *user_id, c
 }
 
 int zendesk_post(const struct zendesk_account *a, const char *conversation_id, const char *user_id,
-		 const char *text, char message_id[ZENDESK_ID_LEN], struct zendesk_call *call)
+		 const char *text, const char *mark, char message_id[ZENDESK_ID_LEN],
+		 struct zendesk_call *call)
 {
 	struct json_object *body = json_object_new_object(), *author = json_object_new_object();
-	struct json_object *content = json_object_new_object();
+	struct json_object *content = json_object_new_object(), *meta = json_object_new_object();
 	char url[2048];
 	int st = messaging_url(a, url, sizeof url, "/conversations/", conversation_id, "/messages");
 
@@ -443,11 +464,41 @@ int zendesk_post(const struct zendesk_account *a, const char *conversation_id, c
 	json_object_object_add(content, "type", json_object_new_string("text"));
 	json_object_object_add(content, "text", json_object_new_string(text));
 	json_object_object_add(body, "content", content);
+	json_object_object_add(meta, ZENDESK_MARK_KEY, json_object_new_string(mark));
+	json_object_object_add(body, "metadata", meta);
 	if (st == ST_OK)
 		st = post_messaging(a, url, body, "posting a message", "messages", message_id,
 				    ZENDESK_ID_LEN, call);
 	json_object_put(body);
 	return st;
+}
+
+int zendesk_find_marked(const struct zendesk_account *a, const char *conversation_id, const char *mark,
+			char message_id[ZENDESK_ID_LEN], int *found, struct zendesk_call *call)
+{
+	struct zendesk_reply r;
+	struct json_object *messages = NULL;
+	char url[2048];
+	int st = messaging_url(a, url, sizeof url, "/conversations/", conversation_id, "/messages");
+
+	*found = 0;
+	if (st == ST_OK)
+		st = exchange("GET", url, NULL, a->key_id, a->key_secret, &r);
+	if (st != ST_OK)
+		return st;
+	classify(&r, "looking for a message sent before", call);
+	json_object_object_get_ex(r.json, "messages", &messages);
+	for (size_t i = 0; call->outcome == ZENDESK_OK && !*found &&
+			   json_object_is_type(messages, json_type_array) && i < json_object_array_length(messages); i++) {
+		struct json_object *m = json_object_array_get_idx(messages, i);
+		const char *got = jstr(jobj(m, "metadata"), ZENDESK_MARK_KEY);
+		if (got && strcmp(got, mark) == 0 && jstr(m, "id")) {
+			snprintf(message_id, ZENDESK_ID_LEN, "%s", jstr(m, "id"));
+			*found = 1;
+		}
+	}
+	reply_free(&r);
+	return ST_OK;
 }
 
 /* Zendesk tags are lower case, without spaces (a space separates two tags). */
@@ -516,20 +567,6 @@ int zendesk_agents_online(const struct zendesk_account *a, int *count, struct ze
  * event {"id", "type", "createdAt", "payload"}; the agent workspace posts as a
  * "business" author, deskbridge's own messages come back as the "user" author. */
 
-static const char *jstr(struct json_object *obj, const char *name)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(obj, name, &v) && json_object_is_type(v, json_type_string)
-		       ? json_object_get_string(v) : NULL;
-}
-
-static struct json_object *jobj(struct json_object *obj, const char *name)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(obj, name, &v) && json_object_is_type(v, json_type_object) ? v : NULL;
-}
 
 static int is_business(struct json_object *author)
 {

@@ -53,13 +53,20 @@ int zendesk_user(const struct zendesk_account *acct, const char *external_id, co
 int zendesk_conversation(const struct zendesk_account *acct, const char *user_id,
 			 const char *transfer_id, char conversation_id[ZENDESK_ID_LEN],
 			 struct zendesk_call *call);
-/* A text message by the visitor (user_id) or, with user_id NULL, by the bot. */
+/* A text message by the visitor (user_id) or, with user_id NULL, by the bot. mark, unique
+ * to this message, goes into its metadata: a retry after an answer that never came asks
+ * Zendesk for it (zendesk_find_marked) instead of posting the message twice. */
 int zendesk_post(const struct zendesk_account *acct, const char *conversation_id, const char *user_id,
-		 const char *text, char message_id[ZENDESK_ID_LEN], struct zendesk_call *call);
+		 const char *text, const char *mark, char message_id[ZENDESK_ID_LEN],
+		 struct zendesk_call *call);
+/* *found 1 and its id when the conversation's latest messages hold the one posted with mark. */
+int zendesk_find_marked(const struct zendesk_account *acct, const char *conversation_id,
+			const char *mark, char message_id[ZENDESK_ID_LEN], int *found,
+			struct zendesk_call *call);
 /* Hands the conversation to the agent workspace: the ticket shows it from
- * first_message_id on and carries the tag "deskbridge_<transfer id>". */
-/* department (may be NULL) becomes a ticket tag "deskbridge_dept_<department>" for the
- * admin's routing triggers: messaging has no department field of its own. */
+ * first_message_id on and carries the tag "deskbridge_<transfer id>"; department (may be
+ * NULL) becomes the tag "deskbridge_dept_<department>" for the admin's routing triggers,
+ * as messaging has no department field of its own. */
 int zendesk_pass_control(const struct zendesk_account *acct, const char *conversation_id,
 			 const char *first_message_id, const char *transfer_id, const char *department,
 			 struct zendesk_call *call);

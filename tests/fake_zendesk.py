@@ -33,6 +33,7 @@ import urllib.parse
 import urllib.request
 
 _ids = itertools.count(1)
+MESSAGES_PAGE = 100
 
 
 def _id(prefix):
@@ -56,7 +57,7 @@ class FakeZendesk:
 
     # Control.
 
-    def start(self):
+    def start(self, port=0):
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -75,7 +76,7 @@ class FakeZendesk:
             def handle_error(self, request, client_address):
                 pass  # a client that gave up on a slow answer is what "slow" tests
 
-        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server = Server(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
@@ -85,6 +86,15 @@ class FakeZendesk:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+
+    def down(self):
+        """Zendesk unreachable: nothing listens on its port (connections are refused)."""
+        self._port = self.server.server_address[1]
+        self.stop()
+
+    def up(self):
+        """Back on the same port, with everything it had recorded."""
+        return self.start(self._port)
 
     @property
     def url(self):
@@ -283,9 +293,19 @@ class FakeZendesk:
                 if author.get("type") not in ("user", "business") or content.get("type") != "text":
                     return self._send(h, 400, {"errors": [{"code": "bad_request", "title": "Invalid message"}]})
                 message = {"id": _id("msg_"), "received": _now(), "author": author, "content": content}
+                if isinstance(body.get("metadata"), dict):
+                    message["metadata"] = body["metadata"]
                 with self.lock:
                     conv["messages"].append(message)
                 return self._send(h, 201, {"messages": [message]})
+            if rest[2] == "messages" and method == "GET":
+                # The latest page, oldest first, as List Messages answers without a cursor.
+                with self.lock:
+                    page = conv["messages"][-MESSAGES_PAGE:]
+                    more = len(conv["messages"]) > MESSAGES_PAGE
+                return self._send(h, 200, {"messages": page, "meta": {
+                    "hasMore": more, "afterCursor": None, "beforeCursor": page[0]["id"] if more else None},
+                    "links": {}})
             if rest[2] == "passControl" and method == "POST":
                 conv["control"] = body.get("switchboardIntegration")
                 conv["pass_metadata"] = body.get("metadata")

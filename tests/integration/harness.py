@@ -306,6 +306,23 @@ class ApacheServer(Server):
         return pids
 
 
+def connect_zendesk(server, fake, webhook_secret="webhook-secret-for-tests"):
+    """Configures a running deskbridge for tests/fake_zendesk.py (transfers on, every
+    Zendesk credential, limits far above what a test sends) and points the fake's
+    webhook deliveries at it."""
+    admin = server.state.admin
+    for key, value in (("transfers_enabled", "true"), ("limits.transfers_per_minute", "100000"),
+                       ("limits.messages_per_minute", "100000"), ("limits.open_transfers_per_visitor", "1000"),
+                       ("zendesk.api_base", fake.url), ("zendesk.messaging.app_id", fake.app_id),
+                       ("zendesk.messaging.key_id", fake.key_id), ("zendesk.api_user", fake.api_user)):
+        admin("config", "set", key, value)
+    for key, value in (("zendesk.messaging.key_secret", fake.key_secret), ("zendesk.api_token", fake.api_token),
+                       ("zendesk.messaging.webhook_secret", webhook_secret)):
+        admin("config", "set", key, "-", stdin=value + "\n")
+    fake.webhook_url = "http://127.0.0.1:%d/api/zendesk/webhook" % server.port
+    fake.webhook_secret = webhook_secret
+
+
 def _stop_all():
     for s in _servers:
         try:

@@ -39,9 +39,13 @@ async function main(cfg) {
   const msgPost = new SunshineConversationsClient.MessagePost();
   msgPost.author = { type: "user", userId: out.userId };
   msgPost.content = { type: "text", text: "Hello from the official client" };
+  msgPost.metadata = { deskbridge_mark: "tr_x/1/0" };
   const posted = await messages.postMessage(cfg.appId, out.conversationId, msgPost);
   out.messageId = posted.messages[0].id;
   out.messageText = posted.messages[0].content.text;
+  const listed = await messages.listMessages(cfg.appId, out.conversationId);
+  out.listedMark = listed.messages[listed.messages.length - 1].metadata.deskbridge_mark;
+  out.listedHasMore = listed.meta.hasMore;
 
   const switchboard = new SunshineConversationsClient.SwitchboardActionsApi();
   const pass = new SunshineConversationsClient.PassControlBody();

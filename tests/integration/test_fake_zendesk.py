@@ -30,6 +30,7 @@ class OfficialClient(unittest.TestCase):
         self.assertEqual(out["fetchedUserId"], out["userId"])
         self.assertEqual(out["conflict"], 409)
         self.assertEqual(out["messageText"], "Hello from the official client")
+        self.assertEqual((out["listedMark"], out["listedHasMore"]), ("tr_x/1/0", False))
         self.assertTrue(out["passed"] and out["activity"])
         self.assertEqual(out["wrongSecret"], 401)
         conv = fake.conversations[out["conversationId"]]

@@ -24,18 +24,7 @@ def setUpModule():
     global SERVER, FAKE
     FAKE = FakeZendesk().start()
     SERVER = harness.Server().start()
-    admin = SERVER.state.admin
-    for key, value in (("transfers_enabled", "true"), ("limits.transfers_per_minute", "100000"),
-                       ("limits.open_transfers_per_visitor", "1000"),
-                       ("limits.messages_per_minute", "100000"), ("zendesk.api_base", FAKE.url),
-                       ("zendesk.messaging.app_id", FAKE.app_id), ("zendesk.messaging.key_id", FAKE.key_id),
-                       ("zendesk.api_user", FAKE.api_user)):
-        admin("config", "set", key, value)
-    for key, value in (("zendesk.messaging.key_secret", FAKE.key_secret), ("zendesk.api_token", FAKE.api_token),
-                       ("zendesk.messaging.webhook_secret", WEBHOOK_SECRET)):
-        admin("config", "set", key, "-", stdin=value + "\n")
-    FAKE.webhook_url = "http://127.0.0.1:%d/api/zendesk/webhook" % SERVER.port
-    FAKE.webhook_secret = WEBHOOK_SECRET
+    harness.connect_zendesk(SERVER, FAKE, WEBHOOK_SECRET)
 
 
 def tearDownModule():
