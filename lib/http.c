@@ -887,6 +887,9 @@ int http_finish(struct http_req *req)
 		st = buf_appendf(&head, "Content-Length: %zu\r\n", req->out.len);
 	if (st == ST_OK)
 		st = buf_appendf(&head, "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
+	/* Over HTTPS, browsers are told to stay on it: a secret must never travel in clear. */
+	if (st == ST_OK && http_req_is_https(req))
+		st = buf_appendf(&head, "Strict-Transport-Security: max-age=31536000\r\n");
 	if (st == ST_OK && req->headers.len)
 		st = buf_append(&head, req->headers.data, req->headers.len);
 	if (st == ST_OK)

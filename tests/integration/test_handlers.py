@@ -181,6 +181,15 @@ class PlainCgi(unittest.TestCase):
             assert_api_headers(self, r)
             self.assertIn("%s[" % h, log)
 
+    def test_hsts_only_over_https(self):
+        for h in harness.HANDLERS:
+            r, _ = self.state.cgi(h, "GET", "/api/health", env={"HTTPS": "on"})
+            self.assertEqual(r.header("Strict-Transport-Security"), "max-age=31536000", h)
+            r, _ = self.state.cgi(h, "GET", "/api/nothing", env={"REQUEST_SCHEME": "https"})
+            self.assertEqual((r.status, r.header("Strict-Transport-Security")), (404, "max-age=31536000"), h)
+            r, _ = self.state.cgi(h, "GET", "/api/health")
+            self.assertIsNone(r.header("Strict-Transport-Security"), h)
+
     def test_health_error_from_every_handler(self):
         for h in harness.HANDLERS:
             r, _ = self.state.cgi(h, "GET", "/api/health",
