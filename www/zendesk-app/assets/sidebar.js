@@ -47,7 +47,8 @@
   if (!client) { show("This page runs inside Zendesk's agent workspace."); return; }
   Promise.all([client.get("ticket.tags"), client.metadata()]).then(function (r) {
     var tags = r[0]["ticket.tags"] || [];
-    var tag = tags.filter(function (t) { return t.indexOf("deskbridge_") === 0; })[0];
+    // "deskbridge_tr_…" names the transfer; "deskbridge_dept_…" is only for routing.
+    var tag = tags.filter(function (t) { return t.indexOf("deskbridge_tr_") === 0; })[0];
     if (!tag) { show("This ticket did not come from a deskbridge transfer."); return; }
     var base = String(r[1].settings.deskbridge_url || "").replace(/\/+$/, "");
     return client.request({
