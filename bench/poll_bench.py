@@ -25,6 +25,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "integration"))
+sys.path.insert(0, os.path.join(SRCDIR, "tests"))
 
 
 def wrk(url, seconds, connections, headers=()):
@@ -64,6 +65,7 @@ def main():
     args = ap.parse_args()
     os.environ["DESKBRIDGE_BUILDDIR"] = args.build
     import harness
+    from fake_zendesk import FakeZendesk
 
     hello = os.path.join(args.build, "bench", "hello")
     if not os.access(hello, os.X_OK):
@@ -72,10 +74,17 @@ def main():
                                                      "DESKBRIDGE_BENCH_HELLO": hello})
     server.config = os.path.join(HERE, "lighttpd-bench.conf")
     server.start()
+    # A transfer as it is while a chat goes on: handed over, nothing waiting in its outbox
+    # (a transfer whose handoff cannot be delivered makes every poll try again).
+    fake = FakeZendesk().start()
     try:
-        server.state.admin("config", "set", "transfers_enabled", "true")
+        harness.connect_zendesk(server, fake)
         r = server.request("POST", "/api/transfers", body={"visitor": {"name": "B", "email": "b@bench.example"}})
         t = r.json()
+        deadline = time.time() + 30
+        while not any(c["control"] for c in list(fake.conversations.values())) and time.time() < deadline:
+            server.request("GET", "/api/transfers/%s/events" % t["id"], headers={"Authorization": "Bearer " + t["secret"]})
+            time.sleep(0.1)
         base = "http://127.0.0.1:%d" % server.port
         auth = "Authorization: Bearer " + t["secret"]
         poll = "%s/api/transfers/%s/events?after=0" % (base, t["id"])
@@ -93,6 +102,7 @@ def main():
         fill(server.state.db, 10000, 1000000)
         measure("10,000 transfers, 1,000,000 events")
     finally:
+        fake.stop()
         server.stop()
         server.state.remove()
 
