@@ -15,6 +15,7 @@ Tests in other processes (the browser tests, in Node) drive it over HTTP through
 control routes under /_fake/, outside Zendesk's namespace:
 
     GET  /_fake/conversations   every conversation: id, metadata, control, messages, activity
+    GET  /_fake/requests        every API request it received: method, path
     POST /_fake/agent           {"conversation", "action": "accept" | "says" | "typing" |
                                  "read" | "solves", "text", "typing"} -> a webhook delivery
     POST /_fake/fail            {"how": 500 | "drop" | ["slow", s], "count": n}
@@ -205,6 +206,10 @@ class FakeZendesk:
                                                 "messages", "activity")}
                          for c in self.conversations.values()]
             return self._send(h, 200, {"conversations": convs})
+        if method == "GET" and route == "requests":
+            with self.lock:
+                reqs = [{"method": r[0], "path": r[1]} for r in self.requests]
+            return self._send(h, 200, {"requests": reqs})
         if method == "POST" and route == "agent":
             cid = body.get("conversation")
             if cid not in self.conversations:

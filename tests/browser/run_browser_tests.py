@@ -16,6 +16,7 @@ BROWSER_OUTPUT_DIR; deskbridge starts unconfigured.
 
 import os
 import re
+import secrets
 import subprocess
 import sys
 
@@ -37,7 +38,9 @@ def run_script(script, line):
     except Exception as e:  # noqa: BLE001 — reported as a failed check
         line(False, "start deskbridge (lighttpd and the handlers)", str(e))
         return
-    fake = FakeZendesk().start()
+    # Random credentials: a test may look for them where they must not be (the page).
+    tag = secrets.token_hex(6)
+    fake = FakeZendesk(key_secret="keysecret-%s-A" % tag, api_token="apitoken-%s-B" % tag).start()
     fake.webhook_url = "http://127.0.0.1:%d/api/zendesk/webhook" % server.port
     fake.webhook_secret = "browser-test-webhook-secret"
     env = dict(os.environ)

@@ -1,68 +1,37 @@
 // tests/browser/setup_form.test.mjs — the admin setup form (/setup/) in Debian's chromium.
 //
-// Run by run_browser_tests.py, which starts the real deskbridge and passes
-// DESKBRIDGE_BASE_URL and DESKBRIDGE_ADMIN_PASSWORD. Prints TAP: one line per check; a
-// failing check does not stop the ones after it. A fake Zendesk (two endpoints that
-// "Access account" calls) runs in this process on a loopback port.
-//
-// playwright-core never downloads a browser: it drives /usr/bin/chromium (the
-// `chromium` Debian package), or CHROMIUM_PATH.
-import { createRequire } from 'node:module';
+// Run by run_browser_tests.py, which starts the real deskbridge and the fake Zendesk
+// (tests/fake_zendesk.py, whose credentials it passes) for "Access account".
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
+import { assert, bail, check, done, launchChromium } from '../tap.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-// Through require, so that NODE_PATH finds the packages when the tests run from a copy
-// of the sources without node_modules (make distcheck).
-const { chromium } = createRequire(import.meta.url)('playwright-core');
 const BASE = process.env.DESKBRIDGE_BASE_URL;
 const PASSWORD = process.env.DESKBRIDGE_ADMIN_PASSWORD;
 const OUT = process.env.BROWSER_OUTPUT_DIR || path.join(HERE, 'output');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const FAKE = process.env.FAKE_ZENDESK_URL;
 
-if (!BASE || !PASSWORD) {
-	console.log('not ok 1 - DESKBRIDGE_BASE_URL and DESKBRIDGE_ADMIN_PASSWORD are set');
-	console.log('1..1');
-	process.exit(1);
-}
-
-/* ---- TAP ---------------------------------------------------------------------------- */
-
-let count = 0;
-let failures = 0;
-async function check(name, fn) {
-	count++;
-	try {
-		await fn();
-		console.log(`ok ${count} - ${name}`);
-	} catch (e) {
-		failures++;
-		console.log(`not ok ${count} - ${name}`);
-		for (const line of String((e && e.stack) || e).split('\n').slice(0, 12))
-			console.log('# ' + line);
-	}
-}
-function assert(cond, message) {
-	if (!cond) throw new Error(message);
-}
+if (!BASE || !PASSWORD || !FAKE)
+	bail('DESKBRIDGE_BASE_URL, DESKBRIDGE_ADMIN_PASSWORD and FAKE_ZENDESK_URL are set', new Error('run me through run_browser_tests.py'));
 
 /* ---- test data ---------------------------------------------------------------------- */
 
 const tag = randomBytes(6).toString('hex');
 const SECRETS = {
-	'zendesk.messaging.key_secret': `keysecret-${tag}-A`,
-	'zendesk.api_token': `apitoken-${tag}-B`,
+	// The fake Zendesk's own, random for each run.
+	'zendesk.messaging.key_secret': process.env.FAKE_ZENDESK_KEY_SECRET,
+	'zendesk.api_token': process.env.FAKE_ZENDESK_API_TOKEN,
 	'zendesk.shared_secret': `sharedsecret-${tag}-C`,
 	'zendesk.messaging.webhook_secret': `webhooksecret-${tag}-D`,
 	'zendesk.account_key': `accountkey-${tag}-E`,
 };
-const APP_ID = 'app_5f1c2d3e4a';
-const KEY_ID = 'app_key_01ab';
-const API_USER = 'agent@acme.example';
+const APP_ID = process.env.FAKE_ZENDESK_APP_ID;
+const KEY_ID = process.env.FAKE_ZENDESK_KEY_ID;
+const API_USER = process.env.FAKE_ZENDESK_API_USER;
 const SITE_PEM = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey
 	.export({ type: 'spki', format: 'pem' }).toString();
 
@@ -108,52 +77,16 @@ function png(width, height, rgb = [31, 95, 174]) {
 	]);
 }
 
-/* ---- a fake Zendesk for "Access account" ------------------------------------------- */
-
-const zendeskCalls = [];
-function basic(req) {
-	const h = req.headers.authorization || '';
-	return h.startsWith('Basic ') ? Buffer.from(h.slice(6), 'base64').toString() : '';
-}
-const fakeZendesk = http.createServer((req, res) => {
-	zendeskCalls.push(req.url);
-	const reply = (status, body) => {
-		res.writeHead(status, { 'Content-Type': 'application/json' });
-		res.end(JSON.stringify(body));
-	};
-	if (req.url === `/sc/v2/apps/${APP_ID}`) {
-		if (basic(req) !== `${KEY_ID}:${SECRETS['zendesk.messaging.key_secret']}`)
-			return reply(401, { errors: [{ code: 'unauthorized', title: 'Invalid key' }] });
-		return reply(200, { app: { id: APP_ID, displayName: 'Acme' } });
-	}
-	if (req.url.startsWith('/api/v2/agent_availabilities')) {
-		if (basic(req) !== `${API_USER}/token:${SECRETS['zendesk.api_token']}`)
-			return reply(401, { error: 'Couldn\'t authenticate you' });
-		return reply(200, {
-			data: [{ type: 'agent_availabilities', id: '1' }, { type: 'agent_availabilities', id: '2' }],
-		});
-	}
-	reply(404, { error: 'InvalidEndpoint' });
-});
-await new Promise((resolve) => fakeZendesk.listen(0, '127.0.0.1', resolve));
-const ZENDESK_BASE = `http://127.0.0.1:${fakeZendesk.address().port}`;
+const ZENDESK_BASE = FAKE;
+const zendeskCalls = async () => (await (await fetch(FAKE + '/_fake/requests')).json()).requests;
 
 /* ---- browser ------------------------------------------------------------------------ */
 
 let browser;
 try {
-	browser = await chromium.launch({
-		executablePath: CHROMIUM,
-		headless: true,
-		args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-			'--disable-background-networking', '--disable-component-update', '--disable-sync'],
-	});
+	browser = await launchChromium();
 } catch (e) {
-	console.log(`not ok 1 - launch chromium (${CHROMIUM})`);
-	for (const line of String(e.message || e).split('\n').slice(0, 8)) console.log('# ' + line);
-	console.log('1..1');
-	fakeZendesk.close();
-	process.exit(1);
+	bail('launch chromium', e);
 }
 const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
 const page = await context.newPage();
@@ -316,7 +249,7 @@ await check('"Access account" names the credential Zendesk rejected', async () =
 });
 
 await check('"Access account" shows the live result from Zendesk', async () => {
-	zendeskCalls.length = 0;
+	const before = (await zendeskCalls()).length;
 	// Back to the right token: "Access account" saves it before it checks.
 	await secretInput('zendesk.api_token').fill(SECRETS['zendesk.api_token']);
 	await page.click('#verify');
@@ -325,7 +258,8 @@ await check('"Access account" shows the live result from Zendesk', async () => {
 	const text = await out.textContent();
 	assert(await page.locator('#verify-result.good').count() === 1, 'verify failed: ' + text);
 	assert(/2 agents are online/.test(text), 'result: ' + text);
-	assert(zendeskCalls.some((u) => u.startsWith('/sc/v2/apps/')), 'Zendesk was not called: ' + zendeskCalls);
+	const calls = (await zendeskCalls()).slice(before);
+	assert(calls.some((c) => c.path === '/sc/v2/apps/' + APP_ID), 'Zendesk was not called: ' + JSON.stringify(calls));
 	await page.locator('#stat-verified time').waitFor();
 });
 
@@ -456,6 +390,4 @@ await check('no CSP violation or script error happened', async () => {
 });
 
 await browser.close();
-fakeZendesk.close();
-console.log(`1..${count}`);
-process.exit(failures ? 1 : 0);
+done();

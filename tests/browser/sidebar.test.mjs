@@ -18,7 +18,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { assert, bail, check, done, launchChromium, waitUntil, watchProblems } from './tap.mjs';
+import { assert, bail, check, done, launchChromium, waitUntil, watchProblems } from '../tap.mjs';
 
 const BASE = process.env.DESKBRIDGE_BASE_URL;
 const OUT = process.env.BROWSER_OUTPUT_DIR;

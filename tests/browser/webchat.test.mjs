@@ -4,7 +4,7 @@
 // both started by run_browser_tests.py.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { assert, bail, check, done, launchChromium, waitUntil, watchProblems } from './tap.mjs';
+import { assert, bail, check, done, launchChromium, waitUntil, watchProblems } from '../tap.mjs';
 
 const BASE = process.env.DESKBRIDGE_BASE_URL;
 const FAKE = process.env.FAKE_ZENDESK_URL;

@@ -306,6 +306,20 @@ class ApacheServer(Server):
         return pids
 
 
+def wait_for(check, seconds=15, poll=None, what=None):
+    """check()'s first truthy value, calling poll() (if any) before each try; fails the
+    test after seconds."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if poll:
+            poll()
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out after %d s waiting for %s" % (seconds, what or check))
+
+
 def connect_zendesk(server, fake, webhook_secret="webhook-secret-for-tests"):
     """Configures a running deskbridge for tests/fake_zendesk.py (transfers on, every
     Zendesk credential, limits far above what a test sends) and points the fake's

@@ -60,9 +60,9 @@ class Visitor:
         self.agent_texts = []        # in the order the visitor saw them
         self.ended = False
         self.lock = threading.Lock()
-        self.conv = wait_for(lambda: next((c for c in list(FAKE.conversations.values())
+        self.conv = harness.wait_for(lambda: next((c for c in list(FAKE.conversations.values())
                                            if c["metadata"] == {"deskbridge_transfer_id": self.id}
-                                           and c["control"]), None), what="handoff of " + name)
+                                           and c["control"]), None), seconds=30, what="handoff of " + name)
 
     def send(self, cmid, text, attempts=60):
         self.texts[cmid] = text
@@ -113,7 +113,7 @@ class Visitor:
 
     def drain(self, seconds):
         """Polls (which drives the outbox) until Zendesk has every accepted message."""
-        wait_for(lambda: len(self.in_zendesk()) >= len(self.expected_in_zendesk()), seconds, poll=self.poll,
+        harness.wait_for(lambda: len(self.in_zendesk()) >= len(self.expected_in_zendesk()), seconds, poll=self.poll,
                  what="every accepted message in Zendesk")
         time.sleep(0.5)
         self.poll()
@@ -131,18 +131,6 @@ class Visitor:
                  len(agent_sent), sum(1 for t in agent_sent if seen[t] == 1),
                  sum(1 for t in agent_sent if seen[t] > 1), dict(self.errors) or "none"), flush=True)
         return got, want
-
-
-def wait_for(check, seconds=30, poll=None, what=None):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if poll:
-            poll()
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out after %d s waiting for %s" % (seconds, what or check))
 
 
 class Faults(unittest.TestCase):

@@ -31,18 +31,6 @@ def tearDownModule():
     FAKE.stop()
 
 
-def wait_for(check, seconds=15, poll=None):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if poll:
-            poll()
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for %s" % check)
-
-
 def start_transfer(email="ana@shop.example", **extra):
     r = SERVER.request("POST", "/api/transfers", body=dict({
         "visitor": {"name": "Ana Lima", "email": email},
@@ -52,7 +40,7 @@ def start_transfer(email="ana@shop.example", **extra):
     assert r.status == 201, r.body
     t = r.json()
     auth = {"Authorization": "Bearer " + t["secret"]}
-    conv = wait_for(lambda: next((c for c in FAKE.conversations.values()
+    conv = harness.wait_for(lambda: next((c for c in FAKE.conversations.values()
                                   if c["metadata"] == {"deskbridge_transfer_id": t["id"]}
                                   and c["control"]), None))
     return t["id"], auth, conv
@@ -103,12 +91,12 @@ class Handoff(unittest.TestCase):
             self.assertEqual(SERVER.request("POST", base + "/messages", body=body, headers=auth).status, 202)
         SERVER.request("POST", base + "/messages", body={"client_message_id": "c1", "text": "visitor says 1"},
                        headers=auth)
-        wait_for(lambda: len(texts_from_visitor(conv)) >= 4)
+        harness.wait_for(lambda: len(texts_from_visitor(conv)) >= 4)
         time.sleep(0.3)
         self.assertEqual(texts_from_visitor(conv), ["I want a refund", "visitor says 0", "visitor says 1",
                                                     "visitor says 2"])
         SERVER.request("POST", base + "/typing", body={"typing": True}, headers=auth)
-        wait_for(lambda: conv.get("activity") == ["typing:start"])
+        harness.wait_for(lambda: conv.get("activity") == ["typing:start"])
 
         FAKE.deliver(FAKE.event("switchboard:passControl", {
             "conversation": {"id": conv["id"]},
@@ -134,7 +122,7 @@ class Handoff(unittest.TestCase):
         for i in range(3):
             SERVER.request("POST", base + "/messages", body={"client_message_id": "r%d" % i,
                                                               "text": "retry %d" % i}, headers=auth)
-        wait_for(lambda: len(texts_from_visitor(conv)) >= 4, seconds=30, poll=lambda: poll(tid, auth))
+        harness.wait_for(lambda: len(texts_from_visitor(conv)) >= 4, seconds=30, poll=lambda: poll(tid, auth))
         time.sleep(0.3)
         self.assertEqual(texts_from_visitor(conv)[1:], ["retry 0", "retry 1", "retry 2"])
 
@@ -143,7 +131,7 @@ class Handoff(unittest.TestCase):
         FAKE.fail_next("drop")
         SERVER.request("POST", "/api/transfers/%s/messages" % tid,
                        body={"client_message_id": "d0", "text": "after a drop"}, headers=auth)
-        wait_for(lambda: "after a drop" in texts_from_visitor(conv), seconds=30, poll=lambda: poll(tid, auth))
+        harness.wait_for(lambda: "after a drop" in texts_from_visitor(conv), seconds=30, poll=lambda: poll(tid, auth))
         self.assertEqual(texts_from_visitor(conv).count("after a drop"), 1)
 
     def test_slow_zendesk_times_out_and_is_retried(self):
@@ -154,7 +142,7 @@ class Handoff(unittest.TestCase):
                            body={"client_message_id": "s0", "text": "despite a slow Zendesk"}, headers=auth)
         self.assertEqual(r.status, 202)
         self.assertLess(time.time() - started, 2, "the visitor waited for Zendesk")
-        wait_for(lambda: "despite a slow Zendesk" in texts_from_visitor(conv), seconds=40,
+        harness.wait_for(lambda: "despite a slow Zendesk" in texts_from_visitor(conv), seconds=40,
                  poll=lambda: poll(tid, auth))
         self.assertEqual(texts_from_visitor(conv).count("despite a slow Zendesk"), 1)
 
@@ -162,9 +150,9 @@ class Handoff(unittest.TestCase):
         tid, auth, conv = start_transfer("gus@shop.example")
         base = "/api/transfers/" + tid
         self.assertEqual(SERVER.request("POST", base + "/read", body={"seq": 0}, headers=auth).status, 204)
-        wait_for(lambda: "conversation:read" in conv.get("activity", []))
+        harness.wait_for(lambda: "conversation:read" in conv.get("activity", []))
         self.assertEqual(SERVER.request("POST", base + "/end", headers=auth).status, 200)
-        wait_for(lambda: any(m["content"]["text"] == "The visitor's chat has ended."
+        harness.wait_for(lambda: any(m["content"]["text"] == "The visitor's chat has ended."
                              for m in conv["messages"]))
         resumed = SERVER.request("GET", base, headers=auth).json()
         self.assertEqual((resumed["id"], resumed["state"]), (tid, "ended"))
@@ -175,7 +163,7 @@ class Handoff(unittest.TestCase):
         r = SERVER.request("POST", "/api/transfers/%s/messages" % tid,
                            body={"client_message_id": "x0", "text": "refused"}, headers=auth)
         msg_id = r.json()["id"]
-        errors = wait_for(lambda: [e for e in poll(tid, auth)["events"] if e["type"] == "error"])
+        errors = harness.wait_for(lambda: [e for e in poll(tid, auth)["events"] if e["type"] == "error"])
         self.assertEqual((errors[0]["code"], errors[0]["message_id"]), ("delivery_failed", msg_id))
         self.assertNotIn("refused", texts_from_visitor(conv))
         status = SERVER.state.admin("stats").stdout

@@ -8,6 +8,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { check, done } from '../tap.mjs';
 
 const SRCDIR = process.env.DESKBRIDGE_SRCDIR || path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LIBRARY = path.join(SRCDIR, 'www', 'webchat', 'deskbridge-webchat.js');
@@ -17,20 +18,6 @@ copyFileSync(LIBRARY, path.join(tmp, 'deskbridge-webchat.mjs'));
 const { createServiceDeskFactory, ErrorType } = await import(pathToFileURL(path.join(tmp, 'deskbridge-webchat.mjs')));
 rmSync(tmp, { recursive: true });
 
-let count = 0;
-let failures = 0;
-async function check(name, fn) {
-	count++;
-	try {
-		await fn();
-		console.log(`ok ${count} - ${name}`);
-	} catch (e) {
-		failures++;
-		console.log(`not ok ${count} - ${name}`);
-		for (const line of String((e && e.stack) || e).split('\n').slice(0, 10))
-			console.log('# ' + line);
-	}
-}
 function equal(actual, expected, what) {
 	const a = JSON.stringify(actual), b = JSON.stringify(expected);
 	if (a !== b)
@@ -380,5 +367,4 @@ await check('the classic-script build is the module, regenerated', async () => {
 	equal(Object.keys(g.DeskbridgeWebChat).sort(), ['DeskbridgeError', 'DeskbridgeServiceDesk', 'ErrorType', 'createServiceDeskFactory'], 'exports');
 });
 
-console.log(`1..${count}`);
-process.exit(failures ? 1 : 0);
+done();

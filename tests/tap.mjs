@@ -1,11 +1,8 @@
-// tests/browser/tap.mjs — what the browser test scripts share: TAP checks (one line per
-// check; a failing check does not stop the ones after it), Debian's chromium through
+// tests/tap.mjs — what the Node test scripts share: TAP checks (one line per check; a
+// failing check does not stop the ones after it), Debian's chromium through
 // playwright-core (never a downloaded browser), and waiting for a condition.
 import { createRequire } from 'node:module';
 
-// Through require, so that NODE_PATH finds the packages when the tests run from a copy
-// of the sources without node_modules (make distcheck).
-const { chromium } = createRequire(import.meta.url)('playwright-core');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 let count = 0;
@@ -41,6 +38,9 @@ export function bail(name, err) {
 }
 
 export async function launchChromium() {
+	// Through require, so that NODE_PATH finds the packages when the tests run from a copy
+	// of the sources without node_modules (make distcheck); only browser tests need it.
+	const { chromium } = createRequire(import.meta.url)('playwright-core');
 	return chromium.launch({
 		executablePath: CHROMIUM,
 		headless: true,
