@@ -181,9 +181,22 @@ int db_ping(struct db *db)
 	return db_exec_stmt(db, stmt);
 }
 
+int db_relax_sync(struct db *db, int relaxed)
+{
+	/* The level is set when the pragma is prepared, so it cannot be a cached statement. */
+	if (!sqlite3_get_autocommit(db->conn))
+		return ST_OK;
+	return exec_sql(db, relaxed ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL");
+}
+
 int db_begin(struct db *db)
 {
 	return exec_sql(db, "BEGIN IMMEDIATE");
+}
+
+int db_begin_read(struct db *db)
+{
+	return exec_sql(db, "BEGIN DEFERRED");
 }
 
 int db_commit(struct db *db)

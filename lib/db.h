@@ -36,7 +36,15 @@ int db_stmt(struct db *db, const char *sql, sqlite3_stmt **out);
 /* Steps a statement that returns no rows (or whose rows are ignored) and resets it. */
 int db_exec_stmt(struct db *db, sqlite3_stmt *stmt);
 
+/* Commits made while relaxed return without waiting for the disk; a later durable
+ * commit syncs them too. For what a power cut may lose (rate-limit counters), never a
+ * visitor's message. Outside a transaction only: inside one it changes nothing. */
+int db_relax_sync(struct db *db, int relaxed);
+
 int db_begin(struct db *db);     /* BEGIN IMMEDIATE */
+/* One snapshot for a run of reads: cheaper than a transaction per statement, and the
+ * reads agree with each other. End it with db_rollback. */
+int db_begin_read(struct db *db);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
 

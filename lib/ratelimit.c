@@ -74,9 +74,13 @@ int ratelimit_take(struct db *db, const char *bucket, int64_t limit, int64_t win
 		   int64_t now, int64_t *retry_after_s)
 {
 	sqlite3_stmt *stmt;
-	int rc, st = db_stmt(db, ratelimit_sql_take, &stmt);
+	int rc, restored, st = db_stmt(db, ratelimit_sql_take, &stmt);
 
 	*retry_after_s = 0;
+	/* Every request takes from a bucket: waiting for the disk here would cost more than
+	 * the request, and a count lost in a power cut only forgives a few requests. */
+	if (st == ST_OK)
+		st = db_relax_sync(db, 1);
 	if (st != ST_OK)
 		return st;
 	sqlite3_bind_text(stmt, 1, bucket, -1, SQLITE_STATIC);
@@ -90,5 +94,6 @@ int ratelimit_take(struct db *db, const char *bucket, int64_t limit, int64_t win
 		st = db_status(rc);
 	}
 	sqlite3_reset(stmt);
-	return st;
+	restored = db_relax_sync(db, 0);
+	return restored != ST_OK && (st == ST_OK || st == ST_LIMITED) ? restored : st;
 }

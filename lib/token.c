@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "db.h"
 #include "jwt.h"
 #include "status.h"
 #include "timefmt.h"
@@ -37,8 +38,8 @@ int token_mint(struct db *db, struct json_object *body, const char *bearer, int6
 	       struct json_object **out, enum apierr *err, const char **why)
 {
 	const char *token = site_token(body, bearer);
-	struct identity id;
-	enum identity_error refused;
+	struct identity id = {0};
+	enum identity_error refused = IDENTITY_OK;
 	struct json_object *claims;
 	char *secret = NULL, *jwt = NULL, expires[TIMEFMT_LEN];
 	int st;
@@ -49,16 +50,16 @@ int token_mint(struct db *db, struct json_object *body, const char *bearer, int6
 		*why = "send the site's JWT as {\"token\": ...} or Authorization: Bearer";
 		return ST_OK;
 	}
-	st = config_secret_get_dup(db, "zendesk.shared_secret", &secret);
-	if (st != ST_OK)
-		return st;
-	if (!secret) {
+	st = db_begin_read(db);
+	if (st == ST_OK)
+		st = config_secret_get_dup(db, "zendesk.shared_secret", &secret);
+	if (st == ST_OK && secret)
+		st = identity_verify(db, token, strlen(token), now, &id, &refused, why);
+	db_rollback(db);
+	if (st == ST_OK && !secret) {
 		*err = APIERR_NOT_CONFIGURED;
 		*why = "the Zendesk shared secret is not set";
-		return ST_OK;
-	}
-	st = identity_verify(db, token, strlen(token), now, &id, &refused, why);
-	if (st == ST_OK && refused != IDENTITY_OK) {
+	} else if (st == ST_OK && refused != IDENTITY_OK) {
 		*err = identity_apierr(refused);
 	} else if (st == ST_OK) {
 		claims = visitor_claims(&id, now);
@@ -75,7 +76,8 @@ int token_mint(struct db *db, struct json_object *body, const char *bearer, int6
 			timefmt_rfc3339(now + TOKEN_ZENDESK_TTL_S, expires)));
 	}
 	identity_clear(&id);
-	OPENSSL_cleanse(secret, strlen(secret));
+	if (secret)
+		OPENSSL_cleanse(secret, strlen(secret));
 	free(secret);
 	free(jwt);
 	return st;

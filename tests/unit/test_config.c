@@ -17,6 +17,7 @@
 #include "config.h"
 #include "db.h"
 #include "keys.h"
+#include "ratelimit.h"
 #include "status.h"
 #include "vault.h"
 
@@ -489,7 +490,7 @@ END_TEST
 
 START_TEST(sealed_at_rest)
 {
-	char *v = NULL, *sealed = NULL, *stored = NULL, keyfile[300];
+	char *v = NULL, *sealed = NULL, *stored = NULL, keyfile[300], kept;
 	struct stat sb;
 	sqlite3_stmt *stmt;
 
@@ -506,13 +507,24 @@ START_TEST(sealed_at_rest)
 	ck_assert_int_eq(strncmp(stored, "v1:", 3), 0);
 	/* Bound to its name, and tamper-evident. */
 	ck_assert_int_eq(vault_unseal_dup(stored, "zendesk.shared_secret", &v), ST_CRYPTO);
+	kept = stored[10];
 	stored[10] = stored[10] == 'A' ? 'B' : 'A';
 	ck_assert_int_eq(vault_unseal_dup(stored, "zendesk.api_token", &v), ST_CRYPTO);
 	ck_assert_int_eq(vault_unseal_dup("plain-from-before", "x", &v), ST_OK);
 	ck_assert_str_eq(v, "plain-from-before");
 	free(v);
+	/* Opened once (and remembered), a value is still tamper-evident. */
+	stored[10] = kept;
+	ck_assert_int_eq(vault_unseal_dup(stored, "zendesk.api_token", &v), ST_OK);
+	ck_assert_str_eq(v, "tok-sealed-123");
+	free(v);
+	stored[20] = stored[20] == 'A' ? 'B' : 'A';
+	ck_assert_int_eq(vault_unseal_dup(stored, "zendesk.api_token", &v), ST_CRYPTO);
 	/* Rotation: every value re-sealed, the old key gone, the values the same. */
 	ck_assert_int_eq(vault_seal_dup("x", "label", &sealed), ST_OK);
+	ck_assert_int_eq(vault_unseal_dup(sealed, "label", &v), ST_OK);
+	ck_assert_str_eq(v, "x");
+	free(v);
 	ck_assert_int_eq(vault_rekey_begin(), ST_OK);
 	ck_assert_int_eq(db_begin(db), ST_OK);
 	ck_assert_int_eq(config_secrets_reseal(db), ST_OK);
@@ -521,12 +533,32 @@ START_TEST(sealed_at_rest)
 	ck_assert_int_eq(config_secret_get_dup(db, "zendesk.api_token", &v), ST_OK);
 	ck_assert_str_eq(v, "tok-sealed-123");
 	free(v);
+	/* Opened before the rotation, yet the retired key's value opens no more. */
 	ck_assert_int_eq(vault_unseal_dup(sealed, "label", &v), ST_CRYPTO);
 	/* A key file others can read is refused. */
 	ck_assert_int_eq(chmod(keyfile, 0640), 0);
 	ck_assert_int_ne(vault_load(), ST_OK);
 	free(sealed);
 	free(stored);
+}
+END_TEST
+
+START_TEST(rate_limit_take)
+{
+	int64_t retry = -1;
+	sqlite3_stmt *stmt;
+
+	ck_assert_int_eq(ratelimit_take(db, "unit:1", 2, 60, 1000, &retry), ST_OK);
+	ck_assert_int_eq(ratelimit_take(db, "unit:1", 2, 60, 1010, &retry), ST_OK);
+	ck_assert_int_eq(ratelimit_take(db, "unit:1", 2, 60, 1020, &retry), ST_LIMITED);
+	ck_assert_int_eq(retry, 40);
+	ck_assert_int_eq(ratelimit_take(db, "unit:2", 2, 60, 1020, &retry), ST_OK);
+	ck_assert_int_eq(ratelimit_take(db, "unit:1", 2, 60, 1060, &retry), ST_OK);  /* a new window */
+	/* The counter's commit skips the disk wait; the connection is durable again after. */
+	ck_assert_int_eq(sqlite3_prepare_v2(db_handle(db), "PRAGMA synchronous", -1, &stmt, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(stmt, 0), 2);
+	sqlite3_finalize(stmt);
 }
 END_TEST
 
@@ -721,6 +753,7 @@ static Suite *config_suite(void)
 	tcase_add_test(store, set_get_round_trip);
 	tcase_add_test(store, secrets_write_only);
 	tcase_add_test(store, sealed_at_rest);
+	tcase_add_test(store, rate_limit_take);
 	tcase_add_test(store, invalid_changes_nothing);
 	suite_add_tcase(s, store);
 

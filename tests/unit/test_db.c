@@ -560,6 +560,28 @@ START_TEST(transactions)
 	ck_assert_int_eq(db_open(tmp_path(path, sizeof path, "tx.db"), DB_OPEN_EXISTING, &other), ST_OK);
 	ck_assert_int_eq(query_int(other, "SELECT x FROM t"), 8);
 
+	/* Relaxed sync applies outside a transaction only, and is undone. */
+	ck_assert_int_eq(db_relax_sync(db, 1), ST_OK);
+	ck_assert_int_eq(query_int(db, "PRAGMA synchronous"), 1);  /* NORMAL */
+	ck_assert_int_eq(db_relax_sync(db, 0), ST_OK);
+	ck_assert_int_eq(query_int(db, "PRAGMA synchronous"), 2);  /* FULL */
+	ck_assert_int_eq(db_begin(db), ST_OK);
+	ck_assert_int_eq(db_relax_sync(db, 1), ST_OK);
+	ck_assert_int_eq(query_int(db, "PRAGMA synchronous"), 2);
+	db_rollback(db);
+
+	/* A read snapshot sees nothing committed after it began. */
+	ck_assert_int_eq(db_begin_read(db), ST_OK);
+	ck_assert_int_eq(query_int(db, "SELECT count(*) FROM t"), 1);
+	ck_assert_int_eq(db_stmt(other, sql_insert, &stmt), ST_OK);
+	sqlite3_bind_int(stmt, 1, 9);
+	ck_assert_int_eq(db_exec_stmt(other, stmt), ST_OK);
+	ck_assert_int_eq(query_int(db, "SELECT count(*) FROM t"), 1);
+	db_rollback(db);
+	ck_assert_int_eq(query_int(db, "SELECT count(*) FROM t"), 2);
+	ck_assert_int_eq(db_stmt(db, "DELETE FROM t WHERE x = 9", &stmt), ST_OK);
+	ck_assert_int_eq(db_exec_stmt(db, stmt), ST_OK);
+
 	/* BEGIN IMMEDIATE takes the write lock at once: a second writer is refused
 	 * (no waiting here), while readers carry on. */
 	ck_assert_int_eq(db_begin(db), ST_OK);
