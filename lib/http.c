@@ -700,6 +700,8 @@ void http_dispatch(struct http_req *req, const struct http_route *routes, size_t
 {
 	char allow[128] = "";
 	const struct http_route *found = NULL;
+	/* HEAD is GET without the body (RFC 9110 9.3.2): monitors and proxies use it. */
+	int head = strcmp(req->method, "HEAD") == 0;
 
 	if (req->parse_message) {
 		http_reply_error(req, req->parse_error, req->parse_message);
@@ -708,14 +710,16 @@ void http_dispatch(struct http_req *req, const struct http_route *routes, size_t
 	for (size_t i = 0; i < n; i++) {
 		if (!route_match(req, routes[i].pattern))
 			continue;
-		if (strcmp(routes[i].method, req->method) == 0) {
+		if (strcmp(routes[i].method, req->method) == 0 || (head && strcmp(routes[i].method, "GET") == 0)) {
 			found = &routes[i];
 			break;
 		}
-		if (!strstr(allow, routes[i].method) && strlen(allow) + strlen(routes[i].method) + 3 < sizeof allow) {
+		if (!strstr(allow, routes[i].method) && strlen(allow) + strlen(routes[i].method) + 9 < sizeof allow) {
 			if (*allow)
 				strcat(allow, ", ");
 			strcat(allow, routes[i].method);
+			if (strcmp(routes[i].method, "GET") == 0 && !strstr(allow, "HEAD"))
+				strcat(allow, ", HEAD");
 		}
 	}
 	if (!found) {

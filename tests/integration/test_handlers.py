@@ -70,7 +70,20 @@ class ThroughLighttpd(unittest.TestCase):
                              "method_not_allowed")
             self.assertIn("Allow", e["message"])
         r = SERVER.request("POST", "/api/health")
-        self.assertEqual(r.header("Allow"), "GET")
+        self.assertEqual(r.header("Allow"), "GET, HEAD")
+
+    def test_head_is_get_without_the_body(self):
+        for path in ("/api/health", "/api/public-key", "/api/avatar"):
+            got = SERVER.request("GET", path)
+            r = SERVER.request("HEAD", path)
+            self.assertEqual(r.status, got.status, path)
+            self.assertEqual(r.body, b"", path)
+            self.assertEqual(r.header("Content-Type"), got.header("Content-Type"), path)
+            if got.status == 200:
+                self.assertEqual(r.header("Content-Length"), str(len(got.body)), path)
+        r = SERVER.request("HEAD", "/api/setup/session")
+        self.assertEqual(r.status, 405)
+        self.assertEqual(r.header("Allow"), "POST, DELETE")
 
     def test_public_key_is_pem(self):
         r = SERVER.request("GET", "/api/public-key")
@@ -204,7 +217,7 @@ class PlainCgi(unittest.TestCase):
             r, _ = self.state.cgi(h, "POST", "/api/health", body=b"{}",
                                   headers={"Content-Type": "application/json"})
             assert_error(self, r, 405, "method_not_allowed")
-            self.assertEqual(r.header("Allow"), "GET")
+            self.assertEqual(r.header("Allow"), "GET, HEAD")
             r, _ = self.state.cgi(h, "BREW", "/api/health")
             assert_error(self, r, 405, "method_not_allowed")
 

@@ -535,20 +535,20 @@ START_TEST(method_not_allowed_allow)
 	run("DELETE", "/items", NULL, NULL, &ex);
 	ck_error(&ex, 405, "method_not_allowed");
 	ck_assert_ptr_nonnull(head_get(&ex, "Allow", allow, sizeof allow));
-	ck_assert_str_eq(allow, "GET, POST");
+	ck_assert_str_eq(allow, "GET, HEAD, POST");
 	ck_assert_int_eq(head_count(&ex, "Allow"), 1);
 	exchange_free(&ex);
 
 	run("PATCH", "/items/9", NULL, NULL, &ex);
 	ck_error(&ex, 405, "method_not_allowed");
 	ck_assert_ptr_nonnull(head_get(&ex, "Allow", allow, sizeof allow));
-	ck_assert_str_eq(allow, "GET, DELETE");
+	ck_assert_str_eq(allow, "GET, HEAD, DELETE");
 	exchange_free(&ex);
 
 	run("POST", "/search?q=x", "application/json", "{}", &ex);
 	ck_error(&ex, 405, "method_not_allowed");
 	ck_assert_ptr_nonnull(head_get(&ex, "Allow", allow, sizeof allow));
-	ck_assert_str_eq(allow, "GET");
+	ck_assert_str_eq(allow, "GET, HEAD");
 	exchange_free(&ex);
 
 	/* A 404 has no Allow header. */
@@ -571,7 +571,7 @@ START_TEST(unknown_method)
 	run_env(env_known, NULL, 0, &ex);
 	ck_error(&ex, 405, "method_not_allowed");
 	ck_assert_ptr_nonnull(head_get(&ex, "Allow", allow, sizeof allow));
-	ck_assert_str_eq(allow, "GET, POST");
+	ck_assert_str_eq(allow, "GET, HEAD, POST");
 	exchange_free(&ex);
 
 	run_env(env_unknown, NULL, 0, &ex);
@@ -1316,6 +1316,22 @@ START_TEST(head_204_304_have_no_body)
 	ck_assert_ptr_nonnull(head_get(&ex, "Content-Length", v, sizeof v));
 	ck_assert_str_eq(v, "17");
 	exchange_free(&ex);
+
+	/* A GET route answers HEAD: the same status and length, no body. */
+	{
+		char get_len[64];
+		run("GET", "/search?q=x", NULL, NULL, &ex);
+		ck_assert_int_eq(ex.status, 200);
+		ck_assert_uint_gt(ex.body_len, 0);
+		ck_assert_ptr_nonnull(head_get(&ex, "Content-Length", get_len, sizeof get_len));
+		exchange_free(&ex);
+		run("HEAD", "/search?q=x", NULL, NULL, &ex);
+		ck_assert_int_eq(ex.status, 200);
+		ck_assert_uint_eq(ex.body_len, 0);
+		ck_assert_ptr_nonnull(head_get(&ex, "Content-Length", v, sizeof v));
+		ck_assert_str_eq(v, get_len);
+		exchange_free(&ex);
+	}
 
 	/* HEAD on an error sends no body either. */
 	run("HEAD", "/nowhere", NULL, NULL, &ex);
