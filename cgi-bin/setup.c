@@ -39,7 +39,6 @@ static void session_create(struct http_req *req, void *ctx)
 	struct json_object *password, *body;
 	struct admin_session session;
 	int64_t retry_after;
-	char seconds[32];
 	int st;
 
 	if (!db)
@@ -48,10 +47,9 @@ static void session_create(struct http_req *req, void *ctx)
 	st = admin_login(db, json_object_get_string(password), http_req_env(req, "REMOTE_ADDR"),
 			 (int64_t)time(NULL), &session, &retry_after);
 	if (st == ST_LIMITED) {
-		snprintf(seconds, sizeof seconds, "%lld", (long long)retry_after);
 		http_reply_errorf(req, APIERR_RATE_LIMITED, "Too many failed logins from this address: "
 				  "wait %lld seconds, then try again.", (long long)retry_after);
-		http_add_header(req, "Retry-After", seconds);
+		http_add_retry_after(req, retry_after);
 		return;
 	}
 	if (st == ST_DENIED) {

@@ -114,11 +114,8 @@ static void create(struct http_req *req, void *ctx)
 		http_reply_error(req, apierr_from_status(st), NULL);
 	else if (!body && refusal.message[0]) {
 		http_reply_error(req, refusal.err, refusal.message);
-		if (refusal.retry_after) {
-			char seconds[16];
-			snprintf(seconds, sizeof seconds, "%d", refusal.retry_after);
-			http_add_header(req, "Retry-After", seconds);
-		}
+		if (refusal.retry_after)
+			http_add_retry_after(req, refusal.retry_after);
 	}
 	else if (!body && refusal.field)
 		http_reply_field_error(req, refusal.err, refusal.field, refusal.why);

@@ -90,7 +90,7 @@ struct db *app_db(struct app *app, struct http_req *req)
 
 int app_over_limit(struct http_req *req, struct db *db, const char *who, const char *limit_key)
 {
-	char bucket[192], seconds[32];
+	char bucket[192];
 	int64_t limit = 0, retry_after = 0;
 	int st = config_get_int(db, limit_key, &limit);
 
@@ -100,10 +100,9 @@ int app_over_limit(struct http_req *req, struct db *db, const char *who, const c
 	if (st == ST_OK)
 		return 0;
 	if (st == ST_LIMITED) {
-		snprintf(seconds, sizeof seconds, "%lld", (long long)retry_after);
 		http_reply_errorf(req, APIERR_RATE_LIMITED, "Too many requests: at most %lld a minute. "
 				  "Try again in %lld seconds.", (long long)limit, (long long)retry_after);
-		http_add_header(req, "Retry-After", seconds);
+		http_add_retry_after(req, retry_after);
 	} else {
 		http_reply_error(req, apierr_from_status(st), NULL);
 	}

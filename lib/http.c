@@ -835,6 +835,11 @@ int http_add_header(struct http_req *req, const char *name, const char *value)
 	return buf_appendf(&req->headers, "%s: %s\r\n", name, value);
 }
 
+int http_add_retry_after(struct http_req *req, int64_t seconds)
+{
+	return buf_appendf(&req->headers, "Retry-After: %lld\r\n", (long long)seconds);
+}
+
 int http_replied(const struct http_req *req)
 {
 	return req->status != 0;

@@ -101,6 +101,8 @@ void http_reply_errorf(struct http_req *req, enum apierr err, const char *fmt, .
 void http_reply_field_error(struct http_req *req, enum apierr err, const char *field,
 			    const char *why);
 int http_add_header(struct http_req *req, const char *name, const char *value);
+/* Retry-After in whole seconds, for a 429 or a 503 (RFC 9110 10.2.3). */
+int http_add_retry_after(struct http_req *req, int64_t seconds);
 int http_replied(const struct http_req *req);
 int http_status(const struct http_req *req);
 

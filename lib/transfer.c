@@ -240,24 +240,32 @@ static int append_event(struct db *db, const char *id, const char *type, struct 
 	return rc == SQLITE_ROW ? ST_OK : db_status(rc);
 }
 
-static int check_open(struct db *db, const struct transfer_request *req)
+/* The count(*) of an SQL with one text parameter. */
+static int count_of(struct db *db, const char *sql, const char *key, int64_t *count)
 {
 	sqlite3_stmt *stmt;
+	int rc, st = db_stmt(db, sql, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*count = sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW ? ST_OK : db_status(rc);
+}
+
+static int check_open(struct db *db, const struct transfer_request *req)
+{
 	int64_t open = 0;
-	int rc, st;
+	int st;
 
 	if (req->max_open <= 0)
 		return ST_OK;
-	st = db_stmt(db, transfer_sql_open_of_visitor, &stmt);
+	st = count_of(db, transfer_sql_open_of_visitor, req->visitor->external_id, &open);
 	if (st != ST_OK)
 		return st;
-	sqlite3_bind_text(stmt, 1, req->visitor->external_id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		open = sqlite3_column_int64(stmt, 0);
-	sqlite3_reset(stmt);
-	if (rc != SQLITE_ROW)
-		return db_status(rc);
 	return open >= req->max_open ? ST_LIMITED : ST_OK;
 }
 
@@ -836,37 +844,22 @@ int transfer_poll_ms(const char *state)
 	return strcmp(state, "waiting") == 0 ? TRANSFER_POLL_WAITING_MS : TRANSFER_POLL_ACTIVE_MS;
 }
 
-/* Zendesk tells nobody their place in its queue; deskbridge knows who asked first. */
-static int queue_position(struct db *db, const char *id, int64_t *position)
-{
-	sqlite3_stmt *stmt;
-	int rc, st = db_stmt(db, transfer_sql_queue_ahead, &stmt);
-
-	if (st != ST_OK)
-		return st;
-	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		*position = sqlite3_column_int64(stmt, 0) + 1;
-	sqlite3_reset(stmt);
-	return rc == SQLITE_ROW ? ST_OK : db_status(rc);
-}
-
 int transfer_queued(struct db *db, const char *id, int64_t now)
 {
 	struct transfer_row row;
 	struct json_object *data;
-	int64_t position = 0;
+	int64_t ahead = 0;
 	int st = open_row(db, id, &row);
 
 	if (st == ST_OK && row.agent_joined)
 		return ST_OK;   /* a late or repeated hand-over: the visitor is past the queue */
+	/* Zendesk tells nobody their place in its queue; deskbridge knows who asked first. */
 	if (st == ST_OK)
-		st = queue_position(db, id, &position);
+		st = count_of(db, transfer_sql_queue_ahead, id, &ahead);
 	if (st != ST_OK)
 		return st == ST_CONFLICT ? ST_OK : st;
 	data = json_object_new_object();
-	json_object_object_add(data, "position", json_object_new_int64(position));
+	json_object_object_add(data, "position", json_object_new_int64(ahead + 1));
 	json_object_object_add(data, "estimated_wait_s", NULL);
 	st = append_event(db, id, "queued", data, now, NULL);
 	json_object_put(data);
