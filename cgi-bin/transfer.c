@@ -129,8 +129,20 @@ static void create(struct http_req *req, void *ctx)
 	}
 }
 
+/* 404 for an unknown id, 401 for a wrong secret, else the status's own error. */
+static void reply_refused(struct http_req *req, int st)
+{
+	if (st == ST_NOT_FOUND)
+		http_reply_error(req, APIERR_NOT_FOUND, "There is no such transfer.");
+	else if (st == ST_DENIED)
+		http_reply_error(req, APIERR_UNAUTHENTICATED,
+				 "Send the transfer's secret as Authorization: Bearer <secret>.");
+	else
+		http_reply_error(req, apierr_from_status(st), NULL);
+}
+
 /* The database when the request carries the transfer's secret as a Bearer token;
- * otherwise answers 404 (unknown id) or 401 and returns NULL. */
+ * otherwise answers the refusal and returns NULL. */
 static struct db *transfer_db(struct http_req *req, void *ctx)
 {
 	struct db *db = app_db(ctx, req);
@@ -141,19 +153,13 @@ static struct db *transfer_db(struct http_req *req, void *ctx)
 	st = transfer_authorize(db, http_req_param(req, "id"), http_req_bearer(req));
 	if (st == ST_OK)
 		return db;
-	if (st == ST_NOT_FOUND)
-		http_reply_error(req, APIERR_NOT_FOUND, "There is no such transfer.");
-	else if (st == ST_DENIED)
-		http_reply_error(req, APIERR_UNAUTHENTICATED,
-				 "Send the transfer's secret as Authorization: Bearer <secret>.");
-	else
-		http_reply_error(req, apierr_from_status(st), NULL);
+	reply_refused(req, st);
 	return NULL;
 }
 
 static void events(struct http_req *req, void *ctx)
 {
-	struct db *db = transfer_db(req, ctx);
+	struct db *db = app_db(ctx, req);
 	const char *after_s = http_req_query(req, "after"), *match;
 	struct json_object *body, *next;
 	char *end = NULL, etag[48];
@@ -166,14 +172,14 @@ static void events(struct http_req *req, void *ctx)
 		http_reply_field_error(req, APIERR_BAD_REQUEST, "after", "it must be a seq number");
 		return;
 	}
-	st = transfer_events_json(db, http_req_param(req, "id"), after, (int64_t)time(NULL), &body);
-	if (st == ST_OK && (st = transfer_job_due(db, http_req_param(req, "id"), (int64_t)time(NULL), &due)) == ST_OK &&
-	    due)
-		app_after_response(ctx, deliver_later, http_req_param(req, "id"));
+	st = transfer_poll(db, http_req_param(req, "id"), http_req_bearer(req), after, (int64_t)time(NULL),
+			   &body, &due);
 	if (st != ST_OK) {
-		http_reply_error(req, apierr_from_status(st), NULL);
+		reply_refused(req, st);
 		return;
 	}
+	if (due)
+		app_after_response(ctx, deliver_later, http_req_param(req, "id"));
 	/* The ETag names what the poller has after this answer: with nothing new, a poller
 	 * that sends it back gets an empty 304. */
 	json_object_object_get_ex(body, "next", &next);

@@ -151,9 +151,19 @@ static int b64_decode(const char *alphabet, const char *text, size_t n, unsigned
 
 int crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_SHA256_LEN])
 {
+	/* Fetched and allocated once, held for the life of the process: every poll hashes
+	 * its secret, and looking the algorithm up and allocating a context each time cost
+	 * more than the hashing. */
+	static EVP_MD *sha256;
+	static EVP_MD_CTX *ctx;
 	unsigned int n = 0;
 
-	return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 ? ST_OK : ST_CRYPTO;
+	if (!sha256 && !(sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)))
+		return ST_CRYPTO;
+	if (!ctx && !(ctx = EVP_MD_CTX_new()))
+		return ST_NOMEM;
+	return EVP_DigestInit_ex2(ctx, sha256, NULL) == 1 && EVP_DigestUpdate(ctx, data, len) == 1 &&
+	       EVP_DigestFinal_ex(ctx, out, &n) == 1 ? ST_OK : ST_CRYPTO;
 }
 
 int crypto_hmac_sha256_b64url_dup(const void *key, size_t key_len, const char *text, char **out)

@@ -7,7 +7,7 @@
 #include <sqlite3.h>
 
 #define DB_BUSY_TIMEOUT_MS 5000
-#define DB_STMT_CACHE_MAX 64
+#define DB_STMT_CACHE_MAX 128
 
 struct db; /* opaque */
 

@@ -914,7 +914,7 @@ int http_finish(struct http_req *req)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	log_request(req->method, req->path ? req->path : "-", req->status,
-		    (double)(now.tv_sec - req->started.tv_sec) * 1e3 +
-			    (double)(now.tv_nsec - req->started.tv_nsec) / 1e6);
+		    (long long)(now.tv_sec - req->started.tv_sec) * 1000000 +
+			    (now.tv_nsec - req->started.tv_nsec) / 1000);
 	return st;
 }

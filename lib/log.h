@@ -10,7 +10,7 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The access line: method, path (the caller passes it without the query),
- * status and the time the request took. */
-void log_request(const char *method, const char *path, int status, double ms);
+ * status and the time the request took, logged in milliseconds to 0.1. */
+void log_request(const char *method, const char *path, int status, long long us);
 
 #endif

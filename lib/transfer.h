@@ -70,10 +70,13 @@ int transfer_create(struct db *db, const struct transfer_request *req, int64_t n
  * wrong secret, after the same work either way. */
 int transfer_authorize(struct db *db, const char *id, const char *secret);
 
-/* {"state", "next", "poll_after_ms", "events": [seq > after]}; ends a transfer that
- * waited or idled past its timeout first. Caller puts *out. */
-int transfer_events_json(struct db *db, const char *id, int64_t after, int64_t now,
-			 struct json_object **out);
+/* A poll: the secret check as transfer_authorize (ST_NOT_FOUND, ST_DENIED), then
+ * {"state", "next", "poll_after_ms", "events": [seq > after]} and whether the outbox has
+ * a delivery due, from one read snapshot. Ends a transfer that waited or idled past its
+ * timeout first. Caller puts *out. */
+int transfer_poll(struct db *db, const char *id, const char *secret, int64_t after, int64_t now,
+		  struct json_object **out, int *delivery_due);
+
 /* The transfer with every event, for a page that reloads. Caller puts *out. */
 int transfer_get_json(struct db *db, const char *id, int64_t now, struct json_object **out);
 
@@ -112,8 +115,6 @@ int transfer_job_retry(struct db *db, const struct transfer_job *job, int64_t ne
 /* Zendesk will never take it: the job fails and the visitor gets an error event. */
 int transfer_job_fail(struct db *db, const char *id, const struct transfer_job *job,
 		      const char *error, int64_t now);
-/* Whether this transfer has a job due at now: the one outbox question a poll asks. */
-int transfer_job_due(struct db *db, const char *id, int64_t now, int *due);
 /* Transfers with a job due at now, for a sweep; at most max ids. */
 int transfer_jobs_due(struct db *db, int64_t now, char (*ids)[TRANSFER_ID_LEN], size_t max, size_t *n);
 

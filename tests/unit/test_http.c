@@ -1,7 +1,7 @@
 /* tests/unit/test_http.c — lib/http through its plain CGI entry point: a request built
  * from an environment array and a body stream, dispatched over a small route table,
  * and the CGI response parsed back (Status line, headers, JSON body). Also the
- * lib/apierr table. */
+ * lib/apierr table, and the log lines lib/log writes for each request. */
 #include <check.h>
 #include <ctype.h>
 #include <json-c/json.h>
@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "apierr.h"
 #include "http.h"
+#include "log.h"
 #include "status.h"
 
 /* What a route saw and did, for the test to check after the exchange. */
@@ -1434,6 +1436,55 @@ START_TEST(apierr_from_status_map)
 }
 END_TEST
 
+/* What the calls wrote to stderr, read back through a temporary file. */
+static void capture_stderr(void (*write_lines)(void), char *out, size_t size)
+{
+	FILE *f = tmpfile();
+	int saved = dup(STDERR_FILENO);
+	size_t n;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(saved, 0);
+	dup2(fileno(f), STDERR_FILENO);
+	write_lines();
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(f);
+	n = fread(out, 1, size - 1, f);
+	out[n] = '\0';
+	fclose(f);
+}
+
+static void three_lines(void)
+{
+	log_init("unit");
+	log_request("GET", "/a\nforged", 200, 1549);
+	log_request("POST", "/b", 503, 1550);
+	log_error("%s", "tab\there");
+}
+
+START_TEST(log_lines)
+{
+	char text[1024], want[256], *p = text;
+	long pid = (long)getpid();
+
+	capture_stderr(three_lines, text, sizeof text);
+	/* Each line: an RFC 3339 UTC stamp, program[pid], level, message; 0.1 ms rounding
+	 * half up; control characters never start a new line. */
+	for (int i = 0; i < 3; i++) {
+		static const char *const rest[] = {
+			"info: GET /a?forged 200 1.5ms", "info: POST /b 503 1.6ms", "error: tab?here",
+		};
+		ck_assert_msg(strlen(p) > 21 && p[4] == '-' && p[10] == 'T' && p[19] == 'Z' && p[20] == ' ',
+			      "line %d: %s", i, p);
+		snprintf(want, sizeof want, "unit[%ld] %s\n", pid, rest[i]);
+		ck_assert_msg(strncmp(p + 21, want, strlen(want)) == 0, "line %d: %s", i, p);
+		p += 21 + strlen(want);
+	}
+	ck_assert_str_eq(p, "");
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
 	Suite *s = suite_create("http");
@@ -1486,6 +1537,7 @@ static Suite *http_suite(void)
 	tcase_add_test(responses, add_header_refuses_crlf);
 	tcase_add_test(responses, request_headers);
 	tcase_add_test(responses, head_204_304_have_no_body);
+	tcase_add_test(responses, log_lines);
 	suite_add_tcase(s, responses);
 
 	tcase_add_test(apierr, apierr_table_complete);
