@@ -16,6 +16,9 @@
 #include "transfer.h"
 #include "zendesk.h"
 
+static const char outbox_struggling_key[] = "outbox.zendesk_struggling";
+static const char outbox_probe_lease[] = "outbox:probe";
+
 struct outbox_run {
 	struct db *db;
 	const char *id;
@@ -23,9 +26,11 @@ struct outbox_run {
 	struct transfer_handoff handoff;
 	int64_t now;
 	char lease[64], holder[32];
+	int probing;   /* Zendesk was struggling: this run holds the probe lease */
 	/* The first post of a job tried before may have reached Zendesk with its answer
 	 * lost (a timeout, a dropped connection, a killed process): ask before posting. */
 	int uncertain;
+	int answer_lost;   /* this run posted and did not hear back */
 };
 
 static const char *progress(struct transfer_job *job, const char *name)
@@ -72,6 +77,7 @@ static int post_once(struct outbox_run *r, struct transfer_job *job, int n, cons
 		st = zendesk_post(r->acct, conversation_id, user_id, text, mark, id, call);
 	if (st == ST_OK && call->outcome != ZENDESK_UNREACHABLE)
 		r->uncertain = 0;
+	r->answer_lost = r->uncertain;
 	return st;
 }
 
@@ -155,13 +161,43 @@ static int run_job(struct outbox_run *r, struct transfer_job *job, struct zendes
 	return ST_OK;
 }
 
-static int64_t backoff(int attempts, long retry_after_s)
+/* When to try a job again, counted from now (after the failed call, which may have
+ * taken seconds), not from when the run started. */
+static int64_t retry_at(const struct outbox_run *r, int attempts, long retry_after_s)
 {
-	int64_t wait = (int64_t)1 << (attempts < 8 ? attempts : 8);
+	int64_t now = (int64_t)time(NULL), wait = (int64_t)1 << (attempts < 8 ? attempts : 8);
 
+	if (wait > OUTBOX_BACKOFF_MAX_S)
+		wait = OUTBOX_BACKOFF_MAX_S;
 	if (retry_after_s > 0)
-		return retry_after_s < OUTBOX_RETRY_AFTER_MAX_S ? retry_after_s : OUTBOX_RETRY_AFTER_MAX_S;
-	return wait < OUTBOX_BACKOFF_MAX_S ? wait : OUTBOX_BACKOFF_MAX_S;
+		wait = retry_after_s < OUTBOX_RETRY_AFTER_MAX_S ? retry_after_s : OUTBOX_RETRY_AFTER_MAX_S;
+	if (r->answer_lost && wait < OUTBOX_UNCERTAIN_WAIT_S)
+		wait = OUTBOX_UNCERTAIN_WAIT_S;
+	return now + wait;
+}
+
+static int struggling(struct db *db, int64_t now, int *yes)
+{
+	char *v = NULL;
+	int st = cache_get_dup(db, outbox_struggling_key, now, &v);
+
+	*yes = v != NULL;
+	free(v);
+	return st;
+}
+
+/* Whether this process may call Zendesk for deliveries now: always while Zendesk takes
+ * them; while it is struggling, only the one process that holds the probe lease. */
+static int may_deliver(struct outbox_run *r, int *go)
+{
+	int yes = 0, st = struggling(r->db, r->now, &yes);
+
+	*go = st == ST_OK && !yes;
+	if (st != ST_OK || !yes)
+		return st;
+	st = transfer_lease(r->db, outbox_probe_lease, r->holder, r->now, OUTBOX_LEASE_S, go);
+	r->probing = st == ST_OK && *go;
+	return st;
 }
 
 /* Keeps the last Zendesk failure for GET /api/setup/status. */
@@ -189,17 +225,23 @@ static int deliver_jobs(struct outbox_run *r, struct outbox_result *out)
 			break;
 		}
 		r->uncertain = job.attempts > 0 || progress(&job, "posting");
+		r->answer_lost = 0;
 		transfer_handoff_clear(&r->handoff);
 		st = transfer_handoff_get(r->db, r->id, &r->handoff);
 		if (st == ST_OK)
 			st = run_job(r, &job, &call);
 		if (st == ST_OK && call.outcome == ZENDESK_OK) {
 			st = transfer_job_save(r->db, &job, 1);
+			/* Zendesk takes deliveries again: every process may send. */
+			if (st == ST_OK && r->probing)
+				st = cache_put(r->db, outbox_struggling_key, "", r->now);
+			r->probing = 0;
 			out->delivered++;
 		} else if (st == ST_OK && call.outcome == ZENDESK_UNREACHABLE &&
 			   r->now - job.created_at < OUTBOX_GIVE_UP_S) {
 			remember_error(r->db, call.detail, r->now);
-			st = transfer_job_retry(r->db, &job, r->now + backoff(job.attempts, call.retry_after_s), call.detail);
+			cache_put(r->db, outbox_struggling_key, "1", (int64_t)time(NULL) + OUTBOX_STRUGGLING_S);
+			st = transfer_job_retry(r->db, &job, retry_at(r, job.attempts, call.retry_after_s), call.detail);
 			out->retrying++;
 			found = 0;   /* later jobs wait behind this one: order matters */
 		} else if (st == ST_OK) {
@@ -216,7 +258,7 @@ static int deliver_jobs(struct outbox_run *r, struct outbox_result *out)
 int outbox_deliver(struct db *db, const char *transfer_id, int64_t now, struct outbox_result *out)
 {
 	struct outbox_run r = {.db = db, .id = transfer_id, .now = now};
-	int got = 0, st;
+	int got = 0, probe_held, st;
 
 	memset(out, 0, sizeof *out);
 	/* Without messaging credentials the jobs wait; checked before the lease, whose
@@ -228,7 +270,10 @@ int outbox_deliver(struct db *db, const char *transfer_id, int64_t now, struct o
 	}
 	snprintf(r.lease, sizeof r.lease, "outbox:%s", transfer_id);
 	snprintf(r.holder, sizeof r.holder, "%ld", (long)getpid());
-	st = transfer_lease(db, r.lease, r.holder, now, OUTBOX_LEASE_S, &got);
+	st = may_deliver(&r, &got);
+	probe_held = r.probing;
+	if (st == ST_OK && got)
+		st = transfer_lease(db, r.lease, r.holder, now, OUTBOX_LEASE_S, &got);
 	if (st == ST_OK && got) {
 		st = deliver_jobs(&r, out);
 		/* Overtaken by another process: it has the jobs now; not a failure. */
@@ -236,6 +281,8 @@ int outbox_deliver(struct db *db, const char *transfer_id, int64_t now, struct o
 			st = ST_OK;
 		transfer_lease_release(db, r.lease, r.holder);
 	}
+	if (probe_held)
+		transfer_lease_release(db, outbox_probe_lease, r.holder);
 	transfer_handoff_clear(&r.handoff);
 	zendesk_account_free(r.acct);
 	return st;
@@ -263,8 +310,11 @@ int outbox_activity(struct db *db, const char *transfer_id, const char *type)
 	struct zendesk_account *acct = NULL;
 	struct transfer_handoff h;
 	struct zendesk_call call;
-	int st = transfer_handoff_get(db, transfer_id, &h);
+	int busy = 0, st = struggling(db, (int64_t)time(NULL), &busy);
 
+	if (st != ST_OK || busy)
+		return st;
+	st = transfer_handoff_get(db, transfer_id, &h);
 	if (st == ST_OK && h.zendesk_conversation_id && h.zendesk_user_id)
 		st = zendesk_account_load(db, &acct);
 	if (st == ST_OK && acct && zendesk_messaging_ready(acct))

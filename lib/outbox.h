@@ -20,6 +20,16 @@
  * Retry-After from Zendesk is followed as given, up to OUTBOX_RETRY_AFTER_MAX_S. */
 #define OUTBOX_BACKOFF_MAX_S 30
 #define OUTBOX_RETRY_AFTER_MAX_S 300
+/* After Zendesk failed to take a delivery, and until one gets through (or this long
+ * passes without another failure), one process at a time tries Zendesk and the others
+ * leave their jobs waiting: deliveries run in the processes that answer visitors, and
+ * a Zendesk that answers slowly would otherwise hold all of them. */
+#define OUTBOX_STRUGGLING_S 60
+/* A post whose answer was lost (a timeout, a dropped connection) may still land: Zendesk
+ * can finish a request after the client gave up on it. It is looked for again no sooner
+ * than this after the answer was given up on (longer than a Zendesk call may take), so
+ * that the look finds it rather than posting it twice. */
+#define OUTBOX_UNCERTAIN_WAIT_S 10
 
 struct db;
 
@@ -32,7 +42,8 @@ int outbox_deliver(struct db *db, const char *transfer_id, int64_t now, struct o
 /* The same for every transfer with a job due (deskbridge-admin sweep). */
 int outbox_sweep(struct db *db, int64_t now, struct outbox_result *out);
 /* The visitor's typing or reading, passed on at once and not stored: it is only worth
- * anything now. type: "typing:start", "typing:stop", "conversation:read". */
+ * anything now, so it is dropped while Zendesk is failing deliveries.
+ * type: "typing:start", "typing:stop", "conversation:read". */
 int outbox_activity(struct db *db, const char *transfer_id, const char *type);
 
 #endif

@@ -10,6 +10,7 @@ the webhook secret (X-API-Key), and fails on command.
     fake.url                      # the api_base to configure in deskbridge
     fake.fail_next(500, count=3)  # the next 3 calls answer 500
     fake.agent_says(conversation_id, "Hi")   # a webhook delivery to deskbridge
+    fake.max_waiting              # most API calls whose client was waiting at once
 
 Tests in other processes (the browser tests, in Node) drive it over HTTP through its
 control routes under /_fake/, outside Zendesk's namespace:
@@ -26,6 +27,7 @@ import base64
 import http.server
 import itertools
 import json
+import select
 import socket
 import threading
 import time
@@ -51,6 +53,8 @@ class FakeZendesk:
         self.users = {}              # externalId -> user
         self.conversations = {}      # id -> {"id", "participants", "metadata", "messages", "control"}
         self.failures = []           # [status or "drop" or ("slow", seconds)] consumed in order
+        self.waiting = 0             # API calls received whose client has neither been
+        self.max_waiting = 0         # answered nor hung up; and the most there were at once
         self.webhook_url = None
         self.webhook_secret = None
         self.lock = threading.Lock()
@@ -175,13 +179,42 @@ class FakeZendesk:
         with self.lock:
             if not control:
                 self.requests.append((method, parsed.path, parsed.query, dict(h.headers), raw))
+                self.waiting += 1
+                self.max_waiting = max(self.max_waiting, self.waiting)
             how = self.failures.pop(0) if self.failures and not control else None
+        waiting = [not control]
+        try:
+            self._answer(h, method, parsed, raw, how, waiting)
+        finally:
+            self._done_waiting(waiting)
+
+    def _done_waiting(self, waiting):
+        with self.lock:
+            if waiting[0]:
+                self.waiting -= 1
+                waiting[0] = False
+
+    def _slow(self, h, seconds, waiting):
+        """Answers late, like a Zendesk in trouble; a client that hangs up (its timeout)
+        stops counting as waiting at once, though the call is still carried out."""
+        end = time.time() + seconds
+        readable, _, _ = select.select([h.connection], [], [], seconds)
+        if readable:
+            try:
+                gone = h.connection.recv(1, socket.MSG_PEEK) == b""
+            except OSError:
+                gone = True
+            if gone:
+                self._done_waiting(waiting)
+        time.sleep(max(0.0, end - time.time()))
+
+    def _answer(self, h, method, parsed, raw, how, waiting):
         if how == "drop":
             h.close_connection = True
             h.connection.shutdown(socket.SHUT_RDWR)
             return
         if isinstance(how, tuple):
-            time.sleep(how[1])
+            self._slow(h, how[1], waiting)
         elif isinstance(how, int):
             headers = {"Retry-After": "1"} if how == 429 else {}
             return self._send(h, how, {"errors": [{"code": "unavailable" if how >= 500 else "bad_request",

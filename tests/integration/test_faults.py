@@ -1,6 +1,7 @@
 """Faults, with the real deskbridge (lighttpd, 2 FastCGI processes per handler) and the fake
 Zendesk: Zendesk down for a minute mid-conversation, 429 storms, answers slower than the
-driver waits, connections closed mid-response, a handler SIGKILLed mid-request, and the
+driver waits (and, while they last, no more than one process waiting on them), connections
+closed mid-response, a handler SIGKILLed mid-request, and the
 SQLite file held busy while many visitors write. After each: every message a visitor
 got 202 for reaches Zendesk exactly once and in the order deskbridge accepted it, every
 agent message reaches the visitor once, no transfer is left stuck, and every client got
@@ -11,6 +12,7 @@ DESKBRIDGE_FAULT_OUTAGE_S shortens the outage (default 60 s); quickstart's secon
 """
 
 import collections
+import contextlib
 import os
 import signal
 import sqlite3
@@ -111,10 +113,16 @@ class Visitor:
     def expected_in_zendesk(self):
         return ["hello bot"] + [self.texts[c] for c in sorted(self.accepted, key=self.accepted.get)]
 
+    def pending(self):
+        with contextlib.closing(sqlite3.connect(SERVER.state.db)) as db:
+            return db.execute("SELECT count(*) FROM outbox WHERE transfer_id = ? AND state <> 'sent'",
+                              (self.id,)).fetchone()[0]
+
     def drain(self, seconds):
-        """Polls (which drives the outbox) until Zendesk has every accepted message."""
-        harness.wait_for(lambda: len(self.in_zendesk()) >= len(self.expected_in_zendesk()), seconds, poll=self.poll,
-                 what="every accepted message in Zendesk")
+        """Polls (which drives the outbox) until Zendesk has every accepted message and
+        the outbox knows it: a post whose answer was lost is only confirmed later."""
+        harness.wait_for(lambda: len(self.in_zendesk()) >= len(self.expected_in_zendesk()) and not self.pending(),
+                         seconds, poll=self.poll, what="every accepted message in Zendesk")
         time.sleep(0.5)
         self.poll()
 
@@ -145,9 +153,7 @@ class Faults(unittest.TestCase):
         self.assertFalse(v.ended, "the transfer ended")
         state = SERVER.request("GET", "/api/transfers/" + v.id, headers=v.auth).json()["state"]
         self.assertIn(state, ("waiting", "active"))
-        pending = sqlite3.connect(SERVER.state.db).execute(
-            "SELECT count(*) FROM outbox WHERE transfer_id = ? AND state <> 'sent'", (v.id,)).fetchone()[0]
-        self.assertEqual(pending, 0, "outbox entries left undelivered")
+        self.assertEqual(v.pending(), 0, "outbox entries left undelivered")
 
     def agent(self, v, text, sent):
         status, _ = FAKE.agent_says(v.conv["id"], text)
@@ -198,10 +204,51 @@ class Faults(unittest.TestCase):
             slowest = max(slowest, time.time() - started)
         v.drain(120)
         self.assert_whole(v, "2 slow answers, 3 dropped connections", [])
-        # Deliveries run in the handler processes after their responses: while both
-        # processes wait on a slow Zendesk, a visitor's next request waits for one.
+        # Deliveries run in the handler processes after their responses: while a process
+        # waits on a slow Zendesk, a visitor's request that lighttpd hands it waits too.
         print("# slowest 202 while Zendesk was slow: %.1f s" % slowest, flush=True)
         self.assertLess(slowest, 20)
+
+    def test_a_slow_zendesk_holds_one_process_at_a_time(self):
+        visitors = [Visitor("held%d" % k) for k in range(3)]
+        FAKE.fail_next(("slow", 9), 50)     # every call past the driver's 8 s limit, for a while
+        self.assertTrue(visitors[0].send("h0", "into the slow Zendesk"))
+        with contextlib.closing(sqlite3.connect(SERVER.state.db, timeout=30)) as db:
+            harness.wait_for(lambda: db.execute(
+                "SELECT count(*) FROM cache WHERE key = 'outbox.zendesk_struggling'"
+                " AND expires_at > CAST(strftime('%s', 'now') AS INTEGER)").fetchone()[0],
+                20, what="the first delivery to time out")
+        with FAKE.lock:
+            FAKE.max_waiting = FAKE.waiting
+        # Every visitor keeps writing, typing and polling at once, so every process has
+        # deliveries and activity to pass on; only one at a time may spend them on Zendesk.
+        rounds, deadline = collections.Counter(), time.time() + 12
+
+        def visitor(k, v):
+            while time.time() < deadline:
+                self.assertTrue(v.send("h%d-%d" % (k, rounds[k]), "while Zendesk is slow %d %d" % (k, rounds[k])))
+                r = SERVER.request("POST", "/api/transfers/%s/typing" % v.id, headers=v.auth,
+                                   body={"typing": True}, timeout=20)
+                self.assertEqual(r.status, 204)
+                v.poll()
+                rounds[k] += 1
+                time.sleep(0.1)
+
+        threads = [threading.Thread(target=visitor, args=(k, v)) for k, v in enumerate(visitors)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        with FAKE.lock:
+            held = FAKE.max_waiting
+            FAKE.failures.clear()
+        for v in visitors:
+            v.drain(120)
+        for k, v in enumerate(visitors):
+            self.assert_whole(v, "slow Zendesk, visitor %d" % k, [])
+        print("# slow Zendesk: rounds of send+typing+poll by 3 visitors at once %s; most Zendesk "
+              "calls waited on at once %d" % (sorted(rounds.values()), held), flush=True)
+        self.assertLessEqual(held, 1, "more than one process was waiting on the slow Zendesk")
 
     def test_handler_killed_mid_request(self):
         v = Visitor("killed")
