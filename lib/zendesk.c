@@ -17,9 +17,10 @@
  *       developer.zendesk.com/api-reference/conversations/#tag/Conversations
  *  POST {base}/sc/v2/apps/{appId}/conversations/{id}/messages   {"author", "content",
  *       "metadata": {"deskbridge_mark"}}
- *  GET  {base}/sc/v2/apps/{appId}/conversations/{id}/messages   {"messages", "meta", "links"}:
- *       the latest page, searched for a mark before a post whose answer was lost is retried
- *       developer.zendesk.com/api-reference/conversations/#tag/Messages
+ *  GET  {base}/sc/v2/apps/{appId}/conversations/{id}/messages[?page[before]={cursor}]
+ *       {"messages", "meta": {"hasMore", "beforeCursor"}, "links"}: pages of 100, the latest
+ *       first, searched backwards for a mark before a post whose answer was lost is retried
+ *       developer.zendesk.com/api-reference/conversations/#tag/Messages (List Messages)
  *  POST {base}/sc/v2/apps/{appId}/conversations/{id}/passControl
  *       {"switchboardIntegration": "zd:agentWorkspace", "metadata": {"first_message_id",
  *        "dataCapture.systemField.tags"}}: the ticket shows the bot conversation from
@@ -473,15 +474,25 @@ int zendesk_post(const struct zendesk_account *a, const char *conversation_id, c
 	return st;
 }
 
-int zendesk_find_marked(const struct zendesk_account *a, const char *conversation_id, const char *mark,
-			char message_id[ZENDESK_ID_LEN], int *found, struct zendesk_call *call)
+/* Looks through one page of messages for the mark; *before is the cursor of the page
+ * before it (caller frees), or NULL when this was the oldest. */
+static int find_on_page(const struct zendesk_account *a, const char *conversation_id, const char *mark,
+			const char *cursor, char message_id[ZENDESK_ID_LEN], int *found, char **before,
+			struct zendesk_call *call)
 {
 	struct zendesk_reply r;
-	struct json_object *messages = NULL;
-	char url[2048];
+	struct json_object *messages = NULL, *meta, *more;
+	char url[2048], *escaped = cursor ? curl_easy_escape(NULL, cursor, 0) : NULL;
 	int st = messaging_url(a, url, sizeof url, "/conversations/", conversation_id, "/messages");
+	size_t len = strlen(url);
 
-	*found = 0;
+	*before = NULL;
+	if (cursor && !escaped)
+		st = ST_NOMEM;
+	else if (st == ST_OK && escaped &&
+		 (size_t)snprintf(url + len, sizeof url - len, "?page%%5Bbefore%%5D=%s", escaped) >= sizeof url - len)
+		st = ST_TOO_LARGE;
+	curl_free(escaped);
 	if (st == ST_OK)
 		st = exchange("GET", url, NULL, a->key_id, a->key_secret, &r);
 	if (st != ST_OK)
@@ -497,8 +508,31 @@ int zendesk_find_marked(const struct zendesk_account *a, const char *conversatio
 			*found = 1;
 		}
 	}
+	meta = jobj(r.json, "meta");
+	if (call->outcome == ZENDESK_OK && !*found && json_object_object_get_ex(meta, "hasMore", &more) &&
+	    json_object_get_boolean(more) && jstr(meta, "beforeCursor") && !(*before = strdup(jstr(meta, "beforeCursor"))))
+		st = ST_NOMEM;
 	reply_free(&r);
-	return ST_OK;
+	return st;
+}
+
+int zendesk_find_marked(const struct zendesk_account *a, const char *conversation_id, const char *mark,
+			char message_id[ZENDESK_ID_LEN], int *found, struct zendesk_call *call)
+{
+	char *cursor = NULL, *before = NULL;
+	int st = ST_OK;
+
+	*found = 0;
+	for (int page = 0; st == ST_OK && page < ZENDESK_FIND_PAGES_MAX && (page == 0 || cursor); page++) {
+		st = find_on_page(a, conversation_id, mark, cursor, message_id, found, &before, call);
+		free(cursor);
+		cursor = before;
+		before = NULL;
+		if (call->outcome != ZENDESK_OK || *found)
+			break;
+	}
+	free(cursor);
+	return st;
 }
 
 /* Zendesk tags are lower case, without spaces (a space separates two tags). */

@@ -59,7 +59,12 @@ int zendesk_conversation(const struct zendesk_account *acct, const char *user_id
 int zendesk_post(const struct zendesk_account *acct, const char *conversation_id, const char *user_id,
 		 const char *text, const char *mark, char message_id[ZENDESK_ID_LEN],
 		 struct zendesk_call *call);
-/* *found 1 and its id when the conversation's latest messages hold the one posted with mark. */
+/* How far back the mark is looked for: pages of 100 messages, the latest first. A post
+ * whose answer was lost is looked for soon after, so it is among the latest; the bound
+ * keeps a long conversation from costing a handler more than this many calls. */
+#define ZENDESK_FIND_PAGES_MAX 5
+/* *found 1 and its id when the conversation's latest ZENDESK_FIND_PAGES_MAX pages of
+ * messages hold the one posted with mark. */
 int zendesk_find_marked(const struct zendesk_account *acct, const char *conversation_id,
 			const char *mark, char message_id[ZENDESK_ID_LEN], int *found,
 			struct zendesk_call *call);

@@ -227,7 +227,8 @@ class FakeZendesk:
         if path.startswith("/_fake/"):
             return self._control(h, method, path[len("/_fake/"):], body or {})
         if path.startswith("/sc/v2/apps/"):
-            return self._messaging(h, method, path[len("/sc/v2/apps/"):].split("/"), body)
+            return self._messaging(h, method, path[len("/sc/v2/apps/"):].split("/"), body,
+                                   urllib.parse.parse_qs(parsed.query))
         if path == "/api/v2/agent_availabilities":
             return self._availability(h, parsed.query)
         self._send(h, 404, {"error": "InvalidEndpoint", "description": "Not found"})
@@ -289,7 +290,7 @@ class FakeZendesk:
                  "relationships": {}} for i in range(self.agents_online)]
         self._send(h, 200, {"data": data, "meta": {"has_more": False}, "links": {"first": None}})
 
-    def _messaging(self, h, method, parts, body):
+    def _messaging(self, h, method, parts, body, query=None):
         if self._basic(h) != "%s:%s" % (self.key_id, self.key_secret):
             return self._send(h, 401, {"errors": [{"code": "unauthorized",
                                                     "title": "Authorization is required"}]})
@@ -337,13 +338,24 @@ class FakeZendesk:
                     conv["messages"].append(message)
                 return self._send(h, 201, {"messages": [message]})
             if rest[2] == "messages" and method == "GET":
-                # The latest page, oldest first, as List Messages answers without a cursor.
+                # List Messages pages backwards, 100 at a time, each page oldest first: the
+                # latest page without a cursor, the one before a message with page[before].
+                before = (query or {}).get("page[before]", [None])[0]
                 with self.lock:
-                    page = conv["messages"][-MESSAGES_PAGE:]
-                    more = len(conv["messages"]) > MESSAGES_PAGE
-                return self._send(h, 200, {"messages": page, "meta": {
-                    "hasMore": more, "afterCursor": None, "beforeCursor": page[0]["id"] if more else None},
-                    "links": {}})
+                    ids = [m["id"] for m in conv["messages"]]
+                    if before is not None and before not in ids:
+                        return self._send(h, 400, {"errors": [{"code": "bad_request",
+                                                                "title": "Invalid page[before] cursor"}]})
+                    end = ids.index(before) if before is not None else len(ids)
+                    page = conv["messages"][max(0, end - MESSAGES_PAGE):end]
+                    more = end > MESSAGES_PAGE
+                    later = end < len(ids)
+                meta = {"hasMore": more}
+                if more:
+                    meta["beforeCursor"] = page[0]["id"]
+                if later and page:
+                    meta["afterCursor"] = page[-1]["id"]
+                return self._send(h, 200, {"messages": page, "meta": meta, "links": {}})
             if rest[2] == "passControl" and method == "POST":
                 conv["control"] = body.get("switchboardIntegration")
                 conv["pass_metadata"] = body.get("metadata")

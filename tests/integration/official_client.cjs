@@ -46,6 +46,22 @@ async function main(cfg) {
   const listed = await messages.listMessages(cfg.appId, out.conversationId);
   out.listedMark = listed.messages[listed.messages.length - 1].metadata.deskbridge_mark;
   out.listedHasMore = listed.meta.hasMore;
+  // A longer conversation: the marked message drops off the latest page and is found on
+  // the one before it, through the cursor the client was given.
+  for (let i = 0; i < 120; i++) {
+    const more = new SunshineConversationsClient.MessagePost();
+    more.author = { type: "business" };
+    more.content = { type: "text", text: "later " + i };
+    await messages.postMessage(cfg.appId, out.conversationId, more);
+  }
+  const latest = await messages.listMessages(cfg.appId, out.conversationId);
+  out.latestCount = latest.messages.length;
+  out.latestHasMore = latest.meta.hasMore;
+  const earlier = await messages.listMessages(cfg.appId, out.conversationId,
+                                              { page: { before: latest.meta.beforeCursor } });
+  out.earlierCount = earlier.messages.length;
+  out.earlierHasMore = earlier.meta.hasMore;
+  out.earlierFirstMark = (earlier.messages[0].metadata || {}).deskbridge_mark;
 
   const switchboard = new SunshineConversationsClient.SwitchboardActionsApi();
   const pass = new SunshineConversationsClient.PassControlBody();

@@ -31,6 +31,11 @@ class OfficialClient(unittest.TestCase):
         self.assertEqual(out["conflict"], 409)
         self.assertEqual(out["messageText"], "Hello from the official client")
         self.assertEqual((out["listedMark"], out["listedHasMore"]), ("tr_x/1/0", False))
+        self.assertEqual((out["latestCount"], out["latestHasMore"]), (100, True))
+        self.assertEqual((out["earlierCount"], out["earlierHasMore"], out["earlierFirstMark"]),
+                         (21, False, "tr_x/1/0"))
+        self.assertTrue(any("page%5Bbefore%5D=" in r[2] or "page[before]=" in r[2]
+                            for r in fake.calls("GET", "/messages")), "the client sent no page[before]")
         self.assertTrue(out["passed"] and out["activity"])
         self.assertEqual(out["wrongSecret"], 401)
         conv = fake.conversations[out["conversationId"]]

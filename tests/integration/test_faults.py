@@ -1,6 +1,7 @@
 """Faults, with the real deskbridge (lighttpd, 2 FastCGI processes per handler) and the fake
 Zendesk: Zendesk down for a minute mid-conversation, 429 storms, answers slower than the
-driver waits (and, while they last, no more than one process waiting on them), connections
+driver waits (and, while they last, no more than one process waiting on them), a post
+whose answer was lost and that more than a page of messages followed, connections
 closed mid-response, a handler SIGKILLed mid-request, and the
 SQLite file held busy while many visitors write. After each: every message a visitor
 got 202 for reaches Zendesk exactly once and in the order deskbridge accepted it, every
@@ -208,6 +209,19 @@ class Faults(unittest.TestCase):
         # waits on a slow Zendesk, a visitor's request that lighttpd hands it waits too.
         print("# slowest 202 while Zendesk was slow: %.1f s" % slowest, flush=True)
         self.assertLess(slowest, 20)
+
+    def test_a_lost_answer_is_found_beyond_the_latest_page(self):
+        v = Visitor("longconv")
+        FAKE.fail_next(("slow", 9), 1)      # the post lands after deskbridge stopped waiting
+        self.assertTrue(v.send("p0", "lands late"))
+        harness.wait_for(lambda: "lands late" in v.in_zendesk(), 20, what="the late post to land")
+        # Before deskbridge looks for it, the agent's side fills more than a page of messages.
+        for i in range(150):
+            FAKE.agent_message_event(v.conv["id"], "meanwhile %d" % i)
+        v.drain(60)
+        self.assert_whole(v, "a lost answer, then 150 messages before the look", [])
+        self.assertTrue(any("page%5Bbefore%5D=" in r[2] for r in FAKE.calls("GET", v.conv["id"] + "/messages")),
+                        "the look never went past the latest page")
 
     def test_a_slow_zendesk_holds_one_process_at_a_time(self):
         visitors = [Visitor("held%d" % k) for k in range(3)]
