@@ -33,7 +33,10 @@
  *  POST {base}/sc/v2/apps/{appId}/conversations/{id}/activity   {"author", "type"}
  *       developer.zendesk.com/api-reference/conversations/#tag/Activities
  *  Webhook deliveries (parsed below): developer.zendesk.com/api-reference/webhooks/
- *       conversations-webhooks/ (v2 payloads; X-API-Key carries the webhook secret).
+ *       conversations-webhooks/ (v2 payloads; X-API-Key carries the webhook secret). The
+ *       switchboard events' payload is {"conversation", "metadata"}, the integration in
+ *       control being conversation.activeSwitchboardIntegration (as in the official
+ *       client's SwitchboardPassControlAllOfPayload and ConversationTruncated models).
  *
  * Not confirmed against a live account here (no machine reaches Zendesk): the exact
  * error bodies, and that passControl's metadata tags reach the ticket as documented.
@@ -659,10 +662,12 @@ static const char *release_reason(const char *reason)
 	return "released";
 }
 
+/* passControl and acceptControl name no target of their own: the conversation they carry
+ * has the integration now in control as activeSwitchboardIntegration. */
 static void parse_switchboard(struct desk_event *e, struct json_object *payload, const char *type)
 {
-	struct json_object *target = jobj(payload, "switchboardIntegration");
-	const char *integration = jstr(target, "integrationType");
+	struct json_object *active = jobj(jobj(payload, "conversation"), "activeSwitchboardIntegration");
+	const char *integration = jstr(active, "integrationType");
 	int to_agents = integration && strcmp(integration, ZENDESK_AGENT_WORKSPACE) == 0;
 
 	if (strcmp(type, "switchboard:releaseControl") == 0) {

@@ -153,9 +153,9 @@ class FakeZendesk:
     def workspace_accepts(self, cid):
         """The agent workspace announces it has the conversation (the visitor is queued)."""
         return self.deliver(self.event("switchboard:passControl", {
-            "conversation": {"id": cid},
-            "switchboardIntegration": {"id": "sbi_aw", "name": "zd-agentWorkspace",
-                                       "integrationId": "int_aw", "integrationType": "zd:agentWorkspace"}}))
+            "conversation": {"id": cid, "type": "personal", "activeSwitchboardIntegration": {
+                "id": "sbi_aw", "name": "zd-agentWorkspace", "integrationId": "int_aw",
+                "integrationType": "zd:agentWorkspace"}}}))
 
     def agent_reads(self, cid):
         return self.deliver(self.event("conversation:read", {

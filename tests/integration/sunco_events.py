@@ -54,11 +54,20 @@ def read(cid):
         "activity": {"type": "conversation:read", "author": {"type": "business", "displayName": "Ana"}}})
 
 
+def _switchboard(type_, cid, integration_type):
+    """passControl and acceptControl carry the conversation with the integration now in
+    control (ConversationTruncated.activeSwitchboardIntegration), and no target of their own."""
+    return _event(type_, {"conversation": dict(_conversation(cid), activeSwitchboardIntegration={
+        "id": "sbi_1", "name": integration_type.replace(":", "-"), "integrationId": "int_1",
+        "integrationType": integration_type})})
+
+
 def pass_control(cid, integration_type="zd:agentWorkspace"):
-    return _event("switchboard:passControl", {
-        "conversation": _conversation(cid),
-        "switchboardIntegration": {"id": "sbi_1", "name": "zd-agentWorkspace",
-                                   "integrationId": "int_1", "integrationType": integration_type}})
+    return _switchboard("switchboard:passControl", cid, integration_type)
+
+
+def accept_control(cid, integration_type="zd:agentWorkspace"):
+    return _switchboard("switchboard:acceptControl", cid, integration_type)
 
 
 def release_control(cid, reason="ticketClosed"):

@@ -98,10 +98,7 @@ class Handoff(unittest.TestCase):
         SERVER.request("POST", base + "/typing", body={"typing": True}, headers=auth)
         harness.wait_for(lambda: conv.get("activity") == ["typing:start"])
 
-        FAKE.deliver(FAKE.event("switchboard:passControl", {
-            "conversation": {"id": conv["id"]},
-            "switchboardIntegration": {"id": "sbi", "name": "zd-agentWorkspace",
-                                       "integrationType": "zd:agentWorkspace"}}))
+        FAKE.workspace_accepts(conv["id"])
         FAKE.agent_typing(conv["id"])
         status, result = FAKE.agent_says(conv["id"], "Hi, I'm Ana")
         self.assertEqual((status, result["applied"]), (200, 1))

@@ -147,6 +147,12 @@ class Conversation(unittest.TestCase):
         r = post(sunco.delivery(sunco.agent_message("conv_nobody_knows", "hello")))
         self.assertEqual((r.status, r.json()), (200, {"applied": 0, "duplicates": 0, "ignored": 1}))
 
+    def test_accept_control_by_the_agent_workspace_queues(self):
+        tid, auth = linked_transfer("conv_accept")
+        r = post(sunco.delivery(sunco.accept_control("conv_accept")))
+        self.assertEqual(r.json()["applied"], 1)
+        self.assertEqual([e["type"] for e in events(tid, auth)["events"]][-1:], ["queued"])
+
     def test_pass_control_away_from_agents_ends(self):
         tid, auth = linked_transfer("conv_away")
         post(sunco.delivery(sunco.pass_control("conv_away", "zd:answerBot")))
