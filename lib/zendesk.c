@@ -612,11 +612,13 @@ static int is_business(struct json_object *author)
 	return type && strcmp(type, "business") == 0;
 }
 
+/* A business author has no userId (Zendesk supports it for type "user" only): the agent
+ * is known by the name the agent workspace shows, so two agents of one name are one. */
 static void take_agent(struct desk_event *e, struct json_object *author)
 {
 	e->agent_name = jstr(author, "displayName");
 	e->agent_avatar_url = jstr(author, "avatarUrl");
-	e->agent_id = jstr(author, "userId") ? jstr(author, "userId") : e->agent_name;
+	e->agent_id = e->agent_name;
 }
 
 static void parse_message(struct desk_event *e, struct json_object *payload)

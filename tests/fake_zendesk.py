@@ -133,7 +133,7 @@ class FakeZendesk:
 
     def agent_message_event(self, cid, text, name="Ana"):
         message = {"id": _id("msg_"), "received": _now(),
-                   "author": {"type": "business", "userId": "agent-7", "displayName": name,
+                   "author": {"type": "business", "displayName": name,
                               "avatarUrl": "https://acme.zendesk.com/ana.png"},
                    "content": {"type": "text", "text": text}, "source": {"type": "zd:agentWorkspace"}}
         with self.lock:

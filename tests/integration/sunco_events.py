@@ -23,12 +23,14 @@ def _conversation(cid):
     return {"id": cid, "type": "personal", "activeSwitchboardIntegration": None}
 
 
-def agent_message(cid, text, name="Ana", user_id="agent-7", message_id=None):
+def agent_message(cid, text, name="Ana", message_id=None):
+    """A business author carries no userId (Zendesk: "Only supported when type is user");
+    the agent is known by displayName and avatarUrl."""
     return _event("conversation:message", {
         "conversation": _conversation(cid),
         "message": {"id": message_id or "msg_%d" % next(_ids),
                     "received": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-                    "author": {"type": "business", "userId": user_id, "displayName": name,
+                    "author": {"type": "business", "displayName": name,
                                "avatarUrl": "https://acme.zendesk.com/avatar.png"},
                     "content": {"type": "text", "text": text},
                     "source": {"type": "zd:agentWorkspace"}}})
