@@ -26,7 +26,7 @@ struct outbox_run {
 	struct transfer_handoff handoff;
 	int64_t now;
 	char lease[64], holder[32];
-	int probing;   /* Zendesk was struggling: this run holds the probe lease */
+	int probing;   /* holds the probe lease, and no delivery has got through yet */
 	/* The first post of a job tried before may have reached Zendesk with its answer
 	 * lost (a timeout, a dropped connection, a killed process): ask before posting. */
 	int uncertain;
