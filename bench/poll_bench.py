@@ -3,21 +3,23 @@
 hello-world FastCGI handler behind the same lighttpd with the same process count.
 
 Runs wrk (Debian package wrk) against:
-  hello       GET /bench/hello
-  poll        GET /api/transfers/{id}/events?after=N   (authenticated, nothing new)
+  hello       GET /bench/hello        (bench/hello.c, ending connections as libfcgi does)
+  hello-close GET /bench/hello-close  (the same, closing at once as deskbridge's handlers do)
+  poll        GET /api/transfers/{id}/events?after=N   (authenticated, N = the latest
+              event, so nothing new; the transfer is active, an agent has joined)
   poll-304    the same with If-None-Match                (answered 304)
 first on a database with one transfer, then with 10,000 transfers and 1,000,000 events,
-and prints requests/s, p99 latency, and the ratios (deskbridge / hello; large / small).
+and prints requests/s, p99 latency, and the ratios (deskbridge / hello; large / small), each
+the median of --rounds interleaved runs.
 
-Usage: bench/poll_bench.py [--build DIR] [--seconds N] [--procs N] [--connections N]
+Usage: bench/poll_bench.py [--build DIR] [--seconds N] [--rounds N] [--procs N] [--connections N]
 """
 
 import argparse
-import json
 import os
 import re
-import secrets
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -62,6 +64,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--procs", type=int, default=2)
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     os.environ["DESKBRIDGE_BUILDDIR"] = args.build
     import harness
@@ -74,8 +77,9 @@ def main():
                                                      "DESKBRIDGE_BENCH_HELLO": hello})
     server.config = os.path.join(HERE, "lighttpd-bench.conf")
     server.start()
-    # A transfer as it is while a chat goes on: handed over, nothing waiting in its outbox
-    # (a transfer whose handoff cannot be delivered makes every poll try again).
+    # A transfer as it is while a chat goes on: handed over, an agent talking, nothing
+    # waiting in its outbox (a transfer whose handoff cannot be delivered makes every poll
+    # try again).
     fake = FakeZendesk().start()
     try:
         harness.connect_zendesk(server, fake)
@@ -85,18 +89,31 @@ def main():
         while not any(c["control"] for c in list(fake.conversations.values())) and time.time() < deadline:
             server.request("GET", "/api/transfers/%s/events" % t["id"], headers={"Authorization": "Bearer " + t["secret"]})
             time.sleep(0.1)
+        cid = next(c for c in fake.conversations.values() if c["control"])["id"]
+        fake.workspace_accepts(cid)
+        fake.agent_says(cid, "Hi, how can I help?")
+        # The visitor has every event so far: each poll asks for what comes after them.
+        path = "/api/transfers/%s/events" % t["id"]
+        state = server.request("GET", path + "?after=0", headers={"Authorization": "Bearer " + t["secret"]}).json()
+        if state["state"] != "active":
+            sys.exit("the bench transfer is %s, not active" % state["state"])
+        path += "?after=%d" % state["next"]
+        etag = server.request("GET", path, headers={"Authorization": "Bearer " + t["secret"]}).header("ETag")
         base = "http://127.0.0.1:%d" % server.port
         auth = "Authorization: Bearer " + t["secret"]
-        poll = "%s/api/transfers/%s/events?after=0" % (base, t["id"])
-        etag = server.request("GET", "/api/transfers/%s/events?after=0" % t["id"],
-                              headers={"Authorization": "Bearer " + t["secret"]}).header("ETag")
+        poll = base + path
         rows = []
 
         def measure(label):
-            h = wrk(base + "/bench/hello", args.seconds, args.connections)
-            p = wrk(poll, args.seconds, args.connections, [auth])
-            n = wrk(poll, args.seconds, args.connections, [auth, "If-None-Match: " + etag])
-            rows.append((label, h, p, n))
+            # Rounds of the four, interleaved, and the median of each: the machine's pace
+            # drifts by a tenth within a minute, which one run of each would take as a result.
+            runs = [(wrk(base + "/bench/hello", args.seconds, args.connections),
+                     wrk(base + "/bench/hello-close", args.seconds, args.connections),
+                     wrk(poll, args.seconds, args.connections, [auth]),
+                     wrk(poll, args.seconds, args.connections, [auth, "If-None-Match: " + etag]))
+                    for _ in range(args.rounds)]
+            rows.append((label,) + tuple(tuple(statistics.median(r[k][f] for r in runs) for f in range(3))
+                                         for k in range(4)))
 
         measure("1 transfer")
         fill(server.state.db, 10000, 1000000)
@@ -106,18 +123,20 @@ def main():
         server.stop()
         server.state.remove()
 
-    print("%-36s %12s %12s %12s" % ("database", "hello rps", "poll rps", "poll-304 rps"))
-    for label, h, p, n in rows:
-        print("%-36s %12.0f %12.0f %12.0f" % (label, h[0], p[0], n[0]))
+    print("%-36s %10s %12s %10s %12s" % ("database", "hello rps", "hello-close", "poll rps", "poll-304 rps"))
+    for label, h, c, p, n in rows:
+        print("%-36s %10.0f %12.0f %10.0f %12.0f" % (label, h[0], c[0], p[0], n[0]))
     print()
-    for label, h, p, n in rows:
-        print("%s: poll/hello = %.2f, poll-304/hello = %.2f; p99 ms: hello %.2f, poll %.2f, poll-304 %.2f;"
-              " non-2xx/3xx: %d" % (label, p[0] / h[0], n[0] / h[0], h[1], p[1], n[1], p[2] + n[2] + h[2]))
+    for label, h, c, p, n in rows:
+        print("%s:\n  poll/hello = %.2f, poll-304/hello = %.2f (the target, 0.8, is against hello)\n"
+              "  poll/hello-close = %.2f, poll-304/hello-close = %.2f (deskbridge's own work alone)\n"
+              "  p99 ms: hello %.2f, hello-close %.2f, poll %.2f, poll-304 %.2f; non-2xx/3xx: %d"
+              % (label, p[0] / h[0], n[0] / h[0], p[0] / c[0], n[0] / c[0], h[1], c[1], p[1], n[1],
+                 h[2] + c[2] + p[2] + n[2]))
     small, large = rows
     print("large/small database: poll %.2f, poll-304 %.2f (each as a ratio to its own hello run)"
-          % ((large[2][0] / large[1][0]) / (small[2][0] / small[1][0]),
-             (large[3][0] / large[1][0]) / (small[3][0] / small[1][0])))
-
+          % ((large[3][0] / large[1][0]) / (small[3][0] / small[1][0]),
+             (large[4][0] / large[1][0]) / (small[4][0] / small[1][0])))
 
 if __name__ == "__main__":
     main()

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -179,6 +180,26 @@ static void serve(struct http_req *req, struct app *app, const struct http_route
 	http_req_free(req);
 }
 
+/* libfcgi ends each connection with shutdown() and then waits, up to 2 s, for the web
+ * server to close its end, so that a TCP peer's late bytes do not earn an RST that would
+ * discard the response. A Unix socket cannot lose queued data that way: its peer reads
+ * the whole response before it sees the close. There the wait only holds the process
+ * idle, a quarter of a short request's time, so it is skipped once the web server has
+ * sent the whole request (it has nothing more to write to us). A request answered before
+ * its body was read keeps the wait, which drains the rest. */
+static int listening_on_unix_socket(void)
+{
+	struct sockaddr_storage addr;
+	socklen_t len = sizeof addr;
+
+	return getsockname(0, (struct sockaddr *)&addr, &len) == 0 && addr.ss_family == AF_UNIX;
+}
+
+static int whole_request_read(FCGX_Request *fcgx)
+{
+	return FCGX_GetChar(fcgx->in) == EOF && FCGX_HasSeenEOF(fcgx->in) && !FCGX_GetError(fcgx->in);
+}
+
 int app_main(const char *name, const struct http_route *routes, size_t nroutes)
 {
 	struct app app = {0};
@@ -215,11 +236,14 @@ int app_main(const char *name, const struct http_route *routes, size_t nroutes)
 		log_error("cannot initialise FastCGI");
 		return 1;
 	}
+	int close_at_once = listening_on_unix_socket();
 	while (!app_stopping && FCGX_Accept_r(&fcgx) >= 0) {
 		if (http_req_new_fcgi(&fcgx, &req) == ST_OK)
 			serve(req, &app, routes, nroutes);
 		else
 			log_error("out of memory reading a request");
+		if (close_at_once && whole_request_read(&fcgx))
+			FCGX_Detach(&fcgx);
 		FCGX_Finish_r(&fcgx);
 		run_later(&app);
 	}

@@ -83,6 +83,10 @@ static const char transfer_sql_job_retry[] =
 	" WHERE id = ?1";
 static const char transfer_sql_job_fail[] =
 	"UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1";
+static const char transfer_sql_poll_head[] =
+	"SELECT state, next_seq, created_at, last_activity_at, agent_joined_at, agent_id, secret_hash,"
+	" EXISTS (SELECT 1 FROM outbox WHERE transfer_id = ?1 AND state = 'pending'"
+	" AND next_attempt_at <= ?2) FROM transfers WHERE id = ?1";
 static const char transfer_sql_job_due[] =
 	"SELECT 1 FROM outbox WHERE transfer_id = ? AND state = 'pending' AND next_attempt_at <= ?"
 	" LIMIT 1";
@@ -377,31 +381,42 @@ int transfer_create(struct db *db, const struct transfer_request *req, int64_t n
 	return st;
 }
 
-int transfer_authorize(struct db *db, const char *id, const char *secret)
+/* Hashes and compares whether or not the id exists (want NULL), so that the time taken
+ * does not tell an unknown id from a wrong secret. */
+static int check_secret(const void *want_or_null, const char *secret)
 {
 	unsigned char want[CRYPTO_SHA256_LEN] = {0}, got[CRYPTO_SHA256_LEN];
+	int st = secret_hash(secret ? secret : "", got);
+
+	if (st != ST_OK)
+		return st;
+	if (want_or_null)
+		memcpy(want, want_or_null, sizeof want);
+	if (!crypto_equal(want, got, sizeof want) || !secret)
+		return want_or_null ? ST_DENIED : ST_NOT_FOUND;
+	return want_or_null ? ST_OK : ST_NOT_FOUND;
+}
+
+static const void *stored_secret(sqlite3_stmt *stmt, int col)
+{
+	return sqlite3_column_bytes(stmt, col) == CRYPTO_SHA256_LEN ? sqlite3_column_blob(stmt, col) : NULL;
+}
+
+int transfer_authorize(struct db *db, const char *id, const char *secret)
+{
 	sqlite3_stmt *stmt;
-	int rc, found = 0, st = db_stmt(db, transfer_sql_secret, &stmt);
+	int rc, st = db_stmt(db, transfer_sql_secret, &stmt);
 
 	if (st != ST_OK)
 		return st;
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == (int)sizeof want) {
-		memcpy(want, sqlite3_column_blob(stmt, 0), sizeof want);
-		found = 1;
-	}
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		st = check_secret(rc == SQLITE_ROW ? stored_secret(stmt, 0) : NULL, secret);
+	else
+		st = db_status(rc);
 	sqlite3_reset(stmt);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_status(rc);
-	/* Hash and compare whether or not the id exists, so that the time taken does not
-	 * tell an unknown id from a wrong secret. */
-	st = secret_hash(secret ? secret : "", got);
-	if (st != ST_OK)
-		return st;
-	if (!crypto_equal(want, got, sizeof want) || !secret)
-		return found ? ST_DENIED : ST_NOT_FOUND;
-	return found ? ST_OK : ST_NOT_FOUND;
+	return st;
 }
 
 struct transfer_row {
@@ -410,6 +425,18 @@ struct transfer_row {
 	int agent_joined;
 	char agent_id[256];   /* "" when unknown */
 };
+
+/* The columns of transfer_sql_row, which transfer_sql_poll_head begins with. */
+static void row_from(sqlite3_stmt *stmt, struct transfer_row *row)
+{
+	snprintf(row->state, sizeof row->state, "%s", (const char *)sqlite3_column_text(stmt, 0));
+	row->next = sqlite3_column_int64(stmt, 1);
+	row->created_at = sqlite3_column_int64(stmt, 2);
+	row->last_activity_at = sqlite3_column_int64(stmt, 3);
+	row->agent_joined = sqlite3_column_type(stmt, 4) != SQLITE_NULL;
+	snprintf(row->agent_id, sizeof row->agent_id, "%s",
+		 sqlite3_column_type(stmt, 5) == SQLITE_NULL ? "" : (const char *)sqlite3_column_text(stmt, 5));
+}
 
 static int read_row(struct db *db, const char *id, struct transfer_row *row)
 {
@@ -420,31 +447,33 @@ static int read_row(struct db *db, const char *id, struct transfer_row *row)
 		return st;
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		snprintf(row->state, sizeof row->state, "%s", (const char *)sqlite3_column_text(stmt, 0));
-		row->next = sqlite3_column_int64(stmt, 1);
-		row->created_at = sqlite3_column_int64(stmt, 2);
-		row->last_activity_at = sqlite3_column_int64(stmt, 3);
-		row->agent_joined = sqlite3_column_type(stmt, 4) != SQLITE_NULL;
-		snprintf(row->agent_id, sizeof row->agent_id, "%s",
-			 sqlite3_column_type(stmt, 5) == SQLITE_NULL ? "" : (const char *)sqlite3_column_text(stmt, 5));
-	}
+	if (rc == SQLITE_ROW)
+		row_from(stmt, row);
 	sqlite3_reset(stmt);
 	if (rc == SQLITE_DONE)
 		return ST_NOT_FOUND;
 	return rc == SQLITE_ROW ? ST_OK : db_status(rc);
 }
 
+/* A cached statement with ?1 bound to a transfer id and ?2 to a number (a time, a seq):
+ * the shape of most statements here. */
+static int stmt_id_int(struct db *db, const char *sql, const char *id, int64_t n, sqlite3_stmt **out)
+{
+	int st = db_stmt(db, sql, out);
+
+	if (st == ST_OK) {
+		sqlite3_bind_text(*out, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(*out, 2, n);
+	}
+	return st;
+}
+
 static int exec_id_time(struct db *db, const char *sql, const char *id, int64_t t)
 {
 	sqlite3_stmt *stmt;
-	int st = db_stmt(db, sql, &stmt);
+	int st = stmt_id_int(db, sql, id, t, &stmt);
 
-	if (st != ST_OK)
-		return st;
-	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, t);
-	return db_exec_stmt(db, stmt);
+	return st == ST_OK ? db_exec_stmt(db, stmt) : st;
 }
 
 /* Inside a transaction: the ended event, the state, and (unless the agent's side ended
@@ -511,12 +540,10 @@ static int apply_timeouts(struct db *db, const char *id, int64_t now, struct tra
 static int events_since(struct db *db, const char *id, int64_t after, struct json_object *list)
 {
 	sqlite3_stmt *stmt;
-	int rc, st = db_stmt(db, transfer_sql_events, &stmt);
+	int rc, st = stmt_id_int(db, transfer_sql_events, id, after, &stmt);
 
 	if (st != ST_OK)
 		return st;
-	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, after);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct json_object *e = json_object_new_object();
 		struct json_object *data = json_tokener_parse((const char *)sqlite3_column_text(stmt, 2));
@@ -539,28 +566,22 @@ static int events_since(struct db *db, const char *id, int64_t after, struct jso
 	return rc == SQLITE_DONE ? ST_OK : db_status(rc);
 }
 
-static int state_json(struct db *db, const char *id, int64_t after, int64_t now,
-		      struct json_object **out)
+/* The poll's answer for a row read in the current snapshot (apply_timeouts first). */
+static int state_json_of(struct db *db, const char *id, int64_t after, const struct transfer_row *row,
+			 struct json_object **out)
 {
-	struct transfer_row row;
-	struct json_object *events;
-	int st = read_row(db, id, &row);
+	struct json_object *events = json_object_new_array();
+	int st = events_since(db, id, after, events);
 
-	if (st == ST_OK)
-		st = apply_timeouts(db, id, now, &row);
-	if (st != ST_OK)
-		return st;
-	events = json_object_new_array();
-	st = events_since(db, id, after, events);
 	if (st != ST_OK) {
 		json_object_put(events);
 		return st;
 	}
 	*out = json_object_new_object();
 	json_object_object_add(*out, "id", json_object_new_string(id));
-	json_object_object_add(*out, "state", json_object_new_string(row.state));
-	json_object_object_add(*out, "next", json_object_new_int64(row.next));
-	json_object_object_add(*out, "poll_after_ms", json_object_new_int(transfer_poll_ms(row.state)));
+	json_object_object_add(*out, "state", json_object_new_string(row->state));
+	json_object_object_add(*out, "next", json_object_new_int64(row->next));
+	json_object_object_add(*out, "poll_after_ms", json_object_new_int(transfer_poll_ms(row->state)));
 	json_object_object_add(*out, "events", events);
 	return ST_OK;
 }
@@ -568,34 +589,59 @@ static int state_json(struct db *db, const char *id, int64_t after, int64_t now,
 static int job_due(struct db *db, const char *id, int64_t now, int *due)
 {
 	sqlite3_stmt *stmt;
-	int rc, st = db_stmt(db, transfer_sql_job_due, &stmt);
+	int rc, st = stmt_id_int(db, transfer_sql_job_due, id, now, &stmt);
 
 	*due = 0;
 	if (st != ST_OK)
 		return st;
-	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, now);
 	rc = sqlite3_step(stmt);
 	*due = rc == SQLITE_ROW;
 	sqlite3_reset(stmt);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_status(rc);
 }
 
-/* One read snapshot for the whole poll: its half-dozen reads each took and released
- * SQLite's locks when they ran on their own, a third of a poll's time. */
+/* The secret, the row and whether its outbox has work due, in one lookup. */
+static int poll_head(struct db *db, const char *id, const char *secret, int64_t now,
+		     struct transfer_row *row, int *delivery_due)
+{
+	sqlite3_stmt *stmt;
+	int rc, st = stmt_id_int(db, transfer_sql_poll_head, id, now, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		st = check_secret(rc == SQLITE_ROW ? stored_secret(stmt, 6) : NULL, secret);
+	else
+		st = db_status(rc);
+	if (st == ST_OK) {
+		row_from(stmt, row);
+		*delivery_due = sqlite3_column_int(stmt, 7);
+	}
+	sqlite3_reset(stmt);
+	return st;
+}
+
+/* One read snapshot and as few statements as the answer allows: a poll is the request
+ * every open chat makes every few seconds. */
 int transfer_poll(struct db *db, const char *id, const char *secret, int64_t after, int64_t now,
 		  struct json_object **out, int *delivery_due)
 {
+	struct transfer_row row;
 	int st = db_begin_read(db);
 
 	*out = NULL;
 	*delivery_due = 0;
 	if (st == ST_OK)
-		st = transfer_authorize(db, id, secret);
+		st = poll_head(db, id, secret, now, &row, delivery_due);
+	if (st == ST_OK && strcmp(row.state, "ended") != 0) {
+		st = apply_timeouts(db, id, now, &row);
+		/* Ending it just now queued the hand-back. */
+		if (st == ST_OK && strcmp(row.state, "ended") == 0)
+			st = job_due(db, id, now, delivery_due);
+	}
 	if (st == ST_OK)
-		st = state_json(db, id, after, now, out);
-	if (st == ST_OK)
-		st = job_due(db, id, now, delivery_due);
+		st = state_json_of(db, id, after, &row, out);
 	db_rollback(db);
 	if (st != ST_OK) {
 		json_object_put(*out);
@@ -608,7 +654,14 @@ int transfer_poll(struct db *db, const char *id, const char *secret, int64_t aft
 
 int transfer_get_json(struct db *db, const char *id, int64_t now, struct json_object **out)
 {
-	return state_json(db, id, 0, now, out);
+	struct transfer_row row;
+	int st = read_row(db, id, &row);
+
+	if (st == ST_OK)
+		st = apply_timeouts(db, id, now, &row);
+	if (st == ST_OK)
+		st = state_json_of(db, id, 0, &row, out);
+	return st;
 }
 
 static int find_message(struct db *db, const char *id, const char *client_message_id, int *found,

@@ -1,8 +1,11 @@
 """The five handlers through the real lighttpd (FastCGI) and as plain CGI: health,
 routing errors, the error shape, standard headers, bad requests, logging."""
 
+import glob
 import os
 import re
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -145,6 +148,65 @@ class ThroughLighttpd(unittest.TestCase):
             self.assertIn(b"<html", r.body)
         self.assertIn("frame-ancestors 'none'",
                       SERVER.request("GET", "/setup/").header("Content-Security-Policy"))
+
+
+def fastcgi_request(params, body=b""):
+    """One FastCGI request (FastCGI 1.0 specification, section 3 and 5) as a web server
+    sends it: BEGIN_REQUEST for the responder role, the parameters, the body."""
+    def record(kind, content):
+        return struct.pack(">BBHHBx", 1, kind, 1, len(content), 0) + content
+
+    def length(n):
+        return struct.pack(">B", n) if n < 128 else struct.pack(">I", n | 0x80000000)
+
+    pairs = b"".join(length(len(k)) + length(len(v)) + k + v
+                     for k, v in ((k.encode(), v.encode()) for k, v in params.items()))
+    return (record(1, struct.pack(">HB5x", 1, 0)) + record(4, pairs) + record(4, b"")
+            + (record(5, body) if body else b"") + record(5, b""))
+
+
+class FastCgiConnection(unittest.TestCase):
+    """How a handler ends a connection on its Unix socket, talked to without lighttpd."""
+
+    def exchange(self, request):
+        path = sorted(glob.glob(os.path.join(SERVER.run_dir, "token.sock*")))[0]
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(path)
+        s.sendall(request)
+        reply = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return s, reply
+            reply += chunk
+
+    def peer_has_closed(self, s):
+        try:
+            s.sendall(b"\0" * 8)
+            return False
+        except BrokenPipeError:
+            return True
+        finally:
+            s.close()
+
+    def test_a_handler_closes_at_once_after_a_whole_request(self):
+        s, reply = self.exchange(fastcgi_request({
+            "REQUEST_METHOD": "GET", "REQUEST_URI": "/api/health", "SCRIPT_NAME": "/api/health",
+            "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1"}))
+        self.assertIn(b"Status: 200", reply)
+        self.assertTrue(self.peer_has_closed(s), "the handler still holds the connection")
+
+    def test_a_request_answered_before_its_body_is_read_is_drained(self):
+        body = b"x" * (200 * 1024)
+        s, reply = self.exchange(fastcgi_request({
+            "REQUEST_METHOD": "POST", "REQUEST_URI": "/api/token", "SCRIPT_NAME": "/api/token",
+            "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+            "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body))}, body[:1000]))
+        self.assertIn(b"Status: 413", reply)
+        # Still reading what the web server may yet send, so that its writes do not fail.
+        self.assertFalse(self.peer_has_closed(s), "the handler closed with the body unread")
+        self.assertEqual(SERVER.request("GET", "/api/public-key").status, 200)
 
 
 class DatabaseUnavailable(unittest.TestCase):
