@@ -43,8 +43,9 @@ int db_relax_sync(struct db *db, int relaxed);
 
 int db_begin(struct db *db);     /* BEGIN IMMEDIATE */
 /* One snapshot for a run of reads: cheaper than a transaction per statement, and the
- * reads agree with each other. End it with db_rollback. */
+ * reads agree with each other. End it with db_end_read. */
 int db_begin_read(struct db *db);
+void db_end_read(struct db *db);  /* also when the snapshot was ended already */
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
 

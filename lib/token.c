@@ -55,7 +55,7 @@ int token_mint(struct db *db, struct json_object *body, const char *bearer, int6
 		st = config_secret_get_dup(db, "zendesk.shared_secret", &secret);
 	if (st == ST_OK && secret)
 		st = identity_verify(db, token, strlen(token), now, &id, &refused, why);
-	db_rollback(db);
+	db_end_read(db);
 	if (st == ST_OK && !secret) {
 		*err = APIERR_NOT_CONFIGURED;
 		*why = "the Zendesk shared secret is not set";

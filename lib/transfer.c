@@ -642,7 +642,7 @@ int transfer_poll(struct db *db, const char *id, const char *secret, int64_t aft
 	}
 	if (st == ST_OK)
 		st = state_json_of(db, id, after, &row, out);
-	db_rollback(db);
+	db_end_read(db);
 	if (st != ST_OK) {
 		json_object_put(*out);
 		*out = NULL;

@@ -577,8 +577,11 @@ START_TEST(transactions)
 	sqlite3_bind_int(stmt, 1, 9);
 	ck_assert_int_eq(db_exec_stmt(other, stmt), ST_OK);
 	ck_assert_int_eq(query_int(db, "SELECT count(*) FROM t"), 1);
-	db_rollback(db);
+	db_end_read(db);
+	ck_assert(sqlite3_get_autocommit(db_handle(db)));
 	ck_assert_int_eq(query_int(db, "SELECT count(*) FROM t"), 2);
+	db_end_read(db);  /* no snapshot open: nothing to end */
+	ck_assert(sqlite3_get_autocommit(db_handle(db)));
 	ck_assert_int_eq(db_stmt(db, "DELETE FROM t WHERE x = 9", &stmt), ST_OK);
 	ck_assert_int_eq(db_exec_stmt(db, stmt), ST_OK);
 
