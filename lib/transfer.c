@@ -495,20 +495,22 @@ static int end_locked(struct db *db, const char *id, const char *by, const char 
 	return st;
 }
 
+static const char *const transfer_timeout_settings[] = {"transfers.join_timeout_s",
+							 "transfers.idle_timeout_s"};
+
 /* Why the transfer should end now, or NULL: no agent joined in time, or nobody spoke. */
 static const char *timeout_reason(struct db *db, const struct transfer_row *row, int64_t now, int *st)
 {
-	int64_t join = 300, idle = 1800;
+	int64_t join_idle[2];
 
 	*st = ST_OK;
 	if (strcmp(row->state, "ended") == 0)
 		return NULL;
-	if ((*st = config_get_int(db, "transfers.join_timeout_s", &join)) != ST_OK ||
-	    (*st = config_get_int(db, "transfers.idle_timeout_s", &idle)) != ST_OK)
+	if ((*st = config_get_ints(db, transfer_timeout_settings, join_idle, 2)) != ST_OK)
 		return NULL;
-	if (!row->agent_joined && now - row->created_at >= join)
+	if (!row->agent_joined && now - row->created_at >= join_idle[0])
 		return "no_agent";
-	if (now - row->last_activity_at >= idle)
+	if (now - row->last_activity_at >= join_idle[1])
 		return "idle";
 	return NULL;
 }
@@ -571,7 +573,9 @@ static int state_json_of(struct db *db, const char *id, int64_t after, const str
 			 struct json_object **out)
 {
 	struct json_object *events = json_object_new_array();
-	int st = events_since(db, id, after, events);
+	/* The row's next is the latest seq in the same snapshot: most polls ask after it,
+	 * and need no look at the events at all. */
+	int st = after < row->next ? events_since(db, id, after, events) : ST_OK;
 
 	if (st != ST_OK) {
 		json_object_put(events);
@@ -984,22 +988,20 @@ int transfer_stats(struct db *db, int64_t now, struct transfer_stats *out)
 int transfer_sweep(struct db *db, int64_t now, int64_t *ended)
 {
 	char ids[500][TRANSFER_ID_LEN];
-	int64_t join = 300, idle = 1800;
+	int64_t join_idle[2];
 	size_t n = 0;
 	sqlite3_stmt *stmt;
 	int rc, st;
 
 	*ended = 0;
-	st = config_get_int(db, "transfers.join_timeout_s", &join);
-	if (st == ST_OK)
-		st = config_get_int(db, "transfers.idle_timeout_s", &idle);
+	st = config_get_ints(db, transfer_timeout_settings, join_idle, 2);
 	if (st == ST_OK)
 		st = db_stmt(db, transfer_sql_expired, &stmt);
 	if (st != ST_OK)
 		return st;
 	sqlite3_bind_int64(stmt, 1, now);
-	sqlite3_bind_int64(stmt, 2, join);
-	sqlite3_bind_int64(stmt, 3, idle);
+	sqlite3_bind_int64(stmt, 2, join_idle[0]);
+	sqlite3_bind_int64(stmt, 3, join_idle[1]);
 	while (n < sizeof ids / sizeof *ids && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		snprintf(ids[n++], TRANSFER_ID_LEN, "%s", (const char *)sqlite3_column_text(stmt, 0));
 	sqlite3_reset(stmt);
