@@ -2,6 +2,7 @@
 #include "crypto.h"
 
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -168,11 +169,30 @@ int crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_SHA256_
 
 int crypto_hmac_sha256_b64url_dup(const void *key, size_t key_len, const char *text, char **out)
 {
+	/* Set up once for the life of the process, like crypto_sha256: every token request
+	 * signs a JWT, and the one-shot EVP_Q_mac looked up HMAC and SHA-256 each time. */
+	static EVP_MAC_CTX *ctx;
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	size_t mac_len = 0;
 
-	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len, (const unsigned char *)text,
-		       strlen(text), mac, sizeof mac, &mac_len))
+	if (!ctx) {
+		EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+		OSSL_PARAM params[] = {
+			OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+			OSSL_PARAM_construct_end(),
+		};
+		ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+		EVP_MAC_free(hmac);
+		if (ctx && EVP_MAC_CTX_set_params(ctx, params) != 1) {
+			EVP_MAC_CTX_free(ctx);
+			ctx = NULL;
+		}
+		if (!ctx)
+			return ST_CRYPTO;
+	}
+	if (EVP_MAC_init(ctx, key, key_len, NULL) != 1 ||
+	    EVP_MAC_update(ctx, (const unsigned char *)text, strlen(text)) != 1 ||
+	    EVP_MAC_final(ctx, mac, &mac_len, sizeof mac) != 1)
 		return ST_CRYPTO;
 	return crypto_b64url_encode_dup(mac, mac_len, out);
 }

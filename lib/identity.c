@@ -5,7 +5,6 @@
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rsa.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,30 +39,26 @@ enum apierr identity_apierr(enum identity_error e)
 }
 
 /* Decrypts every block with one key; ST_DENIED when any block does not open. */
-static int decrypt_blocks(EVP_PKEY *key, const unsigned char *cipher, size_t len,
+static int decrypt_blocks(const char *private_pem, const unsigned char *cipher, size_t len,
 			  unsigned char *plain, size_t *plain_len)
 {
-	size_t block = (size_t)EVP_PKEY_get_size(key), total = 0;
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
-	int st = ST_OK;
+	EVP_PKEY_CTX *decrypter;
+	size_t block, total = 0;
 
-	if (!ctx)
-		return ST_NOMEM;
-	if (block == 0 || len % block != 0 || EVP_PKEY_decrypt_init(ctx) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha1()) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha1()) != 1)
-		st = ST_DENIED;
-	for (size_t off = 0; st == ST_OK && off < len; off += block) {
+	*plain_len = 0;
+	if (pkeycache_oaep_sha1_decrypter(private_pem, &decrypter) != ST_OK)
+		return ST_DENIED;
+	block = (size_t)EVP_PKEY_get_size(EVP_PKEY_CTX_get0_pkey(decrypter));
+	if (block == 0 || len % block != 0)
+		return ST_DENIED;
+	for (size_t off = 0; off < len; off += block) {
 		size_t out = block;
-		if (EVP_PKEY_decrypt(ctx, plain + total, &out, cipher + off, block) != 1)
-			st = ST_DENIED;
-		else
-			total += out;
+		if (EVP_PKEY_decrypt(decrypter, plain + total, &out, cipher + off, block) != 1)
+			return ST_DENIED;
+		total += out;
 	}
-	EVP_PKEY_CTX_free(ctx);
 	*plain_len = total;
-	return st;
+	return ST_OK;
 }
 
 int identity_decrypt_payload_dup(const char *b64, size_t b64_len, char *const *private_pems,
@@ -85,12 +80,8 @@ int identity_decrypt_payload_dup(const char *b64, size_t b64_len, char *const *p
 		return ST_NOMEM;
 	}
 	st = ST_DENIED;
-	for (size_t i = 0; st == ST_DENIED && i < npems; i++) {
-		EVP_PKEY *key = NULL;
-		if (pkeycache_private(private_pems[i], &key) == ST_OK)
-			st = decrypt_blocks(key, cipher, cipher_len, buf, plain_len);
-		EVP_PKEY_free(key);
-	}
+	for (size_t i = 0; st == ST_DENIED && i < npems; i++)
+		st = decrypt_blocks(private_pems[i], cipher, cipher_len, buf, plain_len);
 	free(cipher);
 	if (st != ST_OK) {
 		OPENSSL_cleanse(buf, cipher_len + 1);
@@ -206,21 +197,14 @@ int identity_anonymous(const char *sub, char **name, char **email)
 /* Verifies the signature with the key the header names, or with any key. */
 static int verify_signature(struct db *db, const struct jwt *jwt, int *verified, size_t *nkeys)
 {
-	struct json_object *keys = NULL;
-	const char *kid = jwt_kid(jwt);
-	int st = sitekeys_list_json(db, &keys);
+	struct sitekeys_pems pems;
+	int st = sitekeys_pems_for(db, jwt_kid(jwt), &pems);
 
 	*verified = 0;
-	*nkeys = st == ST_OK ? json_object_array_length(keys) : 0;
-	for (size_t i = 0; st == ST_OK && !*verified && i < json_object_array_length(keys); i++) {
-		struct json_object *k = json_object_array_get_idx(keys, i), *v, *pem;
-		json_object_object_get_ex(k, "kid", &v);
-		json_object_object_get_ex(k, "pem", &pem);
-		if (kid && strcmp(kid, json_object_get_string(v)) != 0)
-			continue;
-		*verified = jwt_verify_rs256(jwt, json_object_get_string(pem)) == ST_OK;
-	}
-	json_object_put(keys);
+	*nkeys = st == ST_OK ? pems.stored : 0;
+	for (size_t i = 0; st == ST_OK && !*verified && i < pems.n; i++)
+		*verified = jwt_verify_rs256(jwt, pems.pem[i]) == ST_OK;
+	sitekeys_pems_free(&pems);
 	return st;
 }
 

@@ -160,24 +160,17 @@ struct json_object *jwt_claims(const struct jwt *jwt)
 int jwt_verify_rs256(const struct jwt *jwt, const char *public_pem)
 {
 	const char *alg = jwt_alg(jwt);
-	EVP_PKEY *key = NULL;
-	EVP_MD_CTX *ctx;
-	int ok = 0;
+	unsigned char digest[CRYPTO_SHA256_LEN];
+	EVP_PKEY_CTX *verifier;
 
 	/* Only RS256, and no header extension we would have to understand. */
 	if (!alg || strcmp(alg, "RS256") != 0 || json_object_object_get_ex(jwt->header, "crit", NULL))
 		return ST_DENIED;
-	if (pkeycache_public(public_pem, &key) != ST_OK)
+	if (pkeycache_rs256_verifier(public_pem, &verifier) != ST_OK ||
+	    crypto_sha256(jwt->signing_input, strlen(jwt->signing_input), digest) != ST_OK)
 		return ST_DENIED;
-	ctx = EVP_MD_CTX_new();
-	if (ctx && EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA &&
-	    EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key) == 1)
-		ok = EVP_DigestVerify(ctx, jwt->signature, jwt->signature_len,
-				      (const unsigned char *)jwt->signing_input,
-				      strlen(jwt->signing_input)) == 1;
-	EVP_MD_CTX_free(ctx);
-	EVP_PKEY_free(key);
-	return ok ? ST_OK : ST_DENIED;
+	return EVP_PKEY_verify(verifier, jwt->signature, jwt->signature_len, digest, sizeof digest) == 1
+	       ? ST_OK : ST_DENIED;
 }
 
 /* A NumericDate claim: *present is 0 when absent; ST_INVALID when not a number. */

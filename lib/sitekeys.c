@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -122,4 +123,35 @@ int sitekeys_list_json(struct db *db, struct json_object **out)
 	}
 	*out = list;
 	return ST_OK;
+}
+
+int sitekeys_pems_for(struct db *db, const char *kid, struct sitekeys_pems *out)
+{
+	sqlite3_stmt *stmt;
+	int rc = SQLITE_DONE, st = db_stmt(db, sitekeys_sql_list, &stmt);
+
+	memset(out, 0, sizeof *out);
+	if (st != ST_OK)
+		return st;
+	while (st == ST_OK && out->stored < (size_t)SITEKEYS_MAX && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		out->stored++;
+		if (kid && strcmp(kid, (const char *)sqlite3_column_text(stmt, 0)) != 0)
+			continue;
+		out->pem[out->n] = strdup((const char *)sqlite3_column_text(stmt, 1));
+		st = out->pem[out->n] ? ST_OK : ST_NOMEM;
+		out->n += st == ST_OK;
+	}
+	if (st == ST_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		st = db_status(rc);
+	sqlite3_reset(stmt);
+	if (st != ST_OK)
+		sitekeys_pems_free(out);
+	return st;
+}
+
+void sitekeys_pems_free(struct sitekeys_pems *pems)
+{
+	for (size_t i = 0; i < pems->n; i++)
+		free(pems->pem[i]);
+	pems->n = 0;
 }

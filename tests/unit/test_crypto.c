@@ -218,6 +218,10 @@ START_TEST(hmac_sha256_vectors)
 			 ST_OK);
 	ck_assert_str_eq(mac, "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM");
 	free(mac);
+	/* The context is kept per process: nothing of the last key or text carries over. */
+	ck_assert_int_eq(crypto_hmac_sha256_b64url_dup(key1, sizeof key1, "Hi There", &mac), ST_OK);
+	ck_assert_str_eq(mac, "sDRMYdjbOFNcqK_OrwvxK4gdwgDJgz2nJuk3bC4yz_c");
+	free(mac);
 }
 END_TEST
 

@@ -109,6 +109,10 @@ START_TEST(rfc7515_a2_rs256)
 	ck_assert_int_eq(jwt_parse(tampered, strlen(tampered), &jwt), ST_OK);
 	ck_assert_int_eq(jwt_verify_rs256(jwt, pem), ST_DENIED);
 	jwt_free(jwt);
+	/* The key's verifier is kept per process: a refusal leaves it fit for the next token. */
+	ck_assert_int_eq(jwt_parse(a2_token, strlen(a2_token), &jwt), ST_OK);
+	ck_assert_int_eq(jwt_verify_rs256(jwt, pem), ST_OK);
+	jwt_free(jwt);
 	free(pem);
 	free(pub);
 	free(priv);
@@ -340,7 +344,7 @@ static char *encrypt_payload(const char *pub_pem, const char *text)
 START_TEST(payload_decryption)
 {
 	char *priv = NULL, *pub = NULL, *priv2 = NULL, *pub2 = NULL, *plain = NULL, *b64text;
-	char text[700];
+	char text[700], untampered;
 	size_t plain_len = 0;
 	char *keys[2];
 
@@ -358,9 +362,15 @@ START_TEST(payload_decryption)
 	ck_assert_int_eq(identity_decrypt_payload_dup(b64text, strlen(b64text), keys, 1, &plain, &plain_len), ST_INVALID);
 	ck_assert_int_eq(identity_decrypt_payload_dup(b64text, 100, keys, 2, &plain, &plain_len), ST_INVALID);
 	ck_assert_int_eq(identity_decrypt_payload_dup("%%%", 3, keys, 2, &plain, &plain_len), ST_INVALID);
-	b64text[10] = b64text[10] == 'A' ? 'B' : 'A';
+	untampered = b64text[10];
+	b64text[10] = untampered == 'A' ? 'B' : 'A';
 	ck_assert_int_eq(identity_decrypt_payload_dup(b64text, strlen(b64text), keys, 2, &plain, &plain_len), ST_INVALID);
 	ck_assert_ptr_null(plain);
+	/* Each key's decrypter is kept per process: the refusals leave it fit for the next payload. */
+	b64text[10] = untampered;
+	ck_assert_int_eq(identity_decrypt_payload_dup(b64text, strlen(b64text), keys, 2, &plain, &plain_len), ST_OK);
+	ck_assert_str_eq(plain, text);
+	free(plain);
 	free(b64text);
 	free(priv); free(pub); free(priv2); free(pub2);
 }
