@@ -32,7 +32,7 @@ int admin_password_set(struct db *db, const char *password)
 	if (st == ST_OK)
 		st = db_stmt(db, admin_sql_end_sessions, &stmt);
 	if (st == ST_OK)
-		st = db_exec_stmt(db, stmt);
+		st = db_exec_stmt(stmt);
 	if (st == ST_OK)
 		st = db_commit(db);
 	if (st != ST_OK)
@@ -99,7 +99,7 @@ static int session_insert(struct db *db, const char *client_addr, int64_t now,
 		sqlite3_bind_int64(stmt, 1, now);
 		sqlite3_bind_int64(stmt, 2, ADMIN_SESSION_IDLE_S);
 		sqlite3_bind_int64(stmt, 3, ADMIN_SESSION_MAX_S);
-		st = db_exec_stmt(db, stmt);
+		st = db_exec_stmt(stmt);
 	}
 	if (st == ST_OK)
 		st = db_stmt(db, admin_sql_session_insert, &stmt);
@@ -109,7 +109,7 @@ static int session_insert(struct db *db, const char *client_addr, int64_t now,
 		sqlite3_bind_text(stmt, 3, client_addr, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(stmt, 4, now);
 		sqlite3_bind_int64(stmt, 5, now);
-		st = db_exec_stmt(db, stmt);
+		st = db_exec_stmt(stmt);
 	}
 	if (st != ST_OK)
 		admin_session_free(out);
@@ -176,7 +176,7 @@ int admin_session_check(struct db *db, const char *cookie, const char *csrf, int
 	if (st == ST_OK && *out == ADMIN_AUTH_OK && (st = db_stmt(db, admin_sql_session_touch, &stmt)) == ST_OK) {
 		sqlite3_bind_int64(stmt, 1, now);
 		sqlite3_bind_blob(stmt, 2, id_hash, sizeof id_hash, SQLITE_STATIC);
-		st = db_exec_stmt(db, stmt);
+		st = db_exec_stmt(stmt);
 	}
 	return st;
 }
@@ -192,5 +192,5 @@ int admin_logout(struct db *db, const char *cookie)
 	if (st != ST_OK)
 		return st;
 	sqlite3_bind_blob(stmt, 1, id_hash, sizeof id_hash, SQLITE_STATIC);
-	return db_exec_stmt(db, stmt);
+	return db_exec_stmt(stmt);
 }

@@ -26,7 +26,7 @@ int audit_record(struct db *db, const char *actor, const char *action,
 	sqlite3_bind_text(stmt, 3, action, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 4, json_object_to_json_string_ext(fields, JSON_C_TO_STRING_PLAIN),
 			  -1, SQLITE_TRANSIENT);
-	return db_exec_stmt(db, stmt);
+	return db_exec_stmt(stmt);
 }
 
 int audit_list_json(struct db *db, int limit, struct json_object **out)

@@ -62,7 +62,7 @@ int avatar_store(struct db *db, const void *data, size_t len, const char *conten
 	sqlite3_bind_text(stmt, 1, image_media_type(info.format), -1, SQLITE_STATIC);
 	sqlite3_bind_blob(stmt, 2, data, (int)len, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, now);
-	st = db_exec_stmt(db, stmt);
+	st = db_exec_stmt(stmt);
 	if (st == ST_OK)
 		verdict(out, AVATAR_ACCEPTED, why, why_len, "The avatar is stored.");
 	return st;
@@ -73,7 +73,7 @@ int avatar_delete(struct db *db)
 	sqlite3_stmt *stmt;
 	int st = db_stmt(db, avatar_sql_delete, &stmt);
 
-	return st == ST_OK ? db_exec_stmt(db, stmt) : st;
+	return st == ST_OK ? db_exec_stmt(stmt) : st;
 }
 
 int avatar_is_set(struct db *db, int *out)

@@ -43,5 +43,5 @@ int cache_put(struct db *db, const char *key, const char *value, int64_t expires
 	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, expires_at);
-	return db_exec_stmt(db, stmt);
+	return db_exec_stmt(stmt);
 }

@@ -215,7 +215,7 @@ static int write_one(struct db *db, const char *sql, const char *name, const cha
 		sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(stmt, 3, (sqlite3_int64)time(NULL));
 	}
-	return db_exec_stmt(db, stmt);
+	return db_exec_stmt(stmt);
 }
 
 int config_get_dup(struct db *db, const char *name, char **out)
@@ -383,7 +383,7 @@ int config_secrets_reseal(struct db *db)
 			sqlite3_bind_text(put, 1, name, -1, SQLITE_TRANSIENT);
 			sqlite3_bind_text(put, 2, sealed, -1, SQLITE_TRANSIENT);
 			sqlite3_bind_int64(put, 3, (sqlite3_int64)time(NULL));
-			st = db_exec_stmt(db, put);
+			st = db_exec_stmt(put);
 		}
 		free(sealed);
 	}

@@ -5,10 +5,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -24,6 +26,8 @@ struct db_cached_stmt {
 
 struct db {
 	sqlite3 *conn;
+	sqlite3 *counters;  /* see open_counters */
+	long waited_us;     /* in the current wait for a lock */
 	struct db_cached_stmt cache[DB_STMT_CACHE_MAX];
 	size_t ncache;
 };
@@ -50,10 +54,10 @@ int db_status(int rc)
 	}
 }
 
-static int exec_sql(struct db *db, const char *sql)
+static int exec_sql(sqlite3 *conn, const char *sql)
 {
 	char *err = NULL;
-	int rc = sqlite3_exec(db->conn, sql, NULL, NULL, &err);
+	int rc = sqlite3_exec(conn, sql, NULL, NULL, &err);
 
 	if (rc != SQLITE_OK) {
 		log_error("sqlite: %s", err ? err : sqlite3_errstr(rc));
@@ -76,6 +80,98 @@ static int create_private_file(const char *path)
 	return ST_OK;
 }
 
+/* SQLite's own busy handler sleeps a millisecond at least, ten times as long as the
+ * write transactions that hold the lock here; start at 50 us and double. */
+static int wait_for_lock(void *arg, int attempt)
+{
+	struct db *db = arg;
+	long us = attempt < 7 ? 50L << attempt : 5000;
+	struct timespec pause = {0, us * 1000};
+
+	if (attempt == 0)
+		db->waited_us = 0;
+	if (db->waited_us >= DB_BUSY_TIMEOUT_MS * 1000L)
+		return 0;
+	nanosleep(&pause, NULL);
+	db->waited_us += us;
+	return 1;
+}
+
+/* This boot's id, so that counters written without syncing are never read after an
+ * operating-system crash or power cut, which may have torn them. */
+static int boot_id(char out[64])
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	size_t n = 0;
+
+	if (f) {
+		n = fread(out, 1, 63, f);
+		fclose(f);
+	}
+	while (n > 0 && !isalnum((unsigned char)out[n - 1]))
+		n--;
+	out[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)out[i]) && out[i] != '-')
+			return ST_IO;
+	return n > 0 ? ST_OK : ST_IO;
+}
+
+/* Files of the counters of earlier boots: nothing of those boots still runs. */
+static void remove_old_counters(const char *path, const char *current)
+{
+	char pattern[4096];
+	glob_t found;
+
+	if ((size_t)snprintf(pattern, sizeof pattern, "%s-counters-*", path) >= sizeof pattern ||
+	    glob(pattern, GLOB_NOSORT, NULL, &found) != 0)
+		return;
+	for (size_t i = 0; i < found.gl_pathc; i++)
+		if (strncmp(found.gl_pathv[i], current, strlen(current)) != 0)
+			unlink(found.gl_pathv[i]);
+	globfree(&found);
+}
+
+/* Counters that may be lost (rate limits) live in a database file of their own, on a
+ * connection of their own, that never waits for the disk. In the main file, one counter
+ * write per request made every process re-read its cached pages, and the checkpoints of
+ * that stream of writes held a process up to 20 ms waiting for the disk. Not attached to
+ * the main connection: BEGIN IMMEDIATE would then lock the counters too, and every
+ * counted request would queue behind every durable commit. The file is named after the
+ * boot: with synchronous=OFF an operating-system crash may corrupt it, and a new boot
+ * starts a new file. Where the boot id cannot be read it keeps NORMAL. */
+static int open_counters(struct db *db, const char *path)
+{
+	char id[64], counters[4096];
+	int unsynced = boot_id(id) == ST_OK, created = 0, rc, st;
+
+	if ((size_t)snprintf(counters, sizeof counters, unsynced ? "%s-counters-%s" : "%s-counters",
+			     path, id) >= sizeof counters)
+		return ST_INVALID;
+	if (access(counters, F_OK) != 0) {
+		st = create_private_file(counters);
+		if (st != ST_OK)
+			return st;
+		created = 1;
+	}
+	rc = sqlite3_open_v2(counters, &db->counters, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		log_error("cannot open %s: %s", counters, sqlite3_errstr(rc));
+		return ST_IO;
+	}
+	sqlite3_extended_result_codes(db->counters, 1);
+	sqlite3_busy_handler(db->counters, wait_for_lock, db);
+	st = exec_sql(db->counters, unsynced ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;"
+					     : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+	if (st == ST_OK)
+		st = exec_sql(db->counters, "CREATE TABLE IF NOT EXISTS rate_limits ("
+				  " bucket TEXT PRIMARY KEY, window_start INTEGER NOT NULL,"
+				  " count INTEGER NOT NULL) WITHOUT ROWID");
+	if (st == ST_OK && created && unsynced)
+		remove_old_counters(path, counters);
+	return st;
+}
+
 int db_open(const char *path, int flags, struct db **out)
 {
 	struct db *db;
@@ -94,13 +190,15 @@ int db_open(const char *path, int flags, struct db **out)
 		return ST_IO;
 	}
 	sqlite3_extended_result_codes(db->conn, 1);
-	sqlite3_busy_timeout(db->conn, DB_BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(db->conn, wait_for_lock, db);
 	/* WAL lets pollers read while a writer commits; FULL sync because a visitor's
 	 * message acknowledged with 202 must survive a power cut. */
-	st = exec_sql(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+	st = exec_sql(db->conn, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
 			  "PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF;");
 	if (st == ST_OK)
 		st = db_ping(db);
+	if (st == ST_OK)
+		st = open_counters(db, path);
 	if (st != ST_OK) {
 		db_close(db);
 		return st;
@@ -115,6 +213,7 @@ void db_close(struct db *db)
 		return;
 	for (size_t i = 0; i < db->ncache; i++)
 		sqlite3_finalize(db->cache[i].stmt);
+	sqlite3_close(db->counters);
 	sqlite3_close(db->conn);
 	free(db);
 }
@@ -124,7 +223,12 @@ sqlite3 *db_handle(struct db *db)
 	return db->conn;
 }
 
-int db_stmt(struct db *db, const char *sql, sqlite3_stmt **out)
+sqlite3 *db_counters_handle(struct db *db)
+{
+	return db->counters;
+}
+
+static int cached_stmt(struct db *db, sqlite3 *conn, const char *sql, sqlite3_stmt **out)
 {
 	sqlite3_stmt *stmt;
 	int rc;
@@ -137,9 +241,9 @@ int db_stmt(struct db *db, const char *sql, sqlite3_stmt **out)
 			return ST_OK;
 		}
 	}
-	rc = sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+	rc = sqlite3_prepare_v3(conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
 	if (rc != SQLITE_OK) {
-		log_error("sqlite prepare: %s", sqlite3_errmsg(db->conn));
+		log_error("sqlite prepare: %s", sqlite3_errmsg(conn));
 		return db_status(rc);
 	}
 	if (db->ncache == DB_STMT_CACHE_MAX) {
@@ -156,7 +260,17 @@ int db_stmt(struct db *db, const char *sql, sqlite3_stmt **out)
 	return ST_OK;
 }
 
-int db_exec_stmt(struct db *db, sqlite3_stmt *stmt)
+int db_stmt(struct db *db, const char *sql, sqlite3_stmt **out)
+{
+	return cached_stmt(db, db->conn, sql, out);
+}
+
+int db_counters_stmt(struct db *db, const char *sql, sqlite3_stmt **out)
+{
+	return cached_stmt(db, db->counters, sql, out);
+}
+
+int db_exec_stmt(sqlite3_stmt *stmt)
 {
 	int rc;
 
@@ -164,7 +278,7 @@ int db_exec_stmt(struct db *db, sqlite3_stmt *stmt)
 		;
 	sqlite3_reset(stmt);
 	if (rc != SQLITE_DONE) {
-		log_error("sqlite step: %s", sqlite3_errmsg(db->conn));
+		log_error("sqlite step: %s", sqlite3_errmsg(sqlite3_db_handle(stmt)));
 		return db_status(rc);
 	}
 	return ST_OK;
@@ -178,15 +292,7 @@ int db_ping(struct db *db)
 
 	if (st != ST_OK)
 		return st;
-	return db_exec_stmt(db, stmt);
-}
-
-int db_relax_sync(struct db *db, int relaxed)
-{
-	/* The level is set when the pragma is prepared, so it cannot be a cached statement. */
-	if (!sqlite3_get_autocommit(db->conn))
-		return ST_OK;
-	return exec_sql(db, relaxed ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL");
+	return db_exec_stmt(stmt);
 }
 
 /* Transaction control through cached statements: a poll opens and ends a snapshot on
@@ -196,7 +302,7 @@ static int exec_cached(struct db *db, const char *sql)
 	sqlite3_stmt *stmt;
 	int st = db_stmt(db, sql, &stmt);
 
-	return st == ST_OK ? db_exec_stmt(db, stmt) : st;
+	return st == ST_OK ? db_exec_stmt(stmt) : st;
 }
 
 static const char db_sql_begin[] = "BEGIN IMMEDIATE";
@@ -352,7 +458,7 @@ int db_schema_version(struct db *db, int *version_out)
 	sqlite3_stmt *stmt;
 	int rc, st;
 
-	st = exec_sql(db, db_sql_migrations_table);
+	st = exec_sql(db->conn, db_sql_migrations_table);
 	if (st == ST_OK)
 		st = db_stmt(db, db_sql_version, &stmt);
 	if (st != ST_OK)
@@ -385,13 +491,13 @@ static int apply_migration(struct db *db, const char *sql_dir, const struct db_m
 		return ST_OK;
 	}
 	if (st == ST_OK)
-		st = exec_sql(db, text);
+		st = exec_sql(db->conn, text);
 	if (st == ST_OK)
 		st = db_stmt(db, db_sql_record, &stmt);
 	if (st == ST_OK) {
 		sqlite3_bind_int(stmt, 1, m->version);
 		sqlite3_bind_text(stmt, 2, m->name, -1, SQLITE_STATIC);
-		st = db_exec_stmt(db, stmt);
+		st = db_exec_stmt(stmt);
 	}
 	if (st == ST_OK)
 		st = db_commit(db);

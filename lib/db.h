@@ -1,6 +1,7 @@
-/* lib/db.h — the SQLite file: opening it with the pragmas every process needs,
- * applying sql/NNN_*.sql migrations, a per-process cache of prepared statements,
- * and short transactions. Not: any table's SQL, which lives in the module that owns it. */
+/* lib/db.h — the SQLite file: opening it with the pragmas every process needs (and,
+ * beside it, the unsynced file for counters that may be lost), applying sql/NNN_*.sql
+ * migrations, a per-process cache of prepared statements, and short transactions.
+ * Not: any table's SQL, which lives in the module that owns it. */
 #ifndef DESKBRIDGE_DB_H
 #define DESKBRIDGE_DB_H
 
@@ -33,13 +34,11 @@ int db_ping(struct db *db);
  * as long as the process (a literal or a static table entry): the cache keys on it.
  * The statement comes reset with no bindings; the db keeps ownership. */
 int db_stmt(struct db *db, const char *sql, sqlite3_stmt **out);
+/* The same on the counters file (rate_limits), which commits without waiting for the
+ * disk and outside the main file's transactions. */
+int db_counters_stmt(struct db *db, const char *sql, sqlite3_stmt **out);
 /* Steps a statement that returns no rows (or whose rows are ignored) and resets it. */
-int db_exec_stmt(struct db *db, sqlite3_stmt *stmt);
-
-/* Commits made while relaxed return without waiting for the disk; a later durable
- * commit syncs them too. For what a power cut may lose (rate-limit counters), never a
- * visitor's message. Outside a transaction only: inside one it changes nothing. */
-int db_relax_sync(struct db *db, int relaxed);
+int db_exec_stmt(sqlite3_stmt *stmt);
 
 int db_begin(struct db *db);     /* BEGIN IMMEDIATE */
 /* One snapshot for a run of reads: cheaper than a transaction per statement, and the
@@ -52,5 +51,6 @@ void db_rollback(struct db *db);
 /* Maps an SQLite result code to a status (see status.h). */
 int db_status(int sqlite_rc);
 sqlite3 *db_handle(struct db *db);
+sqlite3 *db_counters_handle(struct db *db);
 
 #endif

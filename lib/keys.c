@@ -63,7 +63,7 @@ static int insert_new(struct db *db, int64_t now)
 		sqlite3_bind_text(stmt, 1, pub, -1, SQLITE_STATIC);
 		sqlite3_bind_blob(stmt, 2, sealed, (int)strlen(sealed), SQLITE_STATIC);
 		sqlite3_bind_int64(stmt, 3, now);
-		st = db_exec_stmt(db, stmt);
+		st = db_exec_stmt(stmt);
 	}
 	if (priv)
 		OPENSSL_cleanse(priv, strlen(priv));
@@ -93,13 +93,13 @@ int keys_rotate(struct db *db, int64_t now)
 		st = db_stmt(db, keys_sql_purge, &stmt);
 	if (st == ST_OK) {
 		sqlite3_bind_int64(stmt, 1, now - KEYS_GRACE_S);
-		st = db_exec_stmt(db, stmt);
+		st = db_exec_stmt(stmt);
 	}
 	if (st == ST_OK)
 		st = db_stmt(db, keys_sql_retire, &stmt);
 	if (st == ST_OK) {
 		sqlite3_bind_int64(stmt, 1, now);
-		st = db_exec_stmt(db, stmt);
+		st = db_exec_stmt(stmt);
 	}
 	if (st == ST_OK)
 		st = insert_new(db, now);
@@ -158,7 +158,7 @@ int keys_reseal(struct db *db)
 		if (st == ST_OK) {
 			sqlite3_bind_blob(put, 1, sealed, (int)strlen(sealed), SQLITE_TRANSIENT);
 			sqlite3_bind_int64(put, 2, sqlite3_column_int64(stmt, 0));
-			st = db_exec_stmt(db, put);
+			st = db_exec_stmt(put);
 		}
 		free(stored);
 		free(sealed);

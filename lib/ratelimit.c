@@ -1,4 +1,4 @@
-/* lib/ratelimit.c — the rate_limits table. */
+/* lib/ratelimit.c — the rate_limits table, in the counters file (db.c says why). */
 #include "ratelimit.h"
 
 #include <sqlite3.h>
@@ -25,7 +25,7 @@ int ratelimit_check(struct db *db, const char *bucket, int64_t limit, int64_t wi
 		    int64_t now, int64_t *retry_after_s)
 {
 	sqlite3_stmt *stmt;
-	int rc, st = db_stmt(db, ratelimit_sql_get, &stmt);
+	int rc, st = db_counters_stmt(db, ratelimit_sql_get, &stmt);
 
 	*retry_after_s = 0;
 	if (st != ST_OK)
@@ -49,38 +49,34 @@ int ratelimit_check(struct db *db, const char *bucket, int64_t limit, int64_t wi
 int ratelimit_hit(struct db *db, const char *bucket, int64_t window_s, int64_t now)
 {
 	sqlite3_stmt *stmt;
-	int st = db_stmt(db, ratelimit_sql_hit, &stmt);
+	int st = db_counters_stmt(db, ratelimit_sql_hit, &stmt);
 
 	if (st != ST_OK)
 		return st;
 	sqlite3_bind_text(stmt, 1, bucket, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, now);
 	sqlite3_bind_int64(stmt, 3, window_s);
-	return db_exec_stmt(db, stmt);
+	return db_exec_stmt(stmt);
 }
 
 int ratelimit_clear(struct db *db, const char *bucket)
 {
 	sqlite3_stmt *stmt;
-	int st = db_stmt(db, ratelimit_sql_clear, &stmt);
+	int st = db_counters_stmt(db, ratelimit_sql_clear, &stmt);
 
 	if (st != ST_OK)
 		return st;
 	sqlite3_bind_text(stmt, 1, bucket, -1, SQLITE_STATIC);
-	return db_exec_stmt(db, stmt);
+	return db_exec_stmt(stmt);
 }
 
 int ratelimit_take(struct db *db, const char *bucket, int64_t limit, int64_t window_s,
 		   int64_t now, int64_t *retry_after_s)
 {
 	sqlite3_stmt *stmt;
-	int rc, restored, st = db_stmt(db, ratelimit_sql_take, &stmt);
+	int rc, st = db_counters_stmt(db, ratelimit_sql_take, &stmt);
 
 	*retry_after_s = 0;
-	/* Every request takes from a bucket: waiting for the disk here would cost more than
-	 * the request, and a count lost in a power cut only forgives a few requests. */
-	if (st == ST_OK)
-		st = db_relax_sync(db, 1);
 	if (st != ST_OK)
 		return st;
 	sqlite3_bind_text(stmt, 1, bucket, -1, SQLITE_STATIC);
@@ -94,6 +90,5 @@ int ratelimit_take(struct db *db, const char *bucket, int64_t limit, int64_t win
 		st = db_status(rc);
 	}
 	sqlite3_reset(stmt);
-	restored = db_relax_sync(db, 0);
-	return restored != ST_OK && (st == ST_OK || st == ST_LIMITED) ? restored : st;
+	return st;
 }

@@ -1,5 +1,7 @@
 /* lib/ratelimit.h — fixed-window counters kept in SQLite, so every handler process
- * sees the same count. Not: what a bucket means or which limit applies (callers). */
+ * sees the same count. They live in the counters file beside the database, which does not
+ * wait for the disk: a crash of the machine may forget them, which only forgives a
+ * minute of requests. Not: what a bucket means or which limit applies (callers). */
 #ifndef DESKBRIDGE_RATELIMIT_H
 #define DESKBRIDGE_RATELIMIT_H
 

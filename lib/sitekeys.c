@@ -83,7 +83,7 @@ int sitekeys_replace(struct db *db, struct json_object *keys)
 	int st = db_stmt(db, sitekeys_sql_clear, &stmt);
 
 	if (st == ST_OK)
-		st = db_exec_stmt(db, stmt);
+		st = db_exec_stmt(stmt);
 	for (size_t i = 0; st == ST_OK && i < json_object_array_length(keys); i++) {
 		struct json_object *k = json_object_array_get_idx(keys, i), *kid, *pem;
 		json_object_object_get_ex(k, "kid", &kid);
@@ -94,7 +94,7 @@ int sitekeys_replace(struct db *db, struct json_object *keys)
 		sqlite3_bind_text(stmt, 1, json_object_get_string(kid), -1, SQLITE_STATIC);
 		sqlite3_bind_text(stmt, 2, json_object_get_string(pem), -1, SQLITE_STATIC);
 		sqlite3_bind_int64(stmt, 3, (sqlite3_int64)time(NULL));
-		st = db_exec_stmt(db, stmt);
+		st = db_exec_stmt(stmt);
 	}
 	return st;
 }

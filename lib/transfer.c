@@ -230,7 +230,7 @@ static int append_event(struct db *db, const char *id, const char *type, struct 
 	sqlite3_bind_text(stmt, 3, json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN), -1,
 			  SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 4, now);
-	st = db_exec_stmt(db, stmt);
+	st = db_exec_stmt(stmt);
 	if (st == ST_OK)
 		st = db_stmt(db, transfer_sql_bump, &stmt);
 	if (st != ST_OK)
@@ -321,7 +321,7 @@ static int insert_transfer(struct db *db, const struct transfer_request *req, in
 	bind_text_or_null(stmt, 11, req->locale);
 	bind_text_or_null(stmt, 12, req->page_url);
 	sqlite3_bind_int64(stmt, 13, now);
-	return db_exec_stmt(db, stmt);
+	return db_exec_stmt(stmt);
 }
 
 static int queue(struct db *db, const char *id, const char *kind, const char *client_message_id,
@@ -342,7 +342,7 @@ static int queue(struct db *db, const char *id, const char *kind, const char *cl
 	sqlite3_bind_text(stmt, 5, json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN), -1,
 			  SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 6, now);
-	return db_exec_stmt(db, stmt);
+	return db_exec_stmt(stmt);
 }
 
 int transfer_create(struct db *db, const struct transfer_request *req, int64_t now,
@@ -473,7 +473,7 @@ static int exec_id_time(struct db *db, const char *sql, const char *id, int64_t 
 	sqlite3_stmt *stmt;
 	int st = stmt_id_int(db, sql, id, t, &stmt);
 
-	return st == ST_OK ? db_exec_stmt(db, stmt) : st;
+	return st == ST_OK ? db_exec_stmt(stmt) : st;
 }
 
 /* Inside a transaction: the ended event, the state, and (unless the agent's side ended
@@ -845,7 +845,7 @@ static int join(struct db *db, const char *id, const struct transfer_agent *agen
 	sqlite3_bind_int64(stmt, 2, now);
 	bind_text_or_null(stmt, 3, agent->id);
 	bind_text_or_null(stmt, 4, agent->name);
-	return db_exec_stmt(db, stmt);
+	return db_exec_stmt(stmt);
 }
 
 /* Zendesk announces no transfer between agents: a message from another agent than the one
@@ -1025,7 +1025,7 @@ int transfer_purge(struct db *db, int64_t before, int64_t *purged)
 	if (st != ST_OK)
 		return st;
 	sqlite3_bind_int64(stmt, 1, before);
-	st = db_exec_stmt(db, stmt);
+	st = db_exec_stmt(stmt);
 	if (st == ST_OK)
 		*purged = sqlite3_changes(db_handle(db));
 	return st;
@@ -1088,7 +1088,7 @@ int transfer_job_save(struct db *db, const struct transfer_job *job, int done)
 	sqlite3_bind_int64(stmt, 1, job->id);
 	sqlite3_bind_text(stmt, 2, payload_text(job), -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(stmt, 3, done);
-	return db_exec_stmt(db, stmt);
+	return db_exec_stmt(stmt);
 }
 
 int transfer_job_retry(struct db *db, const struct transfer_job *job, int64_t next_attempt_at,
@@ -1103,7 +1103,7 @@ int transfer_job_retry(struct db *db, const struct transfer_job *job, int64_t ne
 	sqlite3_bind_int64(stmt, 2, next_attempt_at);
 	sqlite3_bind_text(stmt, 3, error, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(stmt, 4, payload_text(job), -1, SQLITE_TRANSIENT);
-	return db_exec_stmt(db, stmt);
+	return db_exec_stmt(stmt);
 }
 
 int transfer_job_fail(struct db *db, const char *id, const struct transfer_job *job,
@@ -1118,7 +1118,7 @@ int transfer_job_fail(struct db *db, const char *id, const struct transfer_job *
 	if (st == ST_OK) {
 		sqlite3_bind_int64(stmt, 1, job->id);
 		sqlite3_bind_text(stmt, 2, error, -1, SQLITE_TRANSIENT);
-		st = db_exec_stmt(db, stmt);
+		st = db_exec_stmt(stmt);
 	}
 	json_object_object_add(data, "code", json_object_new_string(
 		strcmp(job->kind, "message") == 0 ? "delivery_failed" : "handoff_failed"));
@@ -1204,7 +1204,7 @@ int transfer_set_zendesk(struct db *db, const char *id, const char *user_id, con
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
 	bind_text_or_null(stmt, 2, user_id);
 	bind_text_or_null(stmt, 3, conversation_id);
-	return db_exec_stmt(db, stmt);
+	return db_exec_stmt(stmt);
 }
 
 int transfer_lease(struct db *db, const char *name, const char *holder, int64_t now, int64_t ttl_s,
@@ -1220,7 +1220,7 @@ int transfer_lease(struct db *db, const char *name, const char *holder, int64_t 
 	sqlite3_bind_text(stmt, 2, holder, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, now);
 	sqlite3_bind_int64(stmt, 4, ttl_s);
-	st = db_exec_stmt(db, stmt);
+	st = db_exec_stmt(stmt);
 	*got = st == ST_OK && sqlite3_changes(db_handle(db)) == 1;
 	return st;
 }
@@ -1234,6 +1234,6 @@ int transfer_lease_release(struct db *db, const char *name, const char *holder)
 		return st;
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, holder, -1, SQLITE_STATIC);
-	return db_exec_stmt(db, stmt);
+	return db_exec_stmt(stmt);
 }
 

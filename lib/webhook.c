@@ -53,7 +53,7 @@ static int first_time(struct db *db, const char *event_id, int64_t now, int *fir
 		return st;
 	sqlite3_bind_text(stmt, 1, event_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, now);
-	st = db_exec_stmt(db, stmt);
+	st = db_exec_stmt(stmt);
 	*first = st == ST_OK && sqlite3_changes(db_handle(db)) == 1;
 	return st;
 }
@@ -109,7 +109,7 @@ int webhook_apply(struct db *db, const struct desk_events *events, int64_t now,
 	}
 	if (st == ST_OK && (st = db_stmt(db, webhook_sql_forget, &stmt)) == ST_OK) {
 		sqlite3_bind_int64(stmt, 1, now - WEBHOOK_DEDUP_S);
-		st = db_exec_stmt(db, stmt);
+		st = db_exec_stmt(stmt);
 	}
 	if (st == ST_OK)
 		st = db_commit(db);

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -93,17 +95,22 @@ static struct db *open_new(const char *name)
 	return db;
 }
 
-/* The single integer a query returns; -1 when it returns no row. */
-static long long query_int(struct db *db, const char *sql)
+/* The single integer a query on conn returns; -1 when it returns no row. */
+static long long conn_int(sqlite3 *conn, const char *sql)
 {
 	sqlite3_stmt *stmt;
 	long long v = -1;
 
-	ck_assert_int_eq(sqlite3_prepare_v2(db_handle(db), sql, -1, &stmt, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(conn, sql, -1, &stmt, NULL), SQLITE_OK);
 	if (sqlite3_step(stmt) == SQLITE_ROW)
 		v = sqlite3_column_int64(stmt, 0);
 	sqlite3_finalize(stmt);
 	return v;
+}
+
+static long long query_int(struct db *db, const char *sql)
+{
+	return conn_int(db_handle(db), sql);
 }
 
 /* The text of the first column of the first row, copied into buf. */
@@ -213,8 +220,9 @@ START_TEST(pragmas)
 
 	ck_assert_str_eq(query_text(db, "PRAGMA journal_mode", mode, sizeof mode), "wal");
 	ck_assert_int_eq(query_int(db, "PRAGMA foreign_keys"), 1);
-	ck_assert_int_eq(query_int(db, "PRAGMA busy_timeout"), DB_BUSY_TIMEOUT_MS);
 	ck_assert_int_eq(query_int(db, "PRAGMA synchronous"), 2);  /* FULL */
+	ck_assert_int_eq(conn_int(db_counters_handle(db), "PRAGMA synchronous"), 0);  /* OFF */
+	ck_assert_int_eq(conn_int(db_counters_handle(db), "SELECT count(*) FROM rate_limits"), 0);
 	ck_assert_int_eq(query_int(db, "PRAGMA trusted_schema"), 0);
 	ck_assert_int_eq(db_ping(db), ST_OK);
 	db_close(db);
@@ -418,7 +426,7 @@ START_TEST(real_migrations)
 {
 	static const char *const tables[] = {
 		"config", "secrets", "site_public_keys", "service_keys", "admin_sessions",
-		"transfers", "events", "outbox", "webhook_events", "rate_limits", "leases", "cache",
+		"transfers", "events", "outbox", "webhook_events", "leases", "cache",
 		"avatar", "audit_log", "schema_migrations",
 	};
 	const char *srcdir = getenv("DESKBRIDGE_SRCDIR");
@@ -433,6 +441,9 @@ START_TEST(real_migrations)
 	ck_assert_int_eq(v, latest);
 	for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
 		ck_assert_msg(table_exists(db, tables[i]), "table %s is missing", tables[i]);
+	/* Rate limits moved to the counters database (004). */
+	ck_assert(!table_exists(db, "rate_limits"));
+	ck_assert_int_eq(conn_int(db_counters_handle(db), "SELECT count(*) FROM rate_limits"), 0);
 	ck_assert_int_eq(query_int(db, "PRAGMA foreign_key_check"), -1);
 	ck_assert_int_eq(query_int(db, "SELECT count(*) FROM pragma_integrity_check "
 				       "WHERE integrity_check <> 'ok'"), 0);
@@ -489,11 +500,11 @@ START_TEST(stmt_cache)
 
 	/* db_exec_stmt steps and resets, so the statement is reusable at once. */
 	ck_assert_int_eq(db_stmt(db, sql_create, &a), ST_OK);
-	ck_assert_int_eq(db_exec_stmt(db, a), ST_OK);
+	ck_assert_int_eq(db_exec_stmt(a), ST_OK);
 	for (int i = 0; i < 3; i++) {
 		ck_assert_int_eq(db_stmt(db, sql_insert, &a), ST_OK);
 		ck_assert_int_eq(sqlite3_bind_int(a, 1, i), SQLITE_OK);
-		ck_assert_int_eq(db_exec_stmt(db, a), ST_OK);
+		ck_assert_int_eq(db_exec_stmt(a), ST_OK);
 	}
 	ck_assert_int_eq(db_stmt(db, sql_count, &a), ST_OK);
 	ck_assert_int_eq(sqlite3_step(a), SQLITE_ROW);
@@ -535,14 +546,14 @@ START_TEST(transactions)
 	sqlite3_stmt *stmt;
 
 	ck_assert_int_eq(db_stmt(db, sql_create, &stmt), ST_OK);
-	ck_assert_int_eq(db_exec_stmt(db, stmt), ST_OK);
+	ck_assert_int_eq(db_exec_stmt(stmt), ST_OK);
 
 	/* Rollback discards the write. */
 	ck_assert_int_eq(db_begin(db), ST_OK);
 	ck_assert_int_eq(sqlite3_get_autocommit(db_handle(db)), 0);
 	ck_assert_int_eq(db_stmt(db, sql_insert, &stmt), ST_OK);
 	sqlite3_bind_int(stmt, 1, 7);
-	ck_assert_int_eq(db_exec_stmt(db, stmt), ST_OK);
+	ck_assert_int_eq(db_exec_stmt(stmt), ST_OK);
 	ck_assert_int_eq(query_int(db, "SELECT count(*) FROM t"), 1);
 	db_rollback(db);
 	ck_assert_int_eq(sqlite3_get_autocommit(db_handle(db)), 1);
@@ -555,27 +566,17 @@ START_TEST(transactions)
 	ck_assert_int_eq(db_begin(db), ST_DB);  /* no nesting */
 	ck_assert_int_eq(db_stmt(db, sql_insert, &stmt), ST_OK);
 	sqlite3_bind_int(stmt, 1, 8);
-	ck_assert_int_eq(db_exec_stmt(db, stmt), ST_OK);
+	ck_assert_int_eq(db_exec_stmt(stmt), ST_OK);
 	ck_assert_int_eq(db_commit(db), ST_OK);
 	ck_assert_int_eq(db_open(tmp_path(path, sizeof path, "tx.db"), DB_OPEN_EXISTING, &other), ST_OK);
 	ck_assert_int_eq(query_int(other, "SELECT x FROM t"), 8);
-
-	/* Relaxed sync applies outside a transaction only, and is undone. */
-	ck_assert_int_eq(db_relax_sync(db, 1), ST_OK);
-	ck_assert_int_eq(query_int(db, "PRAGMA synchronous"), 1);  /* NORMAL */
-	ck_assert_int_eq(db_relax_sync(db, 0), ST_OK);
-	ck_assert_int_eq(query_int(db, "PRAGMA synchronous"), 2);  /* FULL */
-	ck_assert_int_eq(db_begin(db), ST_OK);
-	ck_assert_int_eq(db_relax_sync(db, 1), ST_OK);
-	ck_assert_int_eq(query_int(db, "PRAGMA synchronous"), 2);
-	db_rollback(db);
 
 	/* A read snapshot sees nothing committed after it began. */
 	ck_assert_int_eq(db_begin_read(db), ST_OK);
 	ck_assert_int_eq(query_int(db, "SELECT count(*) FROM t"), 1);
 	ck_assert_int_eq(db_stmt(other, sql_insert, &stmt), ST_OK);
 	sqlite3_bind_int(stmt, 1, 9);
-	ck_assert_int_eq(db_exec_stmt(other, stmt), ST_OK);
+	ck_assert_int_eq(db_exec_stmt(stmt), ST_OK);
 	ck_assert_int_eq(query_int(db, "SELECT count(*) FROM t"), 1);
 	db_end_read(db);
 	ck_assert(sqlite3_get_autocommit(db_handle(db)));
@@ -583,7 +584,7 @@ START_TEST(transactions)
 	db_end_read(db);  /* no snapshot open: nothing to end */
 	ck_assert(sqlite3_get_autocommit(db_handle(db)));
 	ck_assert_int_eq(db_stmt(db, "DELETE FROM t WHERE x = 9", &stmt), ST_OK);
-	ck_assert_int_eq(db_exec_stmt(db, stmt), ST_OK);
+	ck_assert_int_eq(db_exec_stmt(stmt), ST_OK);
 
 	/* BEGIN IMMEDIATE takes the write lock at once: a second writer is refused
 	 * (no waiting here), while readers carry on. */
@@ -597,6 +598,87 @@ START_TEST(transactions)
 	ck_assert_int_eq(db_commit(other), ST_OK);
 	ck_assert_int_eq(db_commit(db), ST_DB);  /* nothing to commit */
 	db_close(other);
+	db_close(db);
+}
+END_TEST
+
+static void read_boot_id(char *out, size_t size)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(out, (int)size, f));
+	fclose(f);
+	out[strcspn(out, "\n")] = '\0';
+}
+
+START_TEST(counters_apart)
+{
+	char boot[64], path[1024], stale[1024], current[1024];
+	struct db *db, *other = NULL;
+	sqlite3_stmt *stmt;
+	struct stat st;
+
+	/* Counters of an earlier boot go when this boot's file is made. */
+	read_boot_id(boot, sizeof boot);
+	write_file(tmpdir, "c.db-counters-0ld-b00t", "x");
+	write_file(tmpdir, "c.db-counters-0ld-b00t-wal", "x");
+	db = open_new("c.db");
+	tmp_path(stale, sizeof stale, "c.db-counters-0ld-b00t");
+	ck_assert_int_ne(access(stale, F_OK), 0);
+	tmp_path(stale, sizeof stale, "c.db-counters-0ld-b00t-wal");
+	ck_assert_int_ne(access(stale, F_OK), 0);
+	snprintf(current, sizeof current, "%s/c.db-counters-%s", tmpdir, boot);
+	ck_assert_int_eq(stat(current, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+
+	/* Every process's handle on the database shares its counters, and a transaction on
+	 * the main file does not hold them up. */
+	ck_assert_int_eq(db_open(tmp_path(path, sizeof path, "c.db"), DB_OPEN_EXISTING, &other), ST_OK);
+	ck_assert_int_eq(db_begin(other), ST_OK);
+	ck_assert_int_eq(db_counters_stmt(db, "INSERT INTO rate_limits VALUES ('b', 1, 41)", &stmt), ST_OK);
+	ck_assert_int_eq(db_exec_stmt(stmt), ST_OK);
+	db_rollback(other);
+	ck_assert_int_eq(conn_int(db_counters_handle(other), "SELECT count FROM rate_limits"), 41);
+	ck_assert_int_eq(conn_int(db_counters_handle(other), "PRAGMA synchronous"), 0);
+	ck_assert_int_eq(query_int(other, "PRAGMA synchronous"), 2);
+	db_close(other);
+	db_close(db);
+}
+END_TEST
+
+/* A writer waits for a lock another process holds, rather than failing at once. */
+START_TEST(lock_waits)
+{
+	char path[1024];
+	struct db *db = open_new("lock.db"), *holder;
+	struct timespec t0, t1, hold = {0, 150 * 1000 * 1000};
+	int ready[2], status;
+	char byte;
+	pid_t child;
+	double waited_ms;
+
+	ck_assert_int_eq(pipe(ready), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		if (db_open(tmp_path(path, sizeof path, "lock.db"), DB_OPEN_EXISTING, &holder) != ST_OK ||
+		    db_begin(holder) != ST_OK || write(ready[1], "r", 1) != 1)
+			_exit(1);
+		nanosleep(&hold, NULL);
+		_exit(db_commit(holder) == ST_OK ? 0 : 1);
+	}
+	ck_assert_int_eq(read(ready[0], &byte, 1), 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(db_begin(db), ST_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	db_rollback(db);
+	waited_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	ck_assert_double_ge(waited_ms, 100);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(ready[0]);
+	close(ready[1]);
 	db_close(db);
 }
 END_TEST
@@ -631,6 +713,8 @@ static Suite *db_suite(void)
 	tcase_add_test(open, open_existing_missing_fails);
 	tcase_add_test(open, open_not_a_database);
 	tcase_add_test(open, pragmas);
+	tcase_add_test(open, counters_apart);
+	tcase_add_test(open, lock_waits);
 	suite_add_tcase(s, open);
 
 	tcase_add_checked_fixture(migrate, setup, teardown);
