@@ -67,15 +67,21 @@ static int exec_sql(sqlite3 *conn, const char *sql)
 }
 
 /* SQLite creates the file with the process umask; a database holding secrets must
- * never be readable by other users, whatever the umask is. */
-static int create_private_file(const char *path)
+ * never be readable by other users, whatever the umask is. When owner_of is given and
+ * we run as root (deskbridge-admin run by an operator), the file goes to that file's
+ * owner, as SQLite does for its -wal and -shm files, so the handlers can still open it. */
+static int create_private_file(const char *path, const char *owner_of)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	struct stat owner;
 
 	if (fd < 0) {
 		log_error("cannot create %s: %s", path, strerror(errno));
 		return ST_IO;
 	}
+	if (owner_of && geteuid() == 0 && stat(owner_of, &owner) == 0 &&
+	    fchown(fd, owner.st_uid, owner.st_gid) != 0)
+		log_error("cannot give %s to the owner of %s: %s", path, owner_of, strerror(errno));
 	close(fd);
 	return ST_OK;
 }
@@ -149,7 +155,7 @@ static int open_counters(struct db *db, const char *path)
 			     path, id) >= sizeof counters)
 		return ST_INVALID;
 	if (access(counters, F_OK) != 0) {
-		st = create_private_file(counters);
+		st = create_private_file(counters, path);
 		if (st != ST_OK)
 			return st;
 		created = 1;
@@ -178,7 +184,7 @@ int db_open(const char *path, int flags, struct db **out)
 	int rc, st;
 
 	if ((flags & DB_OPEN_CREATE) && access(path, F_OK) != 0 &&
-	    (st = create_private_file(path)) != ST_OK)
+	    (st = create_private_file(path, NULL)) != ST_OK)
 		return st;
 	db = calloc(1, sizeof *db);
 	if (!db)
