@@ -27,7 +27,6 @@ struct db_cached_stmt {
 struct db {
 	sqlite3 *conn;
 	sqlite3 *counters;  /* see open_counters */
-	long waited_us;     /* in the current wait for a lock */
 	struct db_cached_stmt cache[DB_STMT_CACHE_MAX];
 	size_t ncache;
 };
@@ -87,19 +86,20 @@ static int create_private_file(const char *path, const char *owner_of)
 }
 
 /* SQLite's own busy handler sleeps a millisecond at least, ten times as long as the
- * write transactions that hold the lock here; start at 50 us and double. */
-static int wait_for_lock(void *arg, int attempt)
+ * write transactions that hold the lock here; start at 50 us and double up to 3.2 ms,
+ * then 5 ms at a time. attempt counts the pauses of this wait so far, so their sum is
+ * known without keeping it. */
+static int wait_for_lock(void *unused, int attempt)
 {
-	struct db *db = arg;
 	long us = attempt < 7 ? 50L << attempt : 5000;
+	long waited_us = attempt < 7 ? 50L * ((1L << attempt) - 1)
+				     : 50L * ((1L << 7) - 1) + 5000L * (attempt - 7);
 	struct timespec pause = {0, us * 1000};
 
-	if (attempt == 0)
-		db->waited_us = 0;
-	if (db->waited_us >= DB_BUSY_TIMEOUT_MS * 1000L)
+	(void)unused;
+	if (waited_us >= DB_BUSY_TIMEOUT_MS * 1000L)
 		return 0;
 	nanosleep(&pause, NULL);
-	db->waited_us += us;
 	return 1;
 }
 
@@ -166,7 +166,7 @@ static int open_counters(struct db *db, const char *path)
 		return ST_IO;
 	}
 	sqlite3_extended_result_codes(db->counters, 1);
-	sqlite3_busy_handler(db->counters, wait_for_lock, db);
+	sqlite3_busy_handler(db->counters, wait_for_lock, NULL);
 	st = exec_sql(db->counters, unsynced ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;"
 					     : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
 	if (st == ST_OK)
@@ -196,7 +196,7 @@ int db_open(const char *path, int flags, struct db **out)
 		return ST_IO;
 	}
 	sqlite3_extended_result_codes(db->conn, 1);
-	sqlite3_busy_handler(db->conn, wait_for_lock, db);
+	sqlite3_busy_handler(db->conn, wait_for_lock, NULL);
 	/* WAL lets pollers read while a writer commits; FULL sync because a visitor's
 	 * message acknowledged with 202 must survive a power cut. */
 	st = exec_sql(db->conn, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
