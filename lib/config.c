@@ -168,7 +168,6 @@ const char *config_check(const struct config_key *key, const char *value)
 }
 
 static const char config_sql_get[] = "SELECT value FROM config WHERE key = ?";
-static const char config_sql_get_ints[] = "SELECT key, value FROM config WHERE key IN (?1, ?2, ?3, ?4)";
 static const char config_sql_put[] =
 	"INSERT INTO config (key, value, updated_at) VALUES (?, ?, ?) "
 	"ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
@@ -244,48 +243,6 @@ int config_get_int(struct db *db, const char *name, int64_t *out)
 	if (st == ST_OK)
 		st = v ? parse_int(v, out) : ST_NOT_FOUND;
 	free(v);
-	return st;
-}
-
-int config_get_ints(struct db *db, const char *const names[], int64_t out[], size_t n)
-{
-	const struct config_key *keys[CONFIG_GET_INTS_MAX];
-	int stored[CONFIG_GET_INTS_MAX] = {0};
-	sqlite3_stmt *stmt;
-	int rc = SQLITE_DONE, st;
-
-	if (n > CONFIG_GET_INTS_MAX)
-		return ST_INVALID;
-	for (size_t i = 0; i < n; i++) {
-		keys[i] = config_key_find(names[i]);
-		if (!keys[i] || keys[i]->type != CONFIG_INT)
-			return ST_NOT_FOUND;
-	}
-	st = db_stmt(db, config_sql_get_ints, &stmt);
-	if (st != ST_OK)
-		return st;
-	for (size_t i = 0; i < CONFIG_GET_INTS_MAX; i++) {
-		if (i < n)
-			sqlite3_bind_text(stmt, (int)i + 1, names[i], -1, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(stmt, (int)i + 1);
-	}
-	while (st == ST_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(stmt, 0);
-		const char *value = (const char *)sqlite3_column_text(stmt, 1);
-		for (size_t i = 0; st == ST_OK && i < n; i++) {
-			if (strcmp(names[i], name) == 0) {
-				st = parse_int(value ? value : "", &out[i]);
-				stored[i] = 1;
-			}
-		}
-	}
-	if (st == ST_OK && rc != SQLITE_DONE)
-		st = db_status(rc);
-	sqlite3_reset(stmt);
-	for (size_t i = 0; st == ST_OK && i < n; i++)
-		if (!stored[i])
-			st = keys[i]->default_value ? parse_int(keys[i]->default_value, &out[i]) : ST_NOT_FOUND;
 	return st;
 }
 

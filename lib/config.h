@@ -37,11 +37,6 @@ const char *config_check(const struct config_key *key, const char *value);
  * (ST_DENIED): they are read only through config_secret_get_dup. Caller frees. */
 int config_get_dup(struct db *db, const char *name, char **out);
 int config_get_int(struct db *db, const char *name, int64_t *out);
-/* Up to CONFIG_GET_INTS_MAX integer settings in one statement, each the stored value or
- * the default: for settings read on every request. ST_NOT_FOUND when one is not an
- * integer setting, ST_INVALID when n is too large. */
-#define CONFIG_GET_INTS_MAX 4
-int config_get_ints(struct db *db, const char *const names[], int64_t out[], size_t n);
 int config_get_bool(struct db *db, const char *name, int *out);
 /* Sets a validated value (ST_INVALID, with *why, when not valid); NULL value unsets. */
 int config_set(struct db *db, const char *name, const char *value, const char **why);

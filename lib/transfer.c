@@ -495,22 +495,27 @@ static int end_locked(struct db *db, const char *id, const char *by, const char 
 	return st;
 }
 
-static const char *const transfer_timeout_settings[] = {"transfers.join_timeout_s",
-							 "transfers.idle_timeout_s"};
+/* How long a transfer waits for an agent's first word, and for anyone's next. */
+static int timeout_settings(struct db *db, int64_t *join_s, int64_t *idle_s)
+{
+	int st = config_get_int(db, "transfers.join_timeout_s", join_s);
+
+	return st == ST_OK ? config_get_int(db, "transfers.idle_timeout_s", idle_s) : st;
+}
 
 /* Why the transfer should end now, or NULL: no agent joined in time, or nobody spoke. */
 static const char *timeout_reason(struct db *db, const struct transfer_row *row, int64_t now, int *st)
 {
-	int64_t join_idle[2];
+	int64_t join_s, idle_s;
 
 	*st = ST_OK;
 	if (strcmp(row->state, "ended") == 0)
 		return NULL;
-	if ((*st = config_get_ints(db, transfer_timeout_settings, join_idle, 2)) != ST_OK)
+	if ((*st = timeout_settings(db, &join_s, &idle_s)) != ST_OK)
 		return NULL;
-	if (!row->agent_joined && now - row->created_at >= join_idle[0])
+	if (!row->agent_joined && now - row->created_at >= join_s)
 		return "no_agent";
-	if (now - row->last_activity_at >= join_idle[1])
+	if (now - row->last_activity_at >= idle_s)
 		return "idle";
 	return NULL;
 }
@@ -988,20 +993,20 @@ int transfer_stats(struct db *db, int64_t now, struct transfer_stats *out)
 int transfer_sweep(struct db *db, int64_t now, int64_t *ended)
 {
 	char ids[500][TRANSFER_ID_LEN];
-	int64_t join_idle[2];
+	int64_t join_s, idle_s;
 	size_t n = 0;
 	sqlite3_stmt *stmt;
 	int rc, st;
 
 	*ended = 0;
-	st = config_get_ints(db, transfer_timeout_settings, join_idle, 2);
+	st = timeout_settings(db, &join_s, &idle_s);
 	if (st == ST_OK)
 		st = db_stmt(db, transfer_sql_expired, &stmt);
 	if (st != ST_OK)
 		return st;
 	sqlite3_bind_int64(stmt, 1, now);
-	sqlite3_bind_int64(stmt, 2, join_idle[0]);
-	sqlite3_bind_int64(stmt, 3, join_idle[1]);
+	sqlite3_bind_int64(stmt, 2, join_s);
+	sqlite3_bind_int64(stmt, 3, idle_s);
 	while (n < sizeof ids / sizeof *ids && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		snprintf(ids[n++], TRANSFER_ID_LEN, "%s", (const char *)sqlite3_column_text(stmt, 0));
 	sqlite3_reset(stmt);

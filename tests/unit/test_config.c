@@ -432,35 +432,6 @@ START_TEST(defaults_when_unset)
 }
 END_TEST
 
-START_TEST(several_ints_at_once)
-{
-	const char *names[] = {"transfers.idle_timeout_s", "security.clock_skew_s",
-			       "transfers.join_timeout_s", "limits.token_per_minute"};
-	const char *too_many[CONFIG_GET_INTS_MAX + 1] = {0};
-	const char *not_int[] = {"transfers.join_timeout_s", "zendesk.subdomain"};
-	const char *unknown[] = {"no.such.key"};
-	const char *why = NULL;
-	int64_t v[CONFIG_GET_INTS_MAX + 1] = {0};
-
-	/* Stored values and defaults mixed, in the order asked whatever the rows' order. */
-	ck_assert_int_eq(config_set(db, "transfers.join_timeout_s", "45", &why), ST_OK);
-	ck_assert_int_eq(config_set(db, "limits.token_per_minute", "7", &why), ST_OK);
-	ck_assert_int_eq(config_get_ints(db, names, v, 4), ST_OK);
-	ck_assert_int_eq(v[0], 1800);
-	ck_assert_int_eq(v[1], 60);
-	ck_assert_int_eq(v[2], 45);
-	ck_assert_int_eq(v[3], 7);
-	ck_assert_int_eq(config_get_ints(db, names + 2, v, 1), ST_OK);
-	ck_assert_int_eq(v[0], 45);
-
-	for (size_t i = 0; i < CONFIG_GET_INTS_MAX + 1; i++)
-		too_many[i] = "transfers.join_timeout_s";
-	ck_assert_int_eq(config_get_ints(db, too_many, v, CONFIG_GET_INTS_MAX + 1), ST_INVALID);
-	ck_assert_int_eq(config_get_ints(db, not_int, v, 2), ST_NOT_FOUND);
-	ck_assert_int_eq(config_get_ints(db, unknown, v, 1), ST_NOT_FOUND);
-}
-END_TEST
-
 START_TEST(unknown_keys)
 {
 	char *v = NULL;
@@ -778,7 +749,6 @@ static Suite *config_suite(void)
 	tcase_add_checked_fixture(store, db_setup, db_teardown);
 	tcase_set_timeout(store, 30);
 	tcase_add_test(store, defaults_when_unset);
-	tcase_add_test(store, several_ints_at_once);
 	tcase_add_test(store, unknown_keys);
 	tcase_add_test(store, set_get_round_trip);
 	tcase_add_test(store, secrets_write_only);
