@@ -42,7 +42,7 @@ int crypto_token_new(size_t nbytes, char **out)
 	return st;
 }
 
-static int b64_decode(const char *alphabet, const char *text, size_t n, unsigned char **out,
+static int b64_decode(const signed char *values, const char *text, size_t n, unsigned char **out,
 		      size_t *out_len);
 
 static const char b64url_alphabet[] =
@@ -81,37 +81,43 @@ int crypto_b64url_encode_dup(const void *data, size_t len, char **out)
 static const char b64_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* The two alphabets share their first 62 letters. Arithmetic, not a search: every
- * request decodes a sealed key of a few kilobytes. */
-static int b64_value(const char *alphabet, char c)
+/* Each letter's value, -1 for what is not a letter, in a table filled on first use:
+ * every token request decodes a sealed key of a few kilobytes, and testing each letter
+ * against the ranges cost about 10 us of it. */
+struct b64_reverse {
+	int ready;
+	signed char value[256];
+};
+
+static const signed char *b64_values(const char *alphabet, struct b64_reverse *rev)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == alphabet[62])
-		return 62;
-	if (c == alphabet[63])
-		return 63;
-	return -1;
+	if (!rev->ready) {
+		memset(rev->value, -1, sizeof rev->value);
+		for (int i = 0; i < 64; i++)
+			rev->value[(unsigned char)alphabet[i]] = (signed char)i;
+		rev->ready = 1;
+	}
+	return rev->value;
 }
 
 int crypto_b64url_decode_dup(const char *text, size_t n, unsigned char **out, size_t *out_len)
 {
-	return b64_decode(b64url_alphabet, text, n, out, out_len);
+	static struct b64_reverse rev;
+
+	return b64_decode(b64_values(b64url_alphabet, &rev), text, n, out, out_len);
 }
 
 int crypto_b64_decode_dup(const char *text, size_t n, unsigned char **out, size_t *out_len)
 {
+	static struct b64_reverse rev;
+
 	/* Padding is all or nothing: a padded text is a whole number of quads. */
 	if (n >= 4 && n % 4 == 0 && text[n - 1] == '=')
 		n -= text[n - 2] == '=' ? 2 : 1;
-	return b64_decode(b64_alphabet, text, n, out, out_len);
+	return b64_decode(b64_values(b64_alphabet, &rev), text, n, out, out_len);
 }
 
-static int b64_decode(const char *alphabet, const char *text, size_t n, unsigned char **out,
+static int b64_decode(const signed char *values, const char *text, size_t n, unsigned char **out,
 		      size_t *out_len)
 {
 	unsigned char *d;
@@ -126,7 +132,7 @@ static int b64_decode(const char *alphabet, const char *text, size_t n, unsigned
 	for (; i < n; i += 4) {
 		size_t chunk = n - i < 4 ? n - i : 4;
 		for (size_t k = 0; k < 4; k++)
-			v[k] = k < chunk ? b64_value(alphabet, text[i + k]) : 0;
+			v[k] = k < chunk ? values[(unsigned char)text[i + k]] : 0;
 		for (size_t k = 0; k < chunk; k++) {
 			if (v[k] < 0) {
 				free(d);

@@ -21,9 +21,12 @@ static const char keys_sql_purge[] = "DELETE FROM service_keys WHERE retired_at 
 static const char keys_label[] = "service_key";
 static const char keys_sql_all[] = "SELECT id, private_pem FROM service_keys";
 static const char keys_sql_set_private[] = "UPDATE service_keys SET private_pem = ? WHERE id = ?";
+/* Newest first is current first, then the most recently retired: a key retires only
+ * when the next is inserted. By id, SQLite walks the few rows backwards; ordering by
+ * retired_at built a temporary b-tree on every token request. */
 static const char keys_sql_usable[] =
 	"SELECT private_pem FROM service_keys WHERE retired_at IS NULL OR retired_at > ? "
-	"ORDER BY retired_at IS NOT NULL, retired_at DESC LIMIT 4";
+	"ORDER BY id DESC LIMIT 4";
 static const char keys_sql_insert[] =
 	"INSERT INTO service_keys (public_pem, private_pem, created_at) VALUES (?, ?, ?)";
 

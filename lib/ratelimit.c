@@ -86,9 +86,14 @@ int ratelimit_take(struct db *db, const char *bucket, int64_t limit, int64_t win
 	if (rc == SQLITE_ROW && sqlite3_column_int64(stmt, 1) > limit) {
 		*retry_after_s = sqlite3_column_int64(stmt, 0) + window_s - now;
 		st = ST_LIMITED;
-	} else if (rc != SQLITE_ROW) {
-		st = db_status(rc);
 	}
+	/* On to SQLITE_DONE: only there does SQLite run its after-commit work, the
+	 * checkpoint among it. Reset after the row, the log grew by a page a request
+	 * and was never copied back. */
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_step(stmt);
+	if (rc != SQLITE_DONE)
+		st = db_status(rc);
 	sqlite3_reset(stmt);
 	return st;
 }

@@ -240,8 +240,10 @@ static int append_event(struct db *db, const char *id, const char *type, struct 
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW && seq)
 		*seq = sqlite3_column_int64(stmt, 0);
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_step(stmt);   /* to SQLITE_DONE, as every statement with RETURNING */
 	sqlite3_reset(stmt);
-	return rc == SQLITE_ROW ? ST_OK : db_status(rc);
+	return rc == SQLITE_DONE ? ST_OK : db_status(rc);
 }
 
 /* The count(*) of an SQL with one text parameter. */

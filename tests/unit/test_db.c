@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "ratelimit.h"
 #include "status.h"
 
 /* Made once by main() and removed at the end even when a test fails; each test
@@ -659,6 +660,32 @@ START_TEST(counters_apart)
 END_TEST
 
 /* A writer waits for a lock another process holds, rather than failing at once. */
+START_TEST(counters_log_stays_bounded)
+{
+	char boot[64], path[1024], wal[1024];
+	struct db *db = open_new("w.db"), *other = NULL;
+	int64_t retry_after = 0;
+	struct stat st;
+
+	/* Two handles taking turns, as two handler processes do. Each take is a write
+	 * whose statement returns a row; SQLite copies its log back every 1000 pages and
+	 * then starts it over, but only for statements stepped to the end. */
+	ck_assert_int_eq(db_open(tmp_path(path, sizeof path, "w.db"), DB_OPEN_EXISTING, &other), ST_OK);
+	for (int i = 0; i < 3000; i++)
+		ck_assert_int_eq(ratelimit_take(i % 2 ? db : other, "token:192.0.2.1", 3000, 60, 1000,
+						&retry_after), ST_OK);
+	read_boot_id(boot, sizeof boot);
+	snprintf(wal, sizeof wal, "%s/w.db-counters-%s-wal", tmpdir, boot);
+	ck_assert_int_eq(stat(wal, &st), 0);
+	ck_assert_int_lt(st.st_size, 1100 * (4096 + 24));
+	/* Stepping on past the row still counts, and refuses the one over the limit. */
+	ck_assert_int_eq(ratelimit_take(db, "token:192.0.2.1", 3000, 60, 1030, &retry_after), ST_LIMITED);
+	ck_assert_int_eq(retry_after, 30);
+	db_close(other);
+	db_close(db);
+}
+END_TEST
+
 START_TEST(lock_waits)
 {
 	char path[1024];
@@ -726,6 +753,7 @@ static Suite *db_suite(void)
 	tcase_add_test(open, pragmas);
 	tcase_add_test(open, counters_apart);
 	tcase_add_test(open, lock_waits);
+	tcase_add_test(open, counters_log_stays_bounded);
 	suite_add_tcase(s, open);
 
 	tcase_add_checked_fixture(migrate, setup, teardown);
