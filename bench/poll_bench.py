@@ -8,9 +8,10 @@ Runs wrk (Debian package wrk) against:
   poll        GET /api/transfers/{id}/events?after=N   (authenticated, N = the latest
               event, so nothing new; the transfer is active, an agent has joined)
   poll-304    the same with If-None-Match                (answered 304)
-first on a database with one transfer, then with 10,000 transfers and 1,000,000 events,
-and prints requests/s, p99 latency, and the ratios (deskbridge / hello; large / small), each
-the median of --rounds interleaved runs.
+on two deskbridges up at once, one with a database of one transfer, one with 10,000
+transfers and 1,000,000 events, in --rounds interleaved rounds. Prints requests/s and p99
+latency, and the ratios (deskbridge / hello; large / small), each taken within a round;
+every figure is the median over the rounds.
 
 Usage: bench/poll_bench.py [--build DIR] [--seconds N] [--rounds N] [--procs N] [--connections N]
 """
@@ -58,6 +59,32 @@ def fill(db, transfers, events_total):
                           ((tid, s, '{"from":"agent","id":"m","text":"hello there"}', now) for s in range(1, per + 1)))
 
 
+def bench_transfer(server, fake):
+    """A transfer as it is while a chat goes on: handed over, an agent talking, nothing
+    waiting in its outbox (a transfer whose handoff cannot be delivered makes every poll
+    try again). Returns the poll's URL, its Authorization header and the ETag of its
+    answer."""
+    import harness
+    harness.connect_zendesk(server, fake)
+    t = server.request("POST", "/api/transfers", body={"visitor": {"name": "B", "email": "b@bench.example"}}).json()
+    auth = {"Authorization": "Bearer " + t["secret"]}
+    path = "/api/transfers/%s/events" % t["id"]
+    deadline = time.time() + 30
+    while not any(c["control"] for c in list(fake.conversations.values())) and time.time() < deadline:
+        server.request("GET", path, headers=auth)
+        time.sleep(0.1)
+    cid = next(c for c in fake.conversations.values() if c["control"])["id"]
+    fake.workspace_accepts(cid)
+    fake.agent_says(cid, "Hi, how can I help?")
+    # The visitor has every event so far: each poll asks for what comes after them.
+    state = server.request("GET", path + "?after=0", headers=auth).json()
+    if state["state"] != "active":
+        sys.exit("the bench transfer is %s, not active" % state["state"])
+    path += "?after=%d" % state["next"]
+    etag = server.request("GET", path, headers=auth).header("ETag")
+    return "http://127.0.0.1:%d%s" % (server.port, path), "Authorization: " + auth["Authorization"], etag
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default=os.path.join(SRCDIR, "build"))
@@ -73,70 +100,60 @@ def main():
     hello = os.path.join(args.build, "bench", "hello")
     if not os.access(hello, os.X_OK):
         sys.exit("build the baseline first: make -C %s bench/hello" % args.build)
-    server = harness.Server(procs=args.procs, env={"DESKBRIDGE_SRCDIR": SRCDIR,
-                                                     "DESKBRIDGE_BENCH_HELLO": hello})
-    server.config = os.path.join(HERE, "lighttpd-bench.conf")
-    server.start()
-    # A transfer as it is while a chat goes on: handed over, an agent talking, nothing
-    # waiting in its outbox (a transfer whose handoff cannot be delivered makes every poll
-    # try again).
-    fake = FakeZendesk().start()
+    labels = ("1 transfer", "10,000 transfers, 1,000,000 events")
+    servers, fakes = [], []
     try:
-        harness.connect_zendesk(server, fake)
-        r = server.request("POST", "/api/transfers", body={"visitor": {"name": "B", "email": "b@bench.example"}})
-        t = r.json()
-        deadline = time.time() + 30
-        while not any(c["control"] for c in list(fake.conversations.values())) and time.time() < deadline:
-            server.request("GET", "/api/transfers/%s/events" % t["id"], headers={"Authorization": "Bearer " + t["secret"]})
-            time.sleep(0.1)
-        cid = next(c for c in fake.conversations.values() if c["control"])["id"]
-        fake.workspace_accepts(cid)
-        fake.agent_says(cid, "Hi, how can I help?")
-        # The visitor has every event so far: each poll asks for what comes after them.
-        path = "/api/transfers/%s/events" % t["id"]
-        state = server.request("GET", path + "?after=0", headers={"Authorization": "Bearer " + t["secret"]}).json()
-        if state["state"] != "active":
-            sys.exit("the bench transfer is %s, not active" % state["state"])
-        path += "?after=%d" % state["next"]
-        etag = server.request("GET", path, headers={"Authorization": "Bearer " + t["secret"]}).header("ETag")
-        base = "http://127.0.0.1:%d" % server.port
-        auth = "Authorization: Bearer " + t["secret"]
-        poll = base + path
-        rows = []
+        # One deskbridge per database, both up at once, so that their rounds interleave:
+        # the machine's pace drifts by a tenth within a minute, which measuring one
+        # database after the other would take for the database's doing.
+        for _ in labels:
+            server = harness.Server(procs=args.procs, env={"DESKBRIDGE_SRCDIR": SRCDIR,
+                                                             "DESKBRIDGE_BENCH_HELLO": hello})
+            server.config = os.path.join(HERE, "lighttpd-bench.conf")
+            servers.append(server.start())
+            fakes.append(FakeZendesk().start())
+        targets = [bench_transfer(server, fake) for server, fake in zip(servers, fakes)]
+        fill(servers[1].state.db, 10000, 1000000)
+        os.sync()   # the fill's pages reach the disk now, not while wrk measures
 
-        def measure(label):
-            # Rounds of the four, interleaved, and the median of each: the machine's pace
-            # drifts by a tenth within a minute, which one run of each would take as a result.
-            runs = [(wrk(base + "/bench/hello", args.seconds, args.connections),
-                     wrk(base + "/bench/hello-close", args.seconds, args.connections),
-                     wrk(poll, args.seconds, args.connections, [auth]),
-                     wrk(poll, args.seconds, args.connections, [auth, "If-None-Match: " + etag]))
-                    for _ in range(args.rounds)]
-            rows.append((label,) + tuple(tuple(statistics.median(r[k][f] for r in runs) for f in range(3))
-                                         for k in range(4)))
+        def measure(server, poll, auth, etag):
+            base = "http://127.0.0.1:%d" % server.port
+            return (wrk(base + "/bench/hello", args.seconds, args.connections),
+                    wrk(base + "/bench/hello-close", args.seconds, args.connections),
+                    wrk(poll, args.seconds, args.connections, [auth]),
+                    wrk(poll, args.seconds, args.connections, [auth, "If-None-Match: " + etag]))
 
-        measure("1 transfer")
-        fill(server.state.db, 10000, 1000000)
-        measure("10,000 transfers, 1,000,000 events")
+        runs = [[measure(server, *target) for server, target in zip(servers, targets)]
+                for _ in range(args.rounds)]
     finally:
-        fake.stop()
-        server.stop()
-        server.state.remove()
+        for fake in fakes:
+            fake.stop()
+        for server in servers:
+            server.stop()
+            server.state.remove()
 
-    print("%-36s %10s %12s %10s %12s" % ("database", "hello rps", "hello-close", "poll rps", "poll-304 rps"))
-    for label, h, c, p, n in rows:
-        print("%-36s %10.0f %12.0f %10.0f %12.0f" % (label, h[0], c[0], p[0], n[0]))
+    # runs[round][database][kind] = (requests/s, p99 ms, non-2xx); every ratio is taken
+    # within one round, then the median over the rounds.
+    def median(f):
+        return statistics.median(f(r) for r in runs)
+
+    print("%-36s %10s %12s %10s %12s   (medians of %d rounds)"
+          % ("database", "hello rps", "hello-close", "poll rps", "poll-304 rps", len(runs)))
+    for d, label in enumerate(labels):
+        print("%-36s %10.0f %12.0f %10.0f %12.0f" % ((label,) + tuple(median(lambda r: r[d][k][0])
+                                                                     for k in range(4))))
     print()
-    for label, h, c, p, n in rows:
+    for d, label in enumerate(labels):
         print("%s:\n  poll/hello = %.2f, poll-304/hello = %.2f (the target, 0.8, is against hello)\n"
               "  poll/hello-close = %.2f, poll-304/hello-close = %.2f (deskbridge's own work alone)\n"
               "  p99 ms: hello %.2f, hello-close %.2f, poll %.2f, poll-304 %.2f; non-2xx/3xx: %d"
-              % (label, p[0] / h[0], n[0] / h[0], p[0] / c[0], n[0] / c[0], h[1], c[1], p[1], n[1],
-                 h[2] + c[2] + p[2] + n[2]))
-    small, large = rows
+              % ((label,) + tuple(median(lambda r: r[d][k][0] / r[d][base][0]) for k, base in
+                                  ((2, 0), (3, 0), (2, 1), (3, 1)))
+                 + tuple(median(lambda r: r[d][k][1]) for k in range(4))
+                 + (sum(r[d][k][2] for r in runs for k in range(4)),)))
     print("large/small database: poll %.2f, poll-304 %.2f (each as a ratio to its own hello run)"
-          % ((large[3][0] / large[1][0]) / (small[3][0] / small[1][0]),
-             (large[4][0] / large[1][0]) / (small[4][0] / small[1][0])))
+          % tuple(median(lambda r: (r[1][k][0] / r[1][0][0]) / (r[0][k][0] / r[0][0][0])) for k in (2, 3)))
+
 
 if __name__ == "__main__":
     main()
