@@ -130,8 +130,9 @@ class State:
 class Server:
     """lighttpd in the foreground with the real handlers, on a free loopback port."""
 
-    def __init__(self, state=None, procs=1, env=None):
+    def __init__(self, state=None, procs=1, env=None, cgi_bin=CGI_BIN):
         self.state = state or State()
+        self.cgi_bin = cgi_bin
         self.port = free_port()
         self.run_dir = os.path.join(self.state.dir, "run")
         os.mkdir(self.run_dir, 0o700)
@@ -145,7 +146,7 @@ class Server:
         env = self.state.env(self.extra_env)
         env.update({"DESKBRIDGE_BIND": "127.0.0.1", "DESKBRIDGE_PORT": str(self.port),
                     "DESKBRIDGE_WWW": os.path.join(SRCDIR, "www"),
-                    "DESKBRIDGE_CGI_BIN": CGI_BIN, "DESKBRIDGE_RUN_DIR": self.run_dir,
+                    "DESKBRIDGE_CGI_BIN": self.cgi_bin, "DESKBRIDGE_RUN_DIR": self.run_dir,
                     "DESKBRIDGE_PROCS": str(self.procs)})
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
@@ -186,15 +187,16 @@ class Server:
         return self.proc.returncode
 
     def handler_pids(self):
-        """The handler processes lighttpd spawned for this server's database."""
+        """The handler processes lighttpd spawned for this server's database, run
+        straight or through a wrapper such as valgrind (whose arguments name them)."""
         mark = ("DESKBRIDGE_DB=%s\0" % self.state.db).encode()
         pids = []
         for d in glob.glob("/proc/[0-9]*"):
             try:
                 with open(d + "/cmdline", "rb") as f:
-                    cmd = f.read().split(b"\0")[0].decode(errors="replace")
+                    args = [a.decode(errors="replace") for a in f.read().split(b"\0")]
                 with open(d + "/environ", "rb") as f:
-                    if cmd.startswith(CGI_BIN) and mark in f.read():
+                    if any(a.startswith(CGI_BIN) for a in args) and mark in f.read():
                         pids.append(int(d[6:]))
             except OSError:
                 pass
