@@ -31,11 +31,15 @@ sys.path.insert(0, os.path.join(SRCDIR, "tests", "integration"))
 sys.path.insert(0, os.path.join(SRCDIR, "tests"))
 
 
-def wrk(url, seconds, connections, headers=()):
+def wrk(url, seconds, connections, headers=(), script=None, env=None):
+    """(requests/s, p99 ms, non-2xx/3xx responses) of wrk against url; script is a wrk
+    Lua script (bench/token.lua), env its environment."""
     cmd = ["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds, "--latency", url]
     for h in headers:
         cmd[1:1] = ["-H", h]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    if script:
+        cmd[1:1] = ["-s", script]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]

@@ -30,6 +30,8 @@ import statistics
 import subprocess
 import sys
 
+from poll_bench import wrk
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.dirname(HERE)
 SHARED_SECRET = "bench-shared-secret"
@@ -48,16 +50,6 @@ def rsa_per_second(seconds):
     # "rsa 2048 bits 0.000693s 0.000020s   1443.2  49567.2": sign/s, then verify/s.
     m = re.search(r"^rsa\s+2048 bits\s+\S+\s+\S+\s+([\d.]+)\s+([\d.]+)", out, re.M)
     return float(m.group(1)), float(m.group(2))
-
-
-def wrk_post(url, seconds, connections, env):
-    """(requests/s, p99, non-2xx) of POSTing TOKEN_BODY to url."""
-    out = subprocess.run(["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds, "--latency",
-                          "-s", os.path.join(HERE, "token.lua"), url],
-                         capture_output=True, text=True, check=True, env=env).stdout
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return (float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            re.search(r"99%\s+([\d.]+\w+)", out).group(1), int(non2xx.group(1)) if non2xx else 0)
 
 
 def main():
@@ -103,22 +95,26 @@ def main():
         # pace drifts by a tenth within a minute, and one openssl run against one wrk
         # run took that drift for a result.
         base = "http://127.0.0.1:%d" % server.port
+        script = os.path.join(HERE, "token.lua")
         for _ in range(args.rounds):
             sign, verify = rsa_per_second(args.seconds)
-            floor = wrk_post(base + "/bench/hello-close", args.seconds, args.connections, env)
-            rps, p99, non2xx = wrk_post(base + "/api/token", args.seconds, args.connections, env)
-            ceiling = (1 / sign) / (1 / sign + 1 / verify + cores / floor[0])
-            rounds.append((sign, verify, floor[0], rps, p99, non2xx + floor[2], ceiling))
+            hello, _, hello_non2xx = wrk(base + "/bench/hello-close", args.seconds, args.connections,
+                                         script=script, env=env)
+            rps, p99, non2xx = wrk(base + "/api/token", args.seconds, args.connections, script=script, env=env)
+            ceiling = (1 / sign) / (1 / sign + 1 / verify + cores / hello)
+            rounds.append({"sign": sign, "verify": verify, "hello": hello, "rps": rps, "p99": p99,
+                           "non2xx": non2xx + hello_non2xx, "ratio": rps / (cores * sign), "ceiling": ceiling})
     finally:
         server.stop()
         server.state.remove()
-    for i, (sign, verify, floor, rps, p99, non2xx, ceiling) in enumerate(rounds, 1):
+    for i, r in enumerate(rounds, 1):
         print("round %d: openssl speed rsa2048 %.0f sign/s and %.0f verify/s per core, %d cores; hello %.0f requests/s;"
-              " POST /api/token %.0f requests/s, p99 %s, non-2xx %d; ratio %.2f, ceiling %.2f"
-              % (i, sign, verify, cores, floor, rps, p99, non2xx, rps / (cores * sign), ceiling))
-    ratio = statistics.median(r[3] / (cores * r[0]) for r in rounds)
-    ceiling = statistics.median(r[6] for r in rounds)
-    share = statistics.median(r[3] / (cores * r[0]) / r[6] for r in rounds)
+              " POST /api/token %.0f requests/s, p99 %.2f ms, non-2xx %d; ratio %.2f, ceiling %.2f"
+              % (i, r["sign"], r["verify"], cores, r["hello"], r["rps"], r["p99"], r["non2xx"], r["ratio"],
+                 r["ceiling"]))
+    ratio = statistics.median(r["ratio"] for r in rounds)
+    ceiling = statistics.median(r["ceiling"] for r in rounds)
+    share = statistics.median(r["ratio"] / r["ceiling"] for r in rounds)
     print("ceiling on this machine (a handler doing only the two RSA operations) = %.2f;"
           " deskbridge reaches %.2f of it" % (ceiling, share))
     print("ratio requests/s / (cores x sign/s), median of %d rounds = %.2f (target at least 0.70: %s)"

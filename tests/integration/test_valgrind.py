@@ -13,6 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import harness  # noqa: E402
 from fake_zendesk import FakeZendesk  # noqa: E402
+from test_handlers import assert_error  # noqa: E402
 from test_setup_session import cookie_of, login  # noqa: E402
 from test_token import site  # noqa: E402
 
@@ -78,9 +79,9 @@ class UnderValgrind(unittest.TestCase):
                       "payload": {"name": "Ana Lima", "email": "ana@shop.example"}})["token"]
         r = req("POST", "/api/token", body={"token": token})
         self.assertEqual(r.status, 200, r.body)
-        self.assertEqual(req("POST", "/api/token", body={"token": token[:-4] + "AAAA"}).status, 401)
-        self.assertEqual(req("POST", "/api/token", body=b"{not json",
-                             headers={"Content-Type": "application/json"}).status, 400)
+        assert_error(self, req("POST", "/api/token", body={"token": token[:-4] + "AAAA"}), 401, "invalid_token")
+        assert_error(self, req("POST", "/api/token", body=b"{not json",
+                               headers={"Content-Type": "application/json"}), 400, "bad_request")
 
         r = req("POST", "/api/transfers", body={
             "token": token,
@@ -94,21 +95,21 @@ class UnderValgrind(unittest.TestCase):
                                 seconds=SLOW, poll=lambda: req("GET", events, headers=auth))
         fake.workspace_accepts(conv["id"])
         fake.agent_says(conv["id"], "Hello, Ana")
-        harness.wait_for(lambda: any(e["type"] == "message" for e in
-                                     req("GET", events + "?after=0", headers=auth).json()["events"]),
-                         seconds=SLOW)
+        harness.wait_for(lambda: any(e["type"] == "message" and e["from"] == "agent" and e["text"] == "Hello, Ana"
+                                     for e in req("GET", events + "?after=0", headers=auth).json()["events"]),
+                         seconds=SLOW, what="the agent's message, through the webhook")
         r = req("POST", "/api/transfers/%s/messages" % t["id"], headers=auth,
                 body={"client_message_id": "m1", "text": "Thanks"})
         self.assertEqual(r.status, 202, r.body)
         self.assertEqual(req("POST", "/api/transfers/%s/typing" % t["id"], headers=auth,
                              body={"typing": True}).status, 204)
         self.assertEqual(req("GET", "/api/transfers/" + t["id"], headers=auth).status, 200)
-        self.assertEqual(req("GET", "/api/transfers/" + t["id"], headers={"Authorization": "Bearer wrong"}).status,
-                         401)
+        assert_error(self, req("GET", "/api/transfers/" + t["id"], headers={"Authorization": "Bearer wrong"}),
+                     401, "unauthenticated")
         creds = req("POST", "/api/setup/app-credentials", headers=session).json()["app_credentials"]
         self.assertEqual(req("GET", "/api/agent/transfers/" + t["id"],
                              headers={"Authorization": "Bearer " + creds}).status, 200)
-        self.assertEqual(req("POST", "/api/zendesk/webhook", body={"events": []}).status, 401)
+        assert_error(self, req("POST", "/api/zendesk/webhook", body={"events": []}), 401, "unauthenticated")
         self.assertEqual(req("POST", "/api/transfers/%s/end" % t["id"], headers=auth).status, 200)
 
 
