@@ -106,11 +106,14 @@ class UnderValgrind(unittest.TestCase):
         self.assertEqual(req("GET", "/api/transfers/" + t["id"], headers=auth).status, 200)
         assert_error(self, req("GET", "/api/transfers/" + t["id"], headers={"Authorization": "Bearer wrong"}),
                      401, "unauthenticated")
-        creds = req("POST", "/api/setup/app-credentials", headers=session).json()["app_credentials"]
+        r = req("POST", "/api/setup/app-credentials", headers=session)
+        self.assertEqual(r.status, 201, r.body)
+        creds = r.json()["app_credentials"]
         self.assertEqual(req("GET", "/api/agent/transfers/" + t["id"],
                              headers={"Authorization": "Bearer " + creds}).status, 200)
         assert_error(self, req("POST", "/api/zendesk/webhook", body={"events": []}), 401, "unauthenticated")
-        self.assertEqual(req("POST", "/api/transfers/%s/end" % t["id"], headers=auth).status, 200)
+        r = req("POST", "/api/transfers/%s/end" % t["id"], headers=auth)
+        self.assertEqual((r.status, r.json()), (200, {"state": "ended"}), r.body)
 
 
 if __name__ == "__main__":
