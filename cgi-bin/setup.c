@@ -173,11 +173,33 @@ static void audit_get(struct http_req *req, void *ctx)
 
 static enum apierr verify_error(const struct zendesk_verify_result *r)
 {
-	if (r->messaging == ZENDESK_MISSING || r->support == ZENDESK_MISSING)
-		return APIERR_NOT_CONFIGURED;
-	if (r->messaging == ZENDESK_REJECTED || r->support == ZENDESK_REJECTED)
-		return APIERR_ZENDESK_REJECTED;
-	return APIERR_ZENDESK_UNREACHABLE;
+	const struct zendesk_check *credentials[] = {&r->check[ZENDESK_CHECK_MESSAGING_KEY],
+						     &r->check[ZENDESK_CHECK_SUPPORT_TOKEN]};
+
+	for (size_t i = 0; i < sizeof credentials / sizeof *credentials; i++)
+		if (credentials[i]->ran && credentials[i]->outcome == ZENDESK_MISSING)
+			return APIERR_NOT_CONFIGURED;
+	for (size_t i = 0; i < sizeof credentials / sizeof *credentials; i++)
+		if (credentials[i]->ran && credentials[i]->outcome == ZENDESK_REJECTED)
+			return APIERR_ZENDESK_REJECTED;
+	for (int i = 0; i < ZENDESK_CHECKS; i++)
+		if (r->check[i].ran && r->check[i].outcome == ZENDESK_UNREACHABLE)
+			return APIERR_ZENDESK_UNREACHABLE;
+	return APIERR_ZENDESK_INCOMPLETE;
+}
+
+static struct json_object *checks_json(const struct zendesk_verify_result *r)
+{
+	struct json_object *list = json_object_new_array();
+
+	for (int i = 0; i < ZENDESK_CHECKS; i++) {
+		struct json_object *c = json_object_new_object();
+		json_object_object_add(c, "name", json_object_new_string(zendesk_check_name((enum zendesk_check_name)i)));
+		json_object_object_add(c, "ok", json_object_new_boolean(r->check[i].outcome == ZENDESK_OK));
+		json_object_object_add(c, "message", json_object_new_string(r->check[i].message));
+		json_object_array_add(list, c);
+	}
+	return list;
 }
 
 static void zendesk_verify_route(struct http_req *req, void *ctx)
@@ -192,12 +214,13 @@ static void zendesk_verify_route(struct http_req *req, void *ctx)
 	st = setup_zendesk_verify(db, (int64_t)time(NULL), &result);
 	if (st != ST_OK) {
 		http_reply_error(req, apierr_from_status(st), NULL);
-	} else if (result.messaging != ZENDESK_OK || result.support != ZENDESK_OK) {
-		http_reply_error(req, verify_error(&result), result.detail);
+	} else if (result.detail) {
+		http_reply_error_detail(req, verify_error(&result), result.detail, "checks", checks_json(&result));
 	} else {
 		body = json_object_new_object();
 		json_object_object_add(body, "verified", json_object_new_boolean(1));
 		json_object_object_add(body, "agents_online", json_object_new_int(result.agents_online));
+		json_object_object_add(body, "checks", checks_json(&result));
 		http_reply_json(req, 200, body);
 	}
 }

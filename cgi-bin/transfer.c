@@ -23,19 +23,9 @@ static void deliver_later(struct db *db, const char *id)
 	outbox_deliver(db, id, (int64_t)time(NULL), &result);
 }
 
-static void typing_on_later(struct db *db, const char *id)
-{
-	outbox_activity(db, id, "typing:start");
-}
-
-static void typing_off_later(struct db *db, const char *id)
-{
-	outbox_activity(db, id, "typing:stop");
-}
-
 static void read_later(struct db *db, const char *id)
 {
-	outbox_activity(db, id, "conversation:read");
+	outbox_read(db, id);
 }
 
 static void avatar_get(struct http_req *req, void *ctx)
@@ -253,15 +243,12 @@ static const struct http_field typing_fields[] = {
 	{NULL, 0, 0, 0, 0, 0, 0},
 };
 
+/* Checked and answered, not passed on: Zendesk takes only conversation:read from a
+ * user (ActivityPost), so the agent workspace cannot show the visitor typing. */
 static void typing(struct http_req *req, void *ctx)
 {
-	struct json_object *on;
-
 	if (!transfer_db(req, ctx))
 		return;
-	json_object_object_get_ex(http_req_json(req), "typing", &on);
-	app_after_response(ctx, json_object_get_boolean(on) ? typing_on_later : typing_off_later,
-			   http_req_param(req, "id"));
 	http_reply_empty(req, 204);
 }
 

@@ -3,15 +3,12 @@
 #include <time.h>
 
 #include "app.h"
-#include "desk.h"
 #include "status.h"
 #include "webhook.h"
-#include "zendesk.h"
 
 static void deliver(struct http_req *req, void *ctx)
 {
 	struct db *db = app_db(ctx, req);
-	struct desk_events events;
 	struct webhook_result result;
 	struct json_object *body;
 	int st;
@@ -24,13 +21,13 @@ static void deliver(struct http_req *req, void *ctx)
 				 "The X-API-Key header does not match the webhook secret from setup.");
 		return;
 	}
-	if (st == ST_OK && zendesk_parse_webhook(http_req_json(req), &events) != ST_OK) {
+	if (st == ST_OK)
+		st = webhook_receive(db, http_req_json(req), (int64_t)time(NULL), &result);
+	if (st == ST_INVALID) {
 		http_reply_error(req, APIERR_BAD_REQUEST,
 				 "The body is not a Sunshine Conversations v2 webhook delivery.");
 		return;
 	}
-	if (st == ST_OK)
-		st = webhook_apply(db, &events, (int64_t)time(NULL), &result);
 	if (st != ST_OK) {
 		http_reply_error(req, apierr_from_status(st), NULL);
 		return;

@@ -39,6 +39,8 @@ static const struct {
 		"Zendesk refused the credentials: check them in the setup form."},
 	[APIERR_ZENDESK_UNREACHABLE] = {502, "zendesk_unreachable",
 		"Zendesk could not be reached or did not answer in time; try again later."},
+	[APIERR_ZENDESK_INCOMPLETE] = {502, "zendesk_setup_incomplete",
+		"Zendesk accepted the credentials, but a handoff needs more set up there: see the checks."},
 	[APIERR_INVALID_TOKEN] = {401, "invalid_token",
 		"The site's token is invalid: get a fresh one from the site and try again."},
 	[APIERR_INVALID_USER_PAYLOAD] = {422, "invalid_user_payload",

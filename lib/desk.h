@@ -32,6 +32,8 @@ struct desk_event {
 struct desk_events {
 	struct desk_event event[DESK_EVENTS_MAX];
 	size_t n;
+	/* The delivery was for another app of the account: its events, none of them ours. */
+	size_t other_app_events;
 };
 
 #endif

@@ -787,7 +787,7 @@ void http_reply_json(struct http_req *req, int status, struct json_object *body)
 }
 
 static void reply_error_obj(struct http_req *req, enum apierr err, const char *message,
-			    const char *field)
+			    const char *field, const char *name, struct json_object *detail)
 {
 	struct json_object *root = json_object_new_object();
 	struct json_object *e = json_object_new_object();
@@ -797,13 +797,21 @@ static void reply_error_obj(struct http_req *req, enum apierr err, const char *m
 		message && *message ? message : apierr_message(err)));
 	if (field)
 		json_object_object_add(e, "field", json_object_new_string(field));
+	if (name)
+		json_object_object_add(e, name, detail);
 	json_object_object_add(root, "error", e);
 	http_reply_json(req, apierr_http_status(err), root);
 }
 
 void http_reply_error(struct http_req *req, enum apierr err, const char *message)
 {
-	reply_error_obj(req, err, message, NULL);
+	reply_error_obj(req, err, message, NULL, NULL, NULL);
+}
+
+void http_reply_error_detail(struct http_req *req, enum apierr err, const char *message, const char *name,
+			     struct json_object *detail)
+{
+	reply_error_obj(req, err, message, NULL, name, detail);
 }
 
 void http_reply_errorf(struct http_req *req, enum apierr err, const char *fmt, ...)
@@ -814,7 +822,7 @@ void http_reply_errorf(struct http_req *req, enum apierr err, const char *fmt, .
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof message, fmt, ap);
 	va_end(ap);
-	reply_error_obj(req, err, message, NULL);
+	reply_error_obj(req, err, message, NULL, NULL, NULL);
 }
 
 void http_reply_field_error(struct http_req *req, enum apierr err, const char *field, const char *why)
@@ -825,7 +833,7 @@ void http_reply_field_error(struct http_req *req, enum apierr err, const char *f
 	/* The reason may already end its sentence. */
 	snprintf(message, sizeof message, "Field \"%s\" is invalid: %.*s.", field,
 		 (int)(n && why[n - 1] == '.' ? n - 1 : n), why);
-	reply_error_obj(req, err, message, field);
+	reply_error_obj(req, err, message, field, NULL, NULL);
 }
 
 int http_add_header(struct http_req *req, const char *name, const char *value)

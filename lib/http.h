@@ -95,6 +95,9 @@ void http_reply_body(struct http_req *req, int status, const char *content_type,
 		     const void *data, size_t len);
 void http_reply_empty(struct http_req *req, int status);
 void http_reply_error(struct http_req *req, enum apierr err, const char *message);
+/* The error shape with one more member of "error", name: detail (takes detail). */
+void http_reply_error_detail(struct http_req *req, enum apierr err, const char *message, const char *name,
+			     struct json_object *detail);
 void http_reply_errorf(struct http_req *req, enum apierr err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* 422 invalid_field (or 400 when the shape itself is wrong), naming the field. */

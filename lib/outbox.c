@@ -18,6 +18,8 @@
 
 static const char outbox_struggling_key[] = "outbox.zendesk_struggling";
 static const char outbox_probe_lease[] = "outbox:probe";
+/* The agent workspace's switchboard integration id, per app; Access account renews it. */
+#define OUTBOX_AGENT_WORKSPACE_TTL_S (24 * 3600)
 
 struct outbox_run {
 	struct db *db;
@@ -81,6 +83,52 @@ static int post_once(struct outbox_run *r, struct transfer_job *job, int n, cons
 	return st;
 }
 
+int outbox_agent_workspace_key(const char *app_id, char *key, size_t size)
+{
+	int n = snprintf(key, size, "zendesk.agent_workspace:%s", app_id ? app_id : "");
+
+	return n < 0 || (size_t)n >= size ? ST_TOO_LARGE : ST_OK;
+}
+
+int outbox_remember_agent_workspace(struct db *db, const char *app_id, const char *integration_id, int64_t now)
+{
+	char key[160];
+	int st = outbox_agent_workspace_key(app_id, key, sizeof key);
+
+	return st == ST_OK ? cache_put(db, key, integration_id, now + OUTBOX_AGENT_WORKSPACE_TTL_S) : st;
+}
+
+int outbox_note_handoff(struct db *db, int64_t now)
+{
+	char at[TIMEFMT_LEN];
+
+	return cache_put(db, OUTBOX_LAST_HANDOFF, timefmt_rfc3339(now, at), now + 365 * 24 * 3600);
+}
+
+/* The switchboard integration to pass control to: asked of Zendesk once a day per app,
+ * not on every handoff; *cached 1 when it came from what was asked before. */
+static int agent_workspace(struct outbox_run *r, int fresh, char id[ZENDESK_ID_LEN], int *cached,
+			   struct zendesk_call *call)
+{
+	char key[160], *known = NULL;
+	int st = outbox_agent_workspace_key(zendesk_app_id(r->acct), key, sizeof key);
+
+	memset(call, 0, sizeof *call);
+	if (st == ST_OK && !fresh)
+		st = cache_get_dup(r->db, key, r->now, &known);
+	*cached = st == ST_OK && known && *known && strlen(known) < ZENDESK_ID_LEN;
+	if (*cached) {
+		snprintf(id, ZENDESK_ID_LEN, "%s", known);
+		call->outcome = ZENDESK_OK;
+	} else if (st == ST_OK) {
+		st = zendesk_agent_workspace(r->acct, id, call);
+		if (st == ST_OK && call->outcome == ZENDESK_OK)
+			st = cache_put(r->db, key, id, r->now + OUTBOX_AGENT_WORKSPACE_TTL_S);
+	}
+	free(known);
+	return st;
+}
+
 /* The handoff's steps; each done step is saved, so a retry resumes after it. */
 static int run_start(struct outbox_run *r, struct transfer_job *job, struct zendesk_call *call)
 {
@@ -97,6 +145,16 @@ static int run_start(struct outbox_run *r, struct transfer_job *job, struct zend
 		if (st != ST_OK || call->outcome != ZENDESK_OK)
 			return st;
 		set_progress(job, "user_id", id);
+		st = transfer_job_save(r->db, job, 0);
+	}
+	/* A verified visitor is the ticket's requester, matched by external_id to the
+	 * customer's Zendesk user; a typed name and email are never made to match anyone. */
+	if (st == ST_OK && r->handoff.authenticated && !progress(job, "requester") &&
+	    zendesk_support_ready(r->acct)) {
+		st = zendesk_support_user(r->acct, r->handoff.external_id, r->handoff.name, r->handoff.email, call);
+		if (st != ST_OK || call->outcome != ZENDESK_OK)
+			return st;
+		set_progress(job, "requester", "done");
 		st = transfer_job_save(r->db, job, 0);
 	}
 	if (st == ST_OK && !progress(job, "conversation_id")) {
@@ -130,9 +188,17 @@ static int run_start(struct outbox_run *r, struct transfer_job *job, struct zend
 		if (st == ST_OK && !renew_lease(r))
 			return ST_CONFLICT;
 	}
-	if (st == ST_OK)
-		st = zendesk_pass_control(r->acct, progress(job, "conversation_id"), progress(job, "first_message_id"),
-					  r->id, r->handoff.department, call);
+	/* A refused id kept from before may be one the admin has since replaced: asked afresh once. */
+	for (int fresh = 0, cached = 0; st == ST_OK && fresh < 2; fresh++) {
+		st = agent_workspace(r, fresh, id, &cached, call);
+		if (st == ST_OK && call->outcome == ZENDESK_OK)
+			st = zendesk_pass_control(r->acct, progress(job, "conversation_id"), id,
+						  progress(job, "first_message_id"), r->id, r->handoff.department, call);
+		if (st != ST_OK || call->outcome != ZENDESK_REJECTED || !cached)
+			break;
+	}
+	if (st == ST_OK && call->outcome == ZENDESK_OK)
+		st = outbox_note_handoff(r->db, r->now);
 	return st;
 }
 
@@ -305,7 +371,7 @@ int outbox_sweep(struct db *db, int64_t now, struct outbox_result *out)
 	return st;
 }
 
-int outbox_activity(struct db *db, const char *transfer_id, const char *type)
+int outbox_read(struct db *db, const char *transfer_id)
 {
 	struct zendesk_account *acct = NULL;
 	struct transfer_handoff h;
@@ -318,7 +384,7 @@ int outbox_activity(struct db *db, const char *transfer_id, const char *type)
 	if (st == ST_OK && h.zendesk_conversation_id && h.zendesk_user_id)
 		st = zendesk_account_load(db, &acct);
 	if (st == ST_OK && acct && zendesk_messaging_ready(acct))
-		st = zendesk_activity(acct, h.zendesk_conversation_id, h.zendesk_user_id, type, &call);
+		st = zendesk_read(acct, h.zendesk_conversation_id, h.zendesk_user_id, &call);
 	zendesk_account_free(acct);
 	transfer_handoff_clear(&h);
 	return st;

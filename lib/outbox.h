@@ -7,6 +7,7 @@
 #ifndef DESKBRIDGE_OUTBOX_H
 #define DESKBRIDGE_OUTBOX_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* A visitor in a live chat is better told after a quarter of an hour that a message did
@@ -16,9 +17,13 @@
  * (8 s) apart: a process killed while delivering holds a transfer's deliveries this long. */
 #define OUTBOX_LEASE_S 30
 #define OUTBOX_JOBS_PER_RUN 50
-/* Retries double from 1 s up to this, so a chat resumes soon after Zendesk does. A
- * Retry-After from Zendesk is followed as given, up to OUTBOX_RETRY_AFTER_MAX_S. */
-#define OUTBOX_BACKOFF_MAX_S 30
+/* Retries double from 1 s up to this, so that a live chat's waiting messages reach
+ * Zendesk within 10 s of its answering again (a lost answer waits
+ * OUTBOX_UNCERTAIN_WAIT_S instead). While Zendesk fails, only the process holding the
+ * probe lease calls it (OUTBOX_STRUGGLING_S), so the short cap costs Zendesk one call
+ * at a time. A Retry-After from Zendesk is followed as given, up to
+ * OUTBOX_RETRY_AFTER_MAX_S. */
+#define OUTBOX_BACKOFF_MAX_S 5
 #define OUTBOX_RETRY_AFTER_MAX_S 300
 /* After Zendesk failed to take a delivery, and until one gets through (or this long
  * passes without another failure), one process at a time tries Zendesk and the others
@@ -41,9 +46,17 @@ struct outbox_result {
 int outbox_deliver(struct db *db, const char *transfer_id, int64_t now, struct outbox_result *out);
 /* The same for every transfer with a job due (deskbridge-admin sweep). */
 int outbox_sweep(struct db *db, int64_t now, struct outbox_result *out);
-/* The visitor's typing or reading, passed on at once and not stored: it is only worth
- * anything now, so it is dropped while Zendesk is failing deliveries.
- * type: "typing:start", "typing:stop", "conversation:read". */
-int outbox_activity(struct db *db, const char *transfer_id, const char *type);
+/* The visitor has read the agent's messages: passed on at once and not stored, as it is
+ * only worth anything now, so it is dropped while Zendesk is failing deliveries. The
+ * visitor's typing is not passed on: Zendesk takes only conversation:read from a user. */
+int outbox_read(struct db *db, const char *transfer_id);
+
+/* The cache key under which the agent workspace's switchboard integration id of app_id
+ * is kept, and keeping it there (Access account finds it too). */
+int outbox_agent_workspace_key(const char *app_id, char *key, size_t size);
+int outbox_remember_agent_workspace(struct db *db, const char *app_id, const char *integration_id, int64_t now);
+/* When a transfer was last handed to the agent workspace, for GET /api/setup/status. */
+#define OUTBOX_LAST_HANDOFF "outbox.last_handoff_at"
+int outbox_note_handoff(struct db *db, int64_t now);
 
 #endif

@@ -14,8 +14,10 @@
 #include "db.h"
 #include "keys.h"
 #include "sitekeys.h"
+#include "outbox.h"
 #include "status.h"
 #include "timefmt.h"
+#include "webhook.h"
 #include "transfer.h"
 #include "zendesk.h"
 
@@ -321,16 +323,29 @@ int setup_zendesk_verify(struct db *db, int64_t now, struct zendesk_verify_resul
 	st = zendesk_account_load(db, &acct);
 	if (st == ST_OK)
 		st = zendesk_verify(acct, out);
+	if (st == ST_OK && out->agent_workspace_id[0])
+		st = outbox_remember_agent_workspace(db, zendesk_app_id(acct), out->agent_workspace_id, now);
 	zendesk_account_free(acct);
-	if (st != ST_OK || out->messaging != ZENDESK_OK || out->support != ZENDESK_OK)
+	if (st != ST_OK || out->detail)
 		return st;
 	return config_set(db, "zendesk.account_verified_at", timefmt_rfc3339(now, stamp), &why);
+}
+
+/* A time kept in the cache as RFC 3339 text, or JSON null. */
+static int cached_time(struct db *db, const char *key, int64_t now, struct json_object **out)
+{
+	char *text = NULL;
+	int st = cache_get_dup(db, key, now, &text);
+
+	*out = st == ST_OK && text && *text ? json_object_new_string(text) : NULL;
+	free(text);
+	return st;
 }
 
 int setup_status_json(struct db *db, int64_t now, struct json_object **out)
 {
 	struct transfer_counts counts;
-	struct json_object *root, *transfers, *last = NULL;
+	struct json_object *root, *transfers, *last = NULL, *webhook_at = NULL, *handoff_at = NULL;
 	char *last_text = NULL;
 	int version, st;
 
@@ -339,8 +354,15 @@ int setup_status_json(struct db *db, int64_t now, struct json_object **out)
 		st = db_schema_version(db, &version);
 	if (st == ST_OK)
 		st = cache_get_dup(db, SETUP_LAST_ZENDESK_ERROR, now, &last_text);
-	if (st != ST_OK)
+	if (st == ST_OK)
+		st = cached_time(db, WEBHOOK_LAST_AT, now, &webhook_at);
+	if (st == ST_OK)
+		st = cached_time(db, OUTBOX_LAST_HANDOFF, now, &handoff_at);
+	if (st != ST_OK) {
+		free(last_text);
+		json_object_put(webhook_at);
 		return st;
+	}
 	if (last_text)
 		last = json_tokener_parse(last_text);
 	free(last_text);
@@ -352,6 +374,8 @@ int setup_status_json(struct db *db, int64_t now, struct json_object **out)
 	json_object_object_add(root, "transfers", transfers);
 	json_object_object_add(root, "undelivered_messages", json_object_new_int64(counts.undelivered));
 	json_object_object_add(root, "last_zendesk_error", last);
+	json_object_object_add(root, "last_webhook_at", webhook_at);
+	json_object_object_add(root, "last_handoff_at", handoff_at);
 	json_object_object_add(root, "schema_version", json_object_new_int(version));
 	*out = root;
 	return ST_OK;

@@ -94,7 +94,7 @@ static const char transfer_sql_jobs_due[] =
 	"SELECT DISTINCT transfer_id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? LIMIT ?";
 static const char transfer_sql_handoff[] =
 	"SELECT visitor_external_id, visitor_name, visitor_email, message_to_human_agent, department,"
-	" history, zendesk_user_id, zendesk_conversation_id FROM transfers WHERE id = ?";
+	" history, zendesk_user_id, zendesk_conversation_id, visitor_authenticated FROM transfers WHERE id = ?";
 static const char transfer_sql_set_zendesk[] =
 	"UPDATE transfers SET zendesk_user_id = ?2, zendesk_conversation_id = ?3 WHERE id = ?1";
 static const char transfer_sql_lease[] =
@@ -1181,6 +1181,7 @@ int transfer_handoff_get(struct db *db, const char *id, struct transfer_handoff 
 		out->history = json_tokener_parse((const char *)sqlite3_column_text(stmt, 5));
 		out->zendesk_user_id = dup_column(stmt, 6);
 		out->zendesk_conversation_id = dup_column(stmt, 7);
+		out->authenticated = sqlite3_column_int(stmt, 8);
 	}
 	sqlite3_reset(stmt);
 	if (rc == SQLITE_DONE)

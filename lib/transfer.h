@@ -123,6 +123,7 @@ struct transfer_handoff {
 	char *external_id, *name, *email, *message_to_human_agent, *department;
 	struct json_object *history;
 	char *zendesk_user_id, *zendesk_conversation_id;
+	int authenticated;   /* name and email verified by the site's token */
 };
 int transfer_handoff_get(struct db *db, const char *id, struct transfer_handoff *out);
 void transfer_handoff_clear(struct transfer_handoff *h);

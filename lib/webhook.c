@@ -1,16 +1,20 @@
 /* lib/webhook.c — webhook authentication and the webhook_events table. */
 #include "webhook.h"
 
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "config.h"
 #include "crypto.h"
 #include "db.h"
 #include "desk.h"
 #include "status.h"
+#include "timefmt.h"
 #include "transfer.h"
+#include "zendesk.h"
 
 /* How long an event id is remembered: far longer than Zendesk keeps retrying one. */
 #define WEBHOOK_DEDUP_S (7 * 24 * 60 * 60)
@@ -78,15 +82,15 @@ static int apply_one(struct db *db, const struct desk_event *e, const char *id, 
 	}
 }
 
-int webhook_apply(struct db *db, const struct desk_events *events, int64_t now,
-		  struct webhook_result *out)
+static int apply(struct db *db, const struct desk_events *events, int64_t now, struct webhook_result *out)
 {
-	char id[TRANSFER_ID_LEN];
+	char id[TRANSFER_ID_LEN], at[TIMEFMT_LEN];
 	sqlite3_stmt *stmt;
 	int first, st;
 
-	memset(out, 0, sizeof *out);
 	st = db_begin(db);
+	if (st == ST_OK)
+		st = cache_put(db, WEBHOOK_LAST_AT, timefmt_rfc3339(now, at), now + 365 * 24 * 3600);
 	for (size_t i = 0; st == ST_OK && i < events->n; i++) {
 		const struct desk_event *e = &events->event[i];
 		if (e->type == DESK_EVENT_OTHER || e->type == DESK_EVENT_VISITOR_ECHO || !e->event_id ||
@@ -115,5 +119,25 @@ int webhook_apply(struct db *db, const struct desk_events *events, int64_t now,
 		st = db_commit(db);
 	if (st != ST_OK)
 		db_rollback(db);
+	return st;
+}
+
+int webhook_receive(struct db *db, struct json_object *delivery, int64_t now, struct webhook_result *out)
+{
+	struct desk_events *events = malloc(sizeof *events);
+	char *app_id = NULL;
+	int st = events ? config_get_dup(db, "zendesk.messaging.app_id", &app_id) : ST_NOMEM;
+
+	memset(out, 0, sizeof *out);
+	if (st == ST_OK)
+		st = zendesk_parse_webhook(delivery, app_id, events);
+	if (st == ST_TOO_LARGE)
+		st = ST_INVALID;
+	if (st == ST_OK && events->other_app_events)
+		out->ignored = events->other_app_events > INT_MAX ? INT_MAX : (int)events->other_app_events;
+	else if (st == ST_OK)
+		st = apply(db, events, now, out);
+	free(app_id);
+	free(events);
 	return st;
 }

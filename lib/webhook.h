@@ -19,10 +19,15 @@ struct webhook_result {
 };
 
 struct desk_events;
+struct json_object;
 
-/* Applies the events of one delivery (as the driver parsed them) in one transaction,
- * each event id at most once across deliveries. */
-int webhook_apply(struct db *db, const struct desk_events *events, int64_t now,
-		  struct webhook_result *out);
+/* Parses an authenticated delivery with the service desk's driver, for the configured
+ * app, and applies its events in one transaction, each event id at most once across
+ * deliveries; a delivery for another app is acknowledged and changes nothing.
+ * ST_INVALID when the body is not a delivery. */
+int webhook_receive(struct db *db, struct json_object *delivery, int64_t now, struct webhook_result *out);
+
+/* When the last delivery for the configured app arrived (GET /api/setup/status). */
+#define WEBHOOK_LAST_AT "webhook.last_at"
 
 #endif

@@ -10,36 +10,71 @@
  *  GET  {base}/api/v2/agent_availabilities?filter[channel_status]=messaging:online
  *       developer.zendesk.com/api-reference/agent-availability/agent-availability-api/
  *       (JSON:API shape: {"data": [...], "meta", "links"}; only the first page is counted)
- *  POST {base}/sc/v2/apps/{appId}/users                    {"externalId", "profile"}; 409 when
- *  GET  {base}/sc/v2/apps/{appId}/users/{externalId}       it exists, then fetched
+ *  GET  {base}/sc/v2/apps/{appId}/switchboards              {"switchboards": [{"id", ...}]}
+ *  GET  {base}/sc/v2/apps/{appId}/switchboards/{id}/switchboardIntegrations
+ *       {"switchboardIntegrations": [{"id", "name", "integrationId", "integrationType",
+ *        "deliverStandbyEvents", ...}]}: the one of type zd:agentWorkspace is the target of
+ *       passControl, by its id (kept a day; Access account renews it)
+ *       developer.zendesk.com/api-reference/conversations/#tag/Switchboards and
+ *       #tag/SwitchboardIntegrations (List Switchboards, List Switchboard Integrations)
+ *  GET  {base}/sc/v2/apps/{appId}/integrations               {"integrations": [{"id", "type",
+ *       "webhooks": [{"target"}]}]}: Access account finds deskbridge's own (a custom
+ *       integration whose webhook targets /api/zendesk/webhook) in the switchboard
+ *       developer.zendesk.com/api-reference/conversations/#tag/Integrations (List Integrations)
+ *  POST {base}/api/v2/users/create_or_update                 {"user": {"name", "email",
+ *       "external_id", "verified": true}}, Support API credentials, a verified visitor
+ *       only, before the conversation: Zendesk matches the messaging user to the Support
+ *       user by externalId, so the ticket's requester is the customer's own user with the
+ *       verified name and email; a typed name and email never reach the Support API
+ *       developer.zendesk.com/api-reference/ticketing/users/users/#create-or-update-user;
+ *       the matching: support.zendesk.com/hc/en-us/articles/5851837582490 ("What is the
+ *       difference between a user in Zendesk and a user in Sunshine Conversations")
+ *  POST {base}/sc/v2/apps/{appId}/users                    {"externalId", "profile": {"givenName",
+ *  GET  {base}/sc/v2/apps/{appId}/users/{externalId}        "email"}}; 409 when it exists, then fetched
  *       developer.zendesk.com/api-reference/conversations/#tag/Users
- *  POST {base}/sc/v2/apps/{appId}/conversations            {"type": "personal", "participants"}
+ *  POST {base}/sc/v2/apps/{appId}/conversations            {"type": "personal", "participants",
+ *       "metadata": {"deskbridge_transfer_id"}}
  *       developer.zendesk.com/api-reference/conversations/#tag/Conversations
  *  POST {base}/sc/v2/apps/{appId}/conversations/{id}/messages   {"author", "content",
- *       "metadata": {"deskbridge_mark"}}
+ *       "metadata": {"deskbridge_mark"}}: the mark finds a post whose answer was lost, and
+ *       tells deskbridge's own posts from the agent's when Zendesk echoes them
+ *       developer.zendesk.com/api-reference/conversations/#tag/Messages (Post Message)
  *  GET  {base}/sc/v2/apps/{appId}/conversations/{id}/messages[?page[before]={cursor}]
  *       {"messages", "meta": {"hasMore", "beforeCursor"}, "links"}: pages of 100, the latest
  *       first, searched backwards for a mark before a post whose answer was lost is retried
  *       developer.zendesk.com/api-reference/conversations/#tag/Messages (List Messages)
  *  POST {base}/sc/v2/apps/{appId}/conversations/{id}/passControl
- *       {"switchboardIntegration": "zd:agentWorkspace", "metadata": {"first_message_id",
- *        "dataCapture.systemField.tags"}}: the ticket shows the bot conversation from
- *       first_message_id on and carries the tag the private app looks up, plus
- *       "deskbridge_dept_<department>" when the transfer names one, for the admin's
- *       routing triggers (messaging has no department field to set). Switchboard:
+ *       {"switchboardIntegration": <the agent workspace's switchboard integration id>,
+ *        "metadata": {"first_message_id", "dataCapture.systemField.tags"}}: the spec's
+ *       passControlBody takes "the id or the name of the switchboard integration", never
+ *       its type. The ticket shows the bot conversation from first_message_id on and
+ *       carries the tag the private app looks up, plus "deskbridge_dept_<department>"
+ *       when the transfer names one, for the admin's routing triggers (messaging has no
+ *       department field to set). Switchboard:
  *       developer.zendesk.com/api-reference/conversations/#tag/Switchboard-Actions;
- *       the metadata keys: developer.zendesk.com/documentation/conversations/messaging-
- *       platform/programmable-conversations/passing-metadata-to-the-ticket/
- *  POST {base}/sc/v2/apps/{appId}/conversations/{id}/activity   {"author", "type"}
+ *       the metadata keys first_message_id and dataCapture.systemField.tags:
+ *       developer.zendesk.com/documentation/conversations/messaging-platform/
+ *       programmable-conversations/passing-metadata-to-the-ticket/
+ *  POST {base}/sc/v2/apps/{appId}/conversations/{id}/activity   {"author": {"type": "user"},
+ *       "type": "conversation:read"}: ActivityPost takes only conversation:read from a
+ *       user author, so the visitor's typing is not sent
  *       developer.zendesk.com/api-reference/conversations/#tag/Activities
  *  Webhook deliveries (parsed below): developer.zendesk.com/api-reference/webhooks/
- *       conversations-webhooks/ (v2 payloads; X-API-Key carries the webhook secret). The
- *       switchboard events' payload is {"conversation", "metadata"}, the integration in
- *       control being conversation.activeSwitchboardIntegration (as in the official
- *       client's SwitchboardPassControlAllOfPayload and ConversationTruncated models).
+ *       conversations-webhooks/ (v2 payloads; X-API-Key carries the webhook secret; app.id
+ *       names the app, and another app's delivery is acknowledged and ignored).
+ *       conversation:message comes "whenever a message is sent in a conversation,
+ *       regardless of author" (developer.zendesk.com/documentation/conversations/
+ *       messaging-platform/programmable-conversations/receiving-messages/): the agent's
+ *       are the business messages whose source.type is zd:agentWorkspace and that carry
+ *       no deskbridge mark. The switchboard events' payload is {"conversation",
+ *       "metadata"}, the integration in control being
+ *       conversation.activeSwitchboardIntegration (as in the official client's
+ *       SwitchboardPassControlAllOfPayload and ConversationTruncated models).
  *
  * Not confirmed against a live account here (no machine reaches Zendesk): the exact
- * error bodies, and that passControl's metadata tags reach the ticket as documented.
+ * error bodies; that passControl's metadata tags reach the ticket as documented; that
+ * the ticket's requester is the Support user created by external_id; and that every
+ * echo of an API post carries the metadata it was posted with.
  */
 #include "zendesk.h"
 
@@ -47,6 +82,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <openssl/crypto.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +179,11 @@ int zendesk_account_load(struct db *db, struct zendesk_account **out)
 	}
 	*out = a;
 	return st;
+}
+
+const char *zendesk_app_id(const struct zendesk_account *acct)
+{
+	return acct ? acct->app_id : NULL;
 }
 
 int zendesk_messaging_ready(const struct zendesk_account *acct)
@@ -296,55 +337,6 @@ static int agents_online(const struct zendesk_account *a, struct zendesk_reply *
 	return st;
 }
 
-int zendesk_verify(const struct zendesk_account *acct, struct zendesk_verify_result *out)
-{
-	struct zendesk_reply r;
-	char url[2048];
-	int st = ST_OK;
-
-	memset(out, 0, sizeof *out);
-	if (!acct->base || !acct->app_id || !acct->key_id || !acct->key_secret) {
-		out->messaging = ZENDESK_MISSING;
-		snprintf(out->detail, sizeof out->detail, "The messaging credentials are incomplete: set the "
-			 "subdomain, the app id, the key id and the key secret.");
-	} else if ((st = messaging_url(acct, url, sizeof url, NULL, NULL, NULL)) == ST_OK &&
-		   (st = exchange("GET", url, NULL, acct->key_id, acct->key_secret, &r)) == ST_OK) {
-		out->messaging = outcome_of(&r, 200);
-		if (out->messaging == ZENDESK_OK && !json_object_object_get_ex(r.json, "app", NULL))
-			out->messaging = ZENDESK_UNREACHABLE;
-		if (out->messaging == ZENDESK_REJECTED)
-			snprintf(out->detail, sizeof out->detail, "Zendesk rejected the messaging API key "
-				 "(key id %s, app %s): HTTP %ld.", acct->key_id, acct->app_id, r.status);
-		else if (out->messaging != ZENDESK_OK)
-			snprintf(out->detail, sizeof out->detail, "Zendesk's messaging API did not answer "
-				 "properly: %.150s.", r.status ? "an unexpected answer" : r.error);
-		reply_free(&r);
-	}
-	if (st != ST_OK || out->messaging != ZENDESK_OK)
-		return st;
-	if (!acct->api_user || !acct->api_token) {
-		out->support = ZENDESK_MISSING;
-		snprintf(out->detail, sizeof out->detail,
-			 "The agent's email (api_user) and the API token are needed to read agent availability.");
-		return ST_OK;
-	}
-	st = agents_online(acct, &r, &out->agents_online);
-	if (st == ST_OK) {
-		out->support = outcome_of(&r, 200);
-		if (out->support == ZENDESK_REJECTED)
-			snprintf(out->detail, sizeof out->detail, "Zendesk rejected the API token of %s: HTTP %ld.",
-				 acct->api_user, r.status);
-		else if (out->support != ZENDESK_OK)
-			snprintf(out->detail, sizeof out->detail, "Zendesk's Support API did not answer properly: %.150s.",
-				 r.status ? "an unexpected answer" : r.error);
-		reply_free(&r);
-	}
-	return st;
-}
-
-/* The handoff, one step per call, so that the outbox can record each step and a retry
- * resumes where the last attempt stopped. */
-
 /* 2xx: done; 429, 5xx or no answer: worth retrying; any other 4xx: Zendesk refused it. */
 static void classify(const struct zendesk_reply *r, const char *what, struct zendesk_call *call)
 {
@@ -361,6 +353,273 @@ static void classify(const struct zendesk_reply *r, const char *what, struct zen
 	else
 		snprintf(call->detail, sizeof call->detail, "%s: %.150s", what, r->error);
 }
+
+const char *zendesk_check_name(enum zendesk_check_name check)
+{
+	static const char *const names[ZENDESK_CHECKS] = {
+		[ZENDESK_CHECK_MESSAGING_KEY] = "messaging_key",
+		[ZENDESK_CHECK_SUPPORT_TOKEN] = "support_token",
+		[ZENDESK_CHECK_AGENT_WORKSPACE] = "agent_workspace",
+		[ZENDESK_CHECK_WEBHOOK_INTEGRATION] = "webhook_integration",
+	};
+
+	return check < ZENDESK_CHECKS ? names[check] : "unknown";
+}
+
+static void check_result(struct zendesk_verify_result *out, enum zendesk_check_name which,
+			 enum zendesk_outcome outcome, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void check_result(struct zendesk_verify_result *out, enum zendesk_check_name which,
+			 enum zendesk_outcome outcome, const char *fmt, ...)
+{
+	struct zendesk_check *c = &out->check[which];
+	va_list ap;
+
+	c->ran = 1;
+	c->outcome = outcome;
+	va_start(ap, fmt);
+	vsnprintf(c->message, sizeof c->message, fmt, ap);
+	va_end(ap);
+	if (outcome != ZENDESK_OK && !out->detail)
+		out->detail = c->message;
+}
+
+static void verify_messaging(const struct zendesk_account *acct, struct zendesk_verify_result *out, int *st)
+{
+	struct zendesk_reply r;
+	enum zendesk_outcome o;
+	char url[2048];
+
+	if (!acct->base || !acct->app_id || !acct->key_id || !acct->key_secret) {
+		check_result(out, ZENDESK_CHECK_MESSAGING_KEY, ZENDESK_MISSING, "The messaging credentials are "
+			     "incomplete: set the subdomain, the app id, the key id and the key secret.");
+		return;
+	}
+	if ((*st = messaging_url(acct, url, sizeof url, NULL, NULL, NULL)) != ST_OK ||
+	    (*st = exchange("GET", url, NULL, acct->key_id, acct->key_secret, &r)) != ST_OK)
+		return;
+	o = outcome_of(&r, 200);
+	if (o == ZENDESK_OK && !json_object_object_get_ex(r.json, "app", NULL))
+		o = ZENDESK_UNREACHABLE;
+	if (o == ZENDESK_OK)
+		check_result(out, ZENDESK_CHECK_MESSAGING_KEY, o, "Zendesk accepted the messaging API key of app %s.",
+			     acct->app_id);
+	else if (o == ZENDESK_REJECTED)
+		check_result(out, ZENDESK_CHECK_MESSAGING_KEY, o, "Zendesk rejected the messaging API key "
+			     "(key id %s, app %s): HTTP %ld.", acct->key_id, acct->app_id, r.status);
+	else
+		check_result(out, ZENDESK_CHECK_MESSAGING_KEY, o, "Zendesk's messaging API did not answer "
+			     "properly: %.150s.", r.status ? "an unexpected answer" : r.error);
+	reply_free(&r);
+}
+
+static void verify_support(const struct zendesk_account *acct, struct zendesk_verify_result *out, int *st)
+{
+	struct zendesk_reply r;
+	enum zendesk_outcome o;
+
+	if (!acct->base || !acct->api_user || !acct->api_token) {
+		check_result(out, ZENDESK_CHECK_SUPPORT_TOKEN, ZENDESK_MISSING, "The agent's email (API user) and "
+			     "the API token are needed to read agent availability.");
+		return;
+	}
+	if ((*st = agents_online(acct, &r, &out->agents_online)) != ST_OK)
+		return;
+	o = outcome_of(&r, 200);
+	if (o == ZENDESK_OK)
+		check_result(out, ZENDESK_CHECK_SUPPORT_TOKEN, o, "Zendesk accepted the API token of %s: %d "
+			     "agent(s) online for messaging.", acct->api_user, out->agents_online);
+	else if (o == ZENDESK_REJECTED)
+		check_result(out, ZENDESK_CHECK_SUPPORT_TOKEN, o, "Zendesk rejected the API token of %s: HTTP %ld.",
+			     acct->api_user, r.status);
+	else
+		check_result(out, ZENDESK_CHECK_SUPPORT_TOKEN, o, "Zendesk's Support API did not answer "
+			     "properly: %.150s.", r.status ? "an unexpected answer" : r.error);
+	reply_free(&r);
+}
+
+/* GETs a messaging URL and keeps the array at name of the answer (caller puts *array). */
+static int get_list(const struct zendesk_account *a, const char *url, const char *name, const char *what,
+		    struct json_object **array, struct zendesk_call *call)
+{
+	struct zendesk_reply r;
+	struct json_object *v = NULL;
+	int st = exchange("GET", url, NULL, a->key_id, a->key_secret, &r);
+
+	*array = NULL;
+	if (st != ST_OK)
+		return st;
+	classify(&r, what, call);
+	if (call->outcome == ZENDESK_OK) {
+		if (json_object_object_get_ex(r.json, name, &v) && json_object_is_type(v, json_type_array)) {
+			*array = json_object_get(v);
+		} else {
+			call->outcome = ZENDESK_UNREACHABLE;
+			snprintf(call->detail, sizeof call->detail, "%s: the answer has no %s", what, name);
+		}
+	}
+	reply_free(&r);
+	return ST_OK;
+}
+
+/* The switchboard integrations of the app's switchboard (an app has one). */
+static int switchboard_integrations(const struct zendesk_account *a, struct json_object **out,
+				    struct zendesk_call *call)
+{
+	struct json_object *boards = NULL;
+	const char *board = NULL;
+	char url[2048];
+	int st = messaging_url(a, url, sizeof url, "/switchboards", NULL, NULL);
+
+	*out = NULL;
+	if (st == ST_OK)
+		st = get_list(a, url, "switchboards", "reading the switchboard", &boards, call);
+	if (st == ST_OK && call->outcome == ZENDESK_OK) {
+		if (json_object_array_length(boards) > 0)
+			board = jstr(json_object_array_get_idx(boards, 0), "id");
+		if (!board) {
+			call->outcome = ZENDESK_REJECTED;
+			snprintf(call->detail, sizeof call->detail, "the messaging app has no switchboard");
+		}
+	}
+	if (st == ST_OK && board && (st = messaging_url(a, url, sizeof url, "/switchboards/", board,
+							"/switchboardIntegrations")) == ST_OK)
+		st = get_list(a, url, "switchboardIntegrations", "reading the switchboard integrations", out, call);
+	json_object_put(boards);
+	return st;
+}
+
+static struct json_object *find_by(struct json_object *array, const char *field, const char *value)
+{
+	for (size_t i = 0; array && i < json_object_array_length(array); i++) {
+		struct json_object *e = json_object_array_get_idx(array, i);
+		const char *v = jstr(e, field);
+		if (v && strcmp(v, value) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+int zendesk_agent_workspace(const struct zendesk_account *a, char integration_id[ZENDESK_ID_LEN],
+			    struct zendesk_call *call)
+{
+	struct json_object *list = NULL, *aw;
+	int st = switchboard_integrations(a, &list, call);
+
+	integration_id[0] = '\0';
+	if (st == ST_OK && call->outcome == ZENDESK_OK) {
+		aw = find_by(list, "integrationType", ZENDESK_AGENT_WORKSPACE);
+		if (aw && jstr(aw, "id")) {
+			snprintf(integration_id, ZENDESK_ID_LEN, "%s", jstr(aw, "id"));
+		} else {
+			call->outcome = ZENDESK_REJECTED;
+			snprintf(call->detail, sizeof call->detail, "the switchboard has no agent workspace "
+				 "integration (type %s)", ZENDESK_AGENT_WORKSPACE);
+		}
+	}
+	json_object_put(list);
+	return st;
+}
+
+/* A custom integration with a webhook whose target is deskbridge's webhook path. */
+static int is_ours(struct json_object *integration)
+{
+	struct json_object *hooks = NULL;
+	const char *type = jstr(integration, "type");
+	size_t path = strlen(ZENDESK_WEBHOOK_PATH);
+
+	if (!type || strcmp(type, "custom") != 0 || !json_object_object_get_ex(integration, "webhooks", &hooks) ||
+	    !json_object_is_type(hooks, json_type_array))
+		return 0;
+	for (size_t i = 0; i < json_object_array_length(hooks); i++) {
+		const char *target = jstr(json_object_array_get_idx(hooks, i), "target");
+		size_t n = target ? strlen(target) : 0;
+		if (n >= path && strcmp(target + n - path, ZENDESK_WEBHOOK_PATH) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void verify_switchboard(const struct zendesk_account *acct, struct zendesk_verify_result *out, int *st)
+{
+	struct json_object *list = NULL, *integrations = NULL, *aw, *ours = NULL, *standby;
+	struct zendesk_call call;
+	char url[2048];
+
+	if ((*st = switchboard_integrations(acct, &list, &call)) != ST_OK)
+		return;
+	if (call.outcome != ZENDESK_OK) {
+		check_result(out, ZENDESK_CHECK_AGENT_WORKSPACE, call.outcome, "Zendesk did not show the "
+			     "switchboard: %s.", call.detail);
+		goto done;
+	}
+	aw = find_by(list, "integrationType", ZENDESK_AGENT_WORKSPACE);
+	if (aw && jstr(aw, "id")) {
+		snprintf(out->agent_workspace_id, sizeof out->agent_workspace_id, "%s", jstr(aw, "id"));
+		check_result(out, ZENDESK_CHECK_AGENT_WORKSPACE, ZENDESK_OK, "The switchboard passes "
+			     "conversations to the agent workspace (integration %s).", jstr(aw, "id"));
+	} else {
+		check_result(out, ZENDESK_CHECK_AGENT_WORKSPACE, ZENDESK_MISSING, "The switchboard has no agent "
+			     "workspace integration, so no conversation can reach an agent: turn on messaging "
+			     "in Admin Center (Channels > Messaging).");
+	}
+	if ((*st = messaging_url(acct, url, sizeof url, "/integrations", NULL, NULL)) != ST_OK ||
+	    (*st = get_list(acct, url, "integrations", "reading the integrations", &integrations, &call)) != ST_OK)
+		goto done;
+	for (size_t i = 0; call.outcome == ZENDESK_OK && !ours && i < json_object_array_length(integrations); i++)
+		if (is_ours(json_object_array_get_idx(integrations, i)))
+			ours = json_object_array_get_idx(integrations, i);
+	if (call.outcome != ZENDESK_OK) {
+		check_result(out, ZENDESK_CHECK_WEBHOOK_INTEGRATION, call.outcome, "Zendesk did not list the "
+			     "integrations: %s.", call.detail);
+	} else if (!ours || !jstr(ours, "id")) {
+		check_result(out, ZENDESK_CHECK_WEBHOOK_INTEGRATION, ZENDESK_MISSING, "No integration of the app "
+			     "has a webhook to deskbridge (a target ending in %s), so agent replies will not "
+			     "arrive: add one in Admin Center (Apps and integrations > Conversations API).",
+			     ZENDESK_WEBHOOK_PATH);
+	} else if (!(aw = find_by(list, "integrationId", jstr(ours, "id")))) {
+		check_result(out, ZENDESK_CHECK_WEBHOOK_INTEGRATION, ZENDESK_MISSING, "deskbridge's integration "
+			     "(%s) is not in the switchboard: add it, with standby events on, so it hears the "
+			     "agent while the agent workspace is in control.", jstr(ours, "id"));
+	} else if (json_object_object_get_ex(aw, "deliverStandbyEvents", &standby) &&
+		   !json_object_get_boolean(standby)) {
+		check_result(out, ZENDESK_CHECK_WEBHOOK_INTEGRATION, ZENDESK_MISSING, "deskbridge's switchboard "
+			     "integration (%s) does not take standby events, so it would not hear the agent: "
+			     "turn deliverStandbyEvents on.", jstr(aw, "id"));
+	} else {
+		check_result(out, ZENDESK_CHECK_WEBHOOK_INTEGRATION, ZENDESK_OK, "deskbridge's webhook integration "
+			     "(%s) is in the switchboard.", jstr(ours, "id"));
+	}
+done:
+	json_object_put(list);
+	json_object_put(integrations);
+}
+
+int zendesk_verify(const struct zendesk_account *acct, struct zendesk_verify_result *out)
+{
+	int st = ST_OK;
+
+	memset(out, 0, sizeof *out);
+	verify_messaging(acct, out, &st);
+	/* A Zendesk that does not answer is not asked again for the token: one timeout is enough. */
+	if (st == ST_OK && out->check[ZENDESK_CHECK_MESSAGING_KEY].outcome != ZENDESK_UNREACHABLE)
+		verify_support(acct, out, &st);
+	if (st == ST_OK && out->check[ZENDESK_CHECK_MESSAGING_KEY].outcome == ZENDESK_OK &&
+	    out->check[ZENDESK_CHECK_MESSAGING_KEY].ran)
+		verify_switchboard(acct, out, &st);
+	for (int i = 0; st == ST_OK && i < ZENDESK_CHECKS; i++)
+		if (!out->check[i].ran) {
+			out->check[i].outcome = ZENDESK_MISSING;
+			snprintf(out->check[i].message, sizeof out->check[i].message, "Not checked: %s",
+				 i == ZENDESK_CHECK_SUPPORT_TOKEN ? "Zendesk did not answer."
+								  : "the messaging API key must work first.");
+		}
+	return st;
+}
+
+/* The handoff, one step per call, so that the outbox can record each step and a retry
+ * resumes where the last attempt stopped. */
 
 /* POSTs body to a messaging URL and copies the string at obj.field[.0].id of the answer. */
 static int post_messaging(const struct zendesk_account *a, const char *url, struct json_object *body,
@@ -384,6 +643,35 @@ static int post_messaging(const struct zendesk_account *a, const char *url, stru
 			call->outcome = ZENDESK_UNREACHABLE;
 			snprintf(call->detail, sizeof call->detail, "%s: the answer has no %s id", what, obj);
 		}
+	}
+	reply_free(&r);
+	return ST_OK;
+}
+
+int zendesk_support_user(const struct zendesk_account *a, const char *external_id, const char *name,
+			 const char *email, struct zendesk_call *call)
+{
+	struct json_object *body = json_object_new_object(), *user = json_object_new_object();
+	struct zendesk_reply r;
+	char url[2048], login[600];
+	int st;
+
+	snprintf(url, sizeof url, "%s/api/v2/users/create_or_update", a->base);
+	snprintf(login, sizeof login, "%s/token", a->api_user);
+	json_object_object_add(user, "name", json_object_new_string(name));
+	json_object_object_add(user, "email", json_object_new_string(email));
+	json_object_object_add(user, "external_id", json_object_new_string(external_id));
+	json_object_object_add(user, "verified", json_object_new_boolean(1));
+	json_object_object_add(body, "user", user);
+	st = exchange("POST", url, body, login, a->api_token, &r);
+	json_object_put(body);
+	if (st != ST_OK)
+		return st;
+	classify(&r, "creating or updating the Zendesk requester", call);
+	if (call->outcome == ZENDESK_OK && !jobj(r.json, "user")) {
+		call->outcome = ZENDESK_UNREACHABLE;
+		snprintf(call->detail, sizeof call->detail, "creating or updating the Zendesk requester: "
+			 "the answer has no user");
 	}
 	reply_free(&r);
 	return ST_OK;
@@ -549,8 +837,8 @@ static void department_tag(const char *department, char *out, size_t size)
 }
 
 int zendesk_pass_control(const struct zendesk_account *a, const char *conversation_id,
-			 const char *first_message_id, const char *transfer_id, const char *department,
-			 struct zendesk_call *call)
+			 const char *integration_id, const char *first_message_id, const char *transfer_id,
+			 const char *department, struct zendesk_call *call)
 {
 	struct json_object *body = json_object_new_object(), *meta = json_object_new_object();
 	char url[2048], tag[96 + 160];
@@ -559,7 +847,7 @@ int zendesk_pass_control(const struct zendesk_account *a, const char *conversati
 
 	if (department && *department && n > 0 && (size_t)n < sizeof tag)
 		department_tag(department, tag + n, sizeof tag - (size_t)n);
-	json_object_object_add(body, "switchboardIntegration", json_object_new_string(ZENDESK_AGENT_WORKSPACE));
+	json_object_object_add(body, "switchboardIntegration", json_object_new_string(integration_id));
 	if (first_message_id && *first_message_id)
 		json_object_object_add(meta, "first_message_id", json_object_new_string(first_message_id));
 	json_object_object_add(meta, "dataCapture.systemField.tags", json_object_new_string(tag));
@@ -571,8 +859,8 @@ int zendesk_pass_control(const struct zendesk_account *a, const char *conversati
 	return st;
 }
 
-int zendesk_activity(const struct zendesk_account *a, const char *conversation_id, const char *user_id,
-		     const char *type, struct zendesk_call *call)
+int zendesk_read(const struct zendesk_account *a, const char *conversation_id, const char *user_id,
+		 struct zendesk_call *call)
 {
 	struct json_object *body = json_object_new_object(), *author = json_object_new_object();
 	char url[2048];
@@ -581,9 +869,9 @@ int zendesk_activity(const struct zendesk_account *a, const char *conversation_i
 	json_object_object_add(author, "type", json_object_new_string("user"));
 	json_object_object_add(author, "userId", json_object_new_string(user_id));
 	json_object_object_add(body, "author", author);
-	json_object_object_add(body, "type", json_object_new_string(type));
+	json_object_object_add(body, "type", json_object_new_string("conversation:read"));
 	if (st == ST_OK)
-		st = post_messaging(a, url, body, "sending activity", NULL, NULL, 0, call);
+		st = post_messaging(a, url, body, "sending the visitor's read receipt", NULL, NULL, 0, call);
 	json_object_put(body);
 	return st;
 }
@@ -621,18 +909,23 @@ static void take_agent(struct desk_event *e, struct json_object *author)
 	e->agent_id = e->agent_name;
 }
 
+/* Zendesk sends conversation:message for every message, whoever wrote it: deskbridge's
+ * own posts (the visitor's, the bot history, the note to the agent) come back too, as
+ * do other integrations'. The agent's are the business messages from the agent
+ * workspace; a message carrying deskbridge's mark is one of its own whatever its source. */
 static void parse_message(struct desk_event *e, struct json_object *payload)
 {
 	struct json_object *message = jobj(payload, "message");
 	struct json_object *author = jobj(message, "author"), *content = jobj(message, "content");
+	const char *source = jstr(jobj(message, "source"), "type");
 
-	if (!is_business(author)) {
+	if (jstr(jobj(message, "metadata"), ZENDESK_MARK_KEY) || !is_business(author)) {
 		e->type = author ? DESK_EVENT_VISITOR_ECHO : DESK_EVENT_OTHER;
 		return;
 	}
 	e->message_id = jstr(message, "id");
 	e->text = jstr(content, "text");
-	if (!e->message_id || !e->text)
+	if (!source || strcmp(source, ZENDESK_AGENT_WORKSPACE) != 0 || !e->message_id || !e->text)
 		return;
 	e->type = DESK_EVENT_AGENT_MESSAGE;
 	take_agent(e, author);
@@ -684,15 +977,22 @@ static void parse_switchboard(struct desk_event *e, struct json_object *payload,
 	}
 }
 
-int zendesk_parse_webhook(struct json_object *delivery, struct desk_events *out)
+int zendesk_parse_webhook(struct json_object *delivery, const char *app_id, struct desk_events *out)
 {
 	struct json_object *events;
+	const char *for_app = jstr(jobj(delivery, "app"), "id");
 	size_t n;
 
 	out->n = 0;
+	out->other_app_events = 0;
 	if (!json_object_object_get_ex(delivery, "events", &events) ||
 	    !json_object_is_type(events, json_type_array))
 		return ST_INVALID;
+	/* One Zendesk account may send several apps' webhooks to the same URL. */
+	if (!for_app || !app_id || strcmp(for_app, app_id) != 0) {
+		out->other_app_events = json_object_array_length(events);
+		return ST_OK;
+	}
 	n = json_object_array_length(events);
 	if (n > DESK_EVENTS_MAX)
 		return ST_TOO_LARGE;

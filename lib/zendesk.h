@@ -20,16 +20,37 @@ enum zendesk_outcome {
 	ZENDESK_UNREACHABLE,  /* DNS, connect, TLS, timeout, 5xx or an unreadable answer */
 };
 
-struct zendesk_verify_result {
-	enum zendesk_outcome messaging;   /* the messaging app with its API key */
-	enum zendesk_outcome support;     /* agent availability with the API token */
-	int agents_online;                /* valid when support == ZENDESK_OK */
-	char detail[256];                 /* which credential failed and how; never a secret */
+/* One thing "Access account" checks, in the order a handoff needs them. */
+enum zendesk_check_name {
+	ZENDESK_CHECK_MESSAGING_KEY,        /* the messaging app with its API key */
+	ZENDESK_CHECK_SUPPORT_TOKEN,        /* agent availability with the API token */
+	ZENDESK_CHECK_AGENT_WORKSPACE,      /* the switchboard can pass control to agents */
+	ZENDESK_CHECK_WEBHOOK_INTEGRATION,  /* deskbridge's webhook hears the agent's side */
+	ZENDESK_CHECKS
 };
+
+struct zendesk_check {
+	enum zendesk_outcome outcome;   /* ZENDESK_MISSING too when not reached */
+	int ran;
+	char message[256];              /* what was found or what is missing; never a secret */
+};
+
+struct zendesk_verify_result {
+	struct zendesk_check check[ZENDESK_CHECKS];
+	int agents_online;                        /* valid when the support token passed */
+	char agent_workspace_id[128];             /* the switchboard integration, when found */
+	const char *detail;                       /* the first failed check's message, or NULL */
+};
+
+/* "messaging_key", "support_token", ... for the API. */
+const char *zendesk_check_name(enum zendesk_check_name check);
 
 /* Calls Zendesk with each credential, with connect and total timeouts; never hangs.
  * Returns ST_OK whatever Zendesk answered: the outcome is in *out. */
 int zendesk_verify(const struct zendesk_account *acct, struct zendesk_verify_result *out);
+
+/* The configured messaging app id, or NULL; borrowed from acct. */
+const char *zendesk_app_id(const struct zendesk_account *acct);
 
 /* Whether the credentials each API needs are all set. */
 int zendesk_messaging_ready(const struct zendesk_account *acct);
@@ -48,6 +69,14 @@ struct zendesk_call {
 
 /* The handoff, step by step; each returns ST_OK with the result in *call (other
  * statuses are local failures). */
+/* The Support user for a verified visitor, created or updated by external_id with the
+ * verified name and email, so the messaging ticket's requester is that user. */
+int zendesk_support_user(const struct zendesk_account *acct, const char *external_id, const char *name,
+			 const char *email, struct zendesk_call *call);
+/* The id of the agent workspace's switchboard integration, read from the switchboard:
+ * passControl names an integration by id or name, never by its type. */
+int zendesk_agent_workspace(const struct zendesk_account *acct, char integration_id[ZENDESK_ID_LEN],
+			    struct zendesk_call *call);
 int zendesk_user(const struct zendesk_account *acct, const char *external_id, const char *name,
 		 const char *email, char user_id[ZENDESK_ID_LEN], struct zendesk_call *call);
 int zendesk_conversation(const struct zendesk_account *acct, const char *user_id,
@@ -68,26 +97,33 @@ int zendesk_post(const struct zendesk_account *acct, const char *conversation_id
 int zendesk_find_marked(const struct zendesk_account *acct, const char *conversation_id,
 			const char *mark, char message_id[ZENDESK_ID_LEN], int *found,
 			struct zendesk_call *call);
-/* Hands the conversation to the agent workspace: the ticket shows it from
+/* Hands the conversation to the agent workspace (its switchboard integration's id, from
+ * zendesk_agent_workspace): the ticket shows it from
  * first_message_id on and carries the tag "deskbridge_<transfer id>"; department (may be
  * NULL) becomes the tag "deskbridge_dept_<department>" for the admin's routing triggers,
  * as messaging has no department field of its own. */
 int zendesk_pass_control(const struct zendesk_account *acct, const char *conversation_id,
-			 const char *first_message_id, const char *transfer_id, const char *department,
+			 const char *integration_id, const char *first_message_id, const char *transfer_id, const char *department,
 			 struct zendesk_call *call);
-/* "typing:start", "typing:stop" or "conversation:read" on the visitor's behalf. */
-int zendesk_activity(const struct zendesk_account *acct, const char *conversation_id,
-		     const char *user_id, const char *type, struct zendesk_call *call);
+/* The visitor has read the conversation: the only activity Zendesk takes from a user. */
+int zendesk_read(const struct zendesk_account *acct, const char *conversation_id,
+		 const char *user_id, struct zendesk_call *call);
 int zendesk_agents_online(const struct zendesk_account *acct, int *count, struct zendesk_call *call);
 
-/* The switchboard integration of Zendesk's agent workspace. */
+/* The integration type of Zendesk's agent workspace, in the switchboard and as the
+ * source of the agent's messages. */
 #define ZENDESK_AGENT_WORKSPACE "zd:agentWorkspace"
+/* The path of deskbridge's webhook, which Access account looks for among the app's
+ * webhook targets. */
+#define ZENDESK_WEBHOOK_PATH "/api/zendesk/webhook"
 
 struct desk_events;
 struct json_object;
 
 /* The events of a webhook delivery (borrowed from it), in the driver-neutral terms of
- * desk.h; ST_INVALID when the body is not a delivery, ST_TOO_LARGE past DESK_EVENTS_MAX. */
-int zendesk_parse_webhook(struct json_object *delivery, struct desk_events *out);
+ * desk.h; ST_INVALID when the body is not a delivery, ST_TOO_LARGE past DESK_EVENTS_MAX.
+ * A delivery for another app than app_id (the configured one) has no events for us:
+ * out->n is 0 and out->other_app_events counts its events. */
+int zendesk_parse_webhook(struct json_object *delivery, const char *app_id, struct desk_events *out);
 
 #endif

@@ -1,32 +1,91 @@
 """tests/fake_zendesk.py — a stand-in for Zendesk, the one part of the system the tests
 cannot run for real. It answers exactly the endpoints lib/zendesk.c calls, with the JSON
 shapes and status codes of Zendesk's documentation (Sunshine Conversations v2 for
-messaging, the Support API's agent availabilities), checks Basic credentials, records
-every request, plays the agent on command by delivering v2 webhooks to deskbridge with
-the webhook secret (X-API-Key), and fails on command.
+messaging; the Support API's agent availabilities and users), checks Basic credentials,
+validates every request body against the published Sunshine Conversations OpenAPI spec
+(tests/sunco_request_schemas.json, derived by tests/derive_sunco_schemas.py), records
+every request, echoes every message posted as a v2 webhook, plays the agent on command
+by delivering v2 webhooks to deskbridge with the webhook secret (X-API-Key), and fails
+on command.
 
     fake = FakeZendesk(app_id="app_1", key_id="key_1", key_secret="s3cret",
                        api_user="agent@acme.example", api_token="tok", agents_online=2).start()
     fake.url                      # the api_base to configure in deskbridge
+    fake.webhook_url, fake.webhook_secret = ...   # where (and with what) webhooks go
     fake.fail_next(500, count=3)  # the next 3 calls answer 500
     fake.agent_says(conversation_id, "Hi")   # a webhook delivery to deskbridge
+    fake.settle()                 # every queued webhook delivery has been made
+    fake.deliveries               # each delivery: type, conversation, status, answer
+    fake.refusals                 # each request refused as invalid: method, path, reason
+    fake.support_users            # the Support users create_or_update made
+    fake.switchboard_integrations # the switchboard, as List Switchboard Integrations shows it
+    fake.remove_switchboard_integration("custom")   # or "zd:agentWorkspace"; then
+    fake.restore_switchboard()
     fake.max_waiting              # most API calls whose client was waiting at once
+
+    FakeZendesk(agent_workspace=False)   # a switchboard without the agent workspace
+    FakeZendesk(own_integration=False)   # deskbridge's integration not in the switchboard
 
 Tests in other processes (the browser tests, in Node) drive it over HTTP through its
 control routes under /_fake/, outside Zendesk's namespace:
 
     GET  /_fake/conversations   every conversation: id, metadata, control, messages, activity
     GET  /_fake/requests        every API request it received: method, path
+    GET  /_fake/deliveries      every webhook delivery made: type, conversation, status
+    GET  /_fake/refusals        every request refused as invalid: method, path, reason
+    GET  /_fake/switchboard     the switchboard integrations, as the switchboard lists them
+    POST /_fake/settle          {"timeout": s} -> {"settled": true|false}
     POST /_fake/agent           {"conversation", "action": "accept" | "says" | "typing" |
                                  "read" | "solves", "text", "typing"} -> a webhook delivery
     POST /_fake/fail            {"how": 500 | "drop" | ["slow", s], "count": n}
     POST /_fake/agents_online   {"count": n}
+
+What it follows (each behaviour's code cites its source):
+  - request bodies: github.com/zendesk/sunshine-conversations-api-spec openapi.yaml, at
+    the commit named in tests/sunco_request_schemas.json; a body the schema refuses is
+    answered 400 {"errors": [{"code": "bad_request", "title"}]} (the spec's errorResponse)
+  - echoes: conversation:message is dispatched "whenever a message is sent in a
+    conversation, regardless of author" (developer.zendesk.com/documentation/
+    conversations/messaging-platform/programmable-conversations/receiving-messages/)
+  - webhook payloads: developer.zendesk.com/api-reference/webhooks/conversations-webhooks/
+
+Stricter than known
+-------------------
+Where Zendesk's behaviour cannot be known here (no machine reaches Zendesk), the fake
+takes the stricter reading:
+  1. passControl names the switchboard integration only by its id or name, or "next".
+     The spec at the pinned commit also lists the integration TYPE (e.g.
+     "zd:agentWorkspace") as a way to name it; the fake refuses a type with 400, since a
+     type names no single integration when the switchboard holds two of it.
+  2. Metadata (users, conversations, messages, passControl) must be flat (string, number,
+     boolean values) and at most 4 KB as JSON: the spec's metadata schema says so in
+     prose only; Zendesk's own enforcement is not documented.
+  3. A message's or an activity's "user" author must name the user (userId or
+     userExternalId), and that user must exist; a "business" author must not carry
+     userId / userExternalId (the spec: "Only supported when type is user").
+  4. A personal conversation is created with exactly one participant, each naming
+     exactly one of userId / userExternalId, of an existing user (the spec's
+     participants description: required, length exactly 1; "One of userId or
+     userExternalId is required, but not both"; 404 when the user is not found).
+  5. Every POST must say Content-Type: application/json (the spec's introduction
+     requires the header); the fake refuses any other with 400.
+  6. Users create_or_update needs a "user" object with a name and one of email or
+     external_id to match by; the fake refuses anything else with 400 (Zendesk's own
+     answer to such a body is not documented).
+  7. The echo of an API post carries the message exactly as stored (author as posted,
+     metadata included) with source.type "api:conversations", the value the spec's Post
+     Message and List Messages examples show for API posts (the Source schema lists
+     "api" among its values in prose).
+  8. Webhook deliveries are not retried when deskbridge answers an error (Zendesk
+     retries; a test sees each failure in fake.deliveries instead).
 """
 
 import base64
 import http.server
 import itertools
 import json
+import os
+import queue
 import select
 import socket
 import threading
@@ -35,30 +94,88 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import jsonschema
+
 _ids = itertools.count(1)
 MESSAGES_PAGE = 100
+AGENT_WORKSPACE = "zd:agentWorkspace"
+API_SOURCE = "api:conversations"
+METADATA_LIMIT = 4096
+SCHEMAS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sunco_request_schemas.json")
 
 
 def _id(prefix):
     return "%s%024x" % (prefix, next(_ids))
 
 
+def _load_schemas():
+    with open(SCHEMAS_FILE) as f:
+        data = json.load(f)
+    out = {}
+    for key, ep in data["endpoints"].items():
+        if ep.get("body"):
+            out[key] = jsonschema.Draft7Validator(ep["body"], format_checker=jsonschema.FormatChecker())
+    return data["source"], out
+
+
+SPEC_SOURCE, VALIDATORS = _load_schemas()
+
+
+class Refused(Exception):
+    """A request Zendesk would refuse: answered with status and Zendesk's error shape."""
+
+    def __init__(self, reason, status=400, code="bad_request"):
+        super().__init__(reason)
+        self.reason, self.status, self.code = reason, status, code
+
+
 class FakeZendesk:
     def __init__(self, app_id="app_5f1a", key_id="app_5f1a_key", key_secret="messaging-key-secret",
-                 api_user="agent@acme.example", api_token="support-api-token", agents_online=2):
+                 api_user="agent@acme.example", api_token="support-api-token", agents_online=2,
+                 agent_workspace=True, own_integration=True):
         self.app_id, self.key_id, self.key_secret = app_id, key_id, key_secret
         self.api_user, self.api_token = api_user, api_token
         self.agents_online = agents_online
         self.requests = []           # (method, path, query, headers, body) of every request
         self.users = {}              # externalId -> user
         self.conversations = {}      # id -> {"id", "participants", "metadata", "messages", "control"}
+        self.support_users = []      # Support API users: {"id", "name", "email", "external_id", ...}
+        self.refusals = []           # {"method", "path", "reason"} of every request refused as invalid
+        self.deliveries = []         # {"type", "types", "conversation", "status", "answer", "error", "echo"}
         self.failures = []           # [status or "drop" or ("slow", seconds)] consumed in order
         self.waiting = 0             # API calls received whose client has neither been
         self.max_waiting = 0         # answered nor hung up; and the most there were at once
         self.webhook_url = None
         self.webhook_secret = None
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.server = None
+        # The app's integrations and its one switchboard (developer.zendesk.com/
+        # api-reference/conversations/#tag/Integrations, #tag/Switchboards): the agent
+        # workspace, and deskbridge's own custom integration whose v2 webhook targets
+        # webhook_url, both in the switchboard.
+        self.switchboard_id = _id("sb_")
+        self.own_integration_id = _id("int_")
+        self.own_webhook_id = _id("wh_")
+        self.web_integration_id = _id("int_")
+        aw_int = _id("int_")
+        self._aw = {"id": _id("sbi_"), "name": "zd-agentWorkspace", "integrationId": aw_int,
+                    "integrationType": AGENT_WORKSPACE, "deliverStandbyEvents": False,
+                    "messageHistoryCount": 10}
+        self._ours = {"id": _id("sbi_"), "name": "deskbridge", "integrationId": self.own_integration_id,
+                      "integrationType": "custom", "deliverStandbyEvents": True}
+        # The bot (deskbridge) answers first and passes to the agent workspace next.
+        self._ours["nextSwitchboardIntegrationId"] = self._aw["id"]
+        self.switchboard_integrations = []
+        self.restore_switchboard()
+        if not agent_workspace:
+            self.remove_switchboard_integration(AGENT_WORKSPACE)
+        if not own_integration:
+            self.remove_switchboard_integration("custom")
+        # One worker delivers webhooks in the order they were queued.
+        self._queue = queue.Queue()
+        self._pending = 0
+        self._settled = threading.Condition(self.lock)
+        threading.Thread(target=self._deliver_worker, daemon=True).start()
 
     # Control.
 
@@ -118,27 +235,121 @@ class FakeZendesk:
     def messages(self, conversation_id):
         return self.conversations[conversation_id]["messages"]
 
-    # The agent's side, delivered the way Zendesk does: POST {"app", "webhook", "events"}.
+    def remove_switchboard_integration(self, integration_type):
+        """Takes the switchboard integration of that type ("zd:agentWorkspace", or
+        "custom" for deskbridge's own) out of the switchboard."""
+        with self.lock:
+            self.switchboard_integrations[:] = [i for i in self.switchboard_integrations
+                                                if i["integrationType"] != integration_type]
 
-    def deliver(self, *events):
-        body = json.dumps({"app": {"id": self.app_id}, "webhook": {"id": "wh_1", "version": "v2"},
-                           "events": list(events)}).encode()
-        req = urllib.request.Request(self.webhook_url, data=body, method="POST", headers={
-            "Content-Type": "application/json", "X-API-Key": self.webhook_secret})
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read())
+    def restore_switchboard(self):
+        with self.lock:
+            self.switchboard_integrations[:] = [dict(self._ours), dict(self._aw)]
+
+    @property
+    def agent_workspace_id(self):
+        """The agent workspace's switchboard integration id (the target of passControl)."""
+        return self._aw["id"]
+
+    @property
+    def own_switchboard_integration_id(self):
+        return self._ours["id"]
+
+    # Webhook deliveries, the way Zendesk makes them: POST {"app", "webhook", "events"} to
+    # the webhook's target with its secret in X-API-Key (developer.zendesk.com/
+    # api-reference/webhooks/conversations-webhooks/), each after the API call that caused
+    # it was answered, one at a time, in order.
+
+    def _enqueue(self, body, ready=None, echo=False):
+        item = {"body": body, "ready": ready, "done": threading.Event(), "echo": echo,
+                "status": None, "answer": None, "error": None}
+        with self.lock:
+            self._pending += 1
+            self._queue.put(item)
+        return item
+
+    def _deliver_worker(self):
+        while True:
+            item = self._queue.get()
+            if item["ready"] is not None:
+                item["ready"].wait(30)
+            events = item["body"]["events"]
+            record = {"type": events[0]["type"] if events else None,
+                      "types": [e["type"] for e in events],
+                      "conversation": ((events[0].get("payload") or {}).get("conversation") or {}).get("id")
+                      if events else None,
+                      "events": events, "echo": item["echo"], "status": None, "answer": None, "error": None}
+            try:
+                req = urllib.request.Request(self.webhook_url, data=json.dumps(item["body"]).encode(),
+                                             method="POST", headers={"Content-Type": "application/json",
+                                                                     "X-API-Key": self.webhook_secret or ""})
+                try:
+                    with urllib.request.urlopen(req, timeout=10) as r:
+                        record["status"], raw = r.status, r.read()
+                except urllib.error.HTTPError as e:
+                    record["status"], raw = e.code, e.read()
+                    item["error"] = e
+                try:
+                    record["answer"] = json.loads(raw) if raw else None
+                except ValueError:
+                    record["answer"] = raw.decode("utf-8", "replace")
+            except Exception as e:  # deskbridge unreachable: recorded, not retried
+                record["error"] = str(e)
+                item["error"] = e
+            item["status"], item["answer"] = record["status"], record["answer"]
+            with self.lock:
+                self.deliveries.append(record)
+                self._pending -= 1
+                self._settled.notify_all()
+            item["done"].set()
+
+    def settle(self, timeout=10):
+        """Waits until every queued webhook delivery has been made; True if they were."""
+        end = time.time() + timeout
+        with self.lock:
+            while self._pending:
+                left = end - time.time()
+                if left <= 0:
+                    return False
+                self._settled.wait(left)
+        return True
+
+    def _body(self, events, app_id=None):
+        return {"app": {"id": app_id or self.app_id},
+                "webhook": {"id": self.own_webhook_id, "version": "v2"}, "events": list(events)}
+
+    def deliver(self, *events, app_id=None):
+        """Delivers now, after every delivery already queued; (status, answer), raising
+        urllib.error.HTTPError for an error status, as before deliveries were queued."""
+        item = self._enqueue(self._body(events, app_id))
+        item["done"].wait(60)
+        if isinstance(item["error"], urllib.error.HTTPError):
+            raise item["error"]
+        if item["error"] is not None:
+            raise item["error"]
+        return item["status"], item["answer"]
 
     def event(self, type_, payload):
         return {"id": _id("evt_"), "createdAt": _now(), "type": type_, "payload": payload}
 
+    def _conversation_truncated(self, cid):
+        """The payload's conversation (the spec's ConversationTruncated in webhook events)."""
+        conv = self.conversations.get(cid) or {}
+        active = next((dict(i) for i in self.switchboard_integrations + [self._aw, self._ours]
+                       if i["id"] == conv.get("control")), None)
+        return {"id": cid, "type": conv.get("type") or "personal", "activeSwitchboardIntegration": active}
+
     def agent_message_event(self, cid, text, name="Ana"):
+        """The agent writes in the agent workspace: a business author known by displayName
+        and avatarUrl (no userId: "Only supported when type is user"), source
+        zd:agentWorkspace."""
         message = {"id": _id("msg_"), "received": _now(),
                    "author": {"type": "business", "displayName": name,
                               "avatarUrl": "https://acme.zendesk.com/ana.png"},
-                   "content": {"type": "text", "text": text}, "source": {"type": "zd:agentWorkspace"}}
+                   "content": {"type": "text", "text": text}, "source": {"type": AGENT_WORKSPACE}}
         with self.lock:
             self.conversations[cid]["messages"].append(message)
-        return self.event("conversation:message", {"conversation": {"id": cid, "type": "personal"},
+        return self.event("conversation:message", {"conversation": self._conversation_truncated(cid),
                                                     "message": message})
 
     def agent_says(self, cid, text):
@@ -146,20 +357,19 @@ class FakeZendesk:
 
     def agent_typing(self, cid, on=True):
         return self.deliver(self.event("conversation:typing", {
-            "conversation": {"id": cid},
+            "conversation": self._conversation_truncated(cid),
             "activity": {"type": "typing:start" if on else "typing:stop",
-                         "author": {"type": "business", "displayName": "Ana"}}}))
+                         "author": {"type": "business", "displayName": "Ana",
+                                    "avatarUrl": "https://acme.zendesk.com/ana.png"}}}))
 
     def workspace_accepts(self, cid):
         """The agent workspace announces it has the conversation (the visitor is queued)."""
         return self.deliver(self.event("switchboard:passControl", {
-            "conversation": {"id": cid, "type": "personal", "activeSwitchboardIntegration": {
-                "id": "sbi_aw", "name": "zd-agentWorkspace", "integrationId": "int_aw",
-                "integrationType": "zd:agentWorkspace"}}}))
+            "conversation": {"id": cid, "type": "personal", "activeSwitchboardIntegration": dict(self._aw)}}))
 
     def agent_reads(self, cid):
         return self.deliver(self.event("conversation:read", {
-            "conversation": {"id": cid},
+            "conversation": self._conversation_truncated(cid),
             "activity": {"type": "conversation:read", "author": {"type": "business", "displayName": "Ana"}}}))
 
     def agent_solves(self, cid):
@@ -167,7 +377,7 @@ class FakeZendesk:
         with self.lock:
             self.conversations[cid]["control"] = None
         return self.deliver(self.event("switchboard:releaseControl",
-                                       {"conversation": {"id": cid}, "reason": "ticketClosed"}))
+                                       {"conversation": self._conversation_truncated(cid), "reason": "ticketClosed"}))
 
     # The API.
 
@@ -183,9 +393,12 @@ class FakeZendesk:
                 self.max_waiting = max(self.max_waiting, self.waiting)
             how = self.failures.pop(0) if self.failures and not control else None
         waiting = [not control]
+        answered = threading.Event()   # echoes wait for the answer to be written
+        h.answered = answered
         try:
             self._answer(h, method, parsed, raw, how, waiting)
         finally:
+            answered.set()
             self._done_waiting(waiting)
 
     def _done_waiting(self, waiting):
@@ -208,6 +421,15 @@ class FakeZendesk:
                 self._done_waiting(waiting)
         time.sleep(max(0.0, end - time.time()))
 
+    def _error(self, h, status, code, title, headers=None):
+        # The spec's errorResponse: {"errors": [{"code", "title"}]}.
+        return self._send(h, status, {"errors": [{"code": code, "title": title}]}, headers)
+
+    def _refuse(self, h, method, path, reason, status=400, code="bad_request"):
+        with self.lock:
+            self.refusals.append({"method": method, "path": path, "reason": reason})
+        return self._error(h, status, code, reason)
+
     def _answer(self, h, method, parsed, raw, how, waiting):
         if how == "drop":
             h.close_connection = True
@@ -217,20 +439,35 @@ class FakeZendesk:
             self._slow(h, how[1], waiting)
         elif isinstance(how, int):
             headers = {"Retry-After": "1"} if how == 429 else {}
-            return self._send(h, how, {"errors": [{"code": "unavailable" if how >= 500 else "bad_request",
-                                                    "title": "Injected failure"}]}, headers)
+            return self._error(h, how, "unavailable" if how >= 500 else "bad_request", "Injected failure", headers)
+        path = parsed.path
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
-            return self._send(h, 400, {"errors": [{"code": "bad_request", "title": "Invalid JSON"}]})
-        path = parsed.path
+            if path.startswith("/_fake/"):
+                return self._send(h, 400, {"error": "invalid JSON"})
+            return self._refuse(h, method, path, "Invalid JSON")
         if path.startswith("/_fake/"):
             return self._control(h, method, path[len("/_fake/"):], body or {})
-        if path.startswith("/sc/v2/apps/"):
-            return self._messaging(h, method, path[len("/sc/v2/apps/"):].split("/"), body,
-                                   urllib.parse.parse_qs(parsed.query))
-        if path == "/api/v2/agent_availabilities":
-            return self._availability(h, parsed.query)
+        try:
+            if method == "POST":
+                # The spec's introduction: requests with a body must say
+                # "content-type: application/json" (Stricter than known, 5).
+                ctype = (h.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+                if ctype != "application/json":
+                    raise Refused("Content-Type must be application/json")
+            if path.startswith("/sc/v2/apps/"):
+                return self._messaging(h, method, path[len("/sc/v2/apps/"):].split("/"), body,
+                                       urllib.parse.parse_qs(parsed.query))
+            if path == "/api/v2/agent_availabilities":
+                return self._availability(h, parsed.query)
+            if method == "POST" and path in ("/api/v2/users/create_or_update",
+                                             "/api/v2/users/create_or_update.json"):
+                return self._create_or_update(h, body)
+        except Refused as e:
+            if e.status == 400:
+                return self._refuse(h, method, path, e.reason, e.status, e.code)
+            return self._error(h, e.status, e.code, e.reason)
         self._send(h, 404, {"error": "InvalidEndpoint", "description": "Not found"})
 
     def _control(self, h, method, route, body):
@@ -244,6 +481,19 @@ class FakeZendesk:
             with self.lock:
                 reqs = [{"method": r[0], "path": r[1]} for r in self.requests]
             return self._send(h, 200, {"requests": reqs})
+        if method == "GET" and route == "deliveries":
+            with self.lock:
+                out = [{k: d[k] for k in ("type", "types", "conversation", "echo", "status", "answer", "error")}
+                       for d in self.deliveries]
+            return self._send(h, 200, {"deliveries": out})
+        if method == "GET" and route == "refusals":
+            with self.lock:
+                return self._send(h, 200, {"refusals": list(self.refusals)})
+        if method == "GET" and route == "switchboard":
+            with self.lock:
+                return self._send(h, 200, {"switchboardIntegrations": list(self.switchboard_integrations)})
+        if method == "POST" and route == "settle":
+            return self._send(h, 200, {"settled": self.settle(float(body.get("timeout", 10)))})
         if method == "POST" and route == "agent":
             cid = body.get("conversation")
             if cid not in self.conversations:
@@ -279,91 +529,284 @@ class FakeZendesk:
         except ValueError:
             return None
 
+    def _support_auth(self, h):
+        # API token authentication: Basic {email}/token:{api_token}
+        # (developer.zendesk.com/api-reference/introduction/security-and-auth/).
+        return self._basic(h) == "%s/token:%s" % (self.api_user, self.api_token)
+
     def _availability(self, h, query):
-        if self._basic(h) != "%s/token:%s" % (self.api_user, self.api_token):
+        # developer.zendesk.com/api-reference/agent-availability/agent-availability-api/
+        # agent_availabilities/: a JSON:API document, each agent an "agent_availabilities"
+        # resource {"type", "id", "attributes", "links", "relationships"}, its channels
+        # included as "channels" resources; cursor pagination in meta and links.
+        if not self._support_auth(h):
             return self._send(h, 401, {"error": "Couldn't authenticate you"})
         q = urllib.parse.parse_qs(query)
         if q.get("filter[channel_status]") != ["messaging:online"]:
             return self._send(h, 400, {"errors": [{"title": "Invalid filter"}]})
-        data = [{"id": "agent-%d" % i, "type": "agent_availabilities",
-                 "attributes": {"agent_status": {"id": "online", "name": "Online"}},
-                 "relationships": {}} for i in range(self.agents_online)]
-        self._send(h, 200, {"data": data, "meta": {"has_more": False}, "links": {"first": None}})
+        data, included = [], []
+        for i in range(self.agents_online):
+            agent = 10001 + i
+            rid = "agent_availabilities|%d" % agent
+            channels = [{"id": "%s|channels|%s" % (rid, ch), "type": "channels"} for ch in ("messaging", "support")]
+            data.append({"type": "agent_availabilities", "id": rid,
+                         "attributes": {"agent_id": agent,
+                                        "agent_status": {"id": 1, "name": "online", "reason": "UNKNOWN",
+                                                         "updated_at": _now_us()},
+                                        "group_ids": [1], "skills": [], "version": 1},
+                         "links": {"self": "%s/api/v2/agent_availabilities/%d" % (self.url, agent)},
+                         "relationships": {"channels": {"data": channels}}})
+            included += [{"type": "channels", "id": c["id"],
+                          "attributes": {"name": c["id"].rsplit("|", 1)[1], "status": "online",
+                                         "structured_status": {"id": 1, "name": "online"},
+                                         "updated_at": _now_us()},
+                          "relationships": {"work_items": {"data": []}}} for c in channels]
+        self._send(h, 200, {"data": data, "included": included,
+                            "links": {"first": None, "last": None, "next": None, "prev": None},
+                            "meta": {"has_more": False, "after_cursor": None, "before_cursor": None}})
+
+    def _create_or_update(self, h, body):
+        # developer.zendesk.com/api-reference/ticketing/users/users/#create-or-update-user:
+        # POST /api/v2/users/create_or_update (the older docs add ".json"; both are
+        # accepted); creates the user, or updates the one matched by external_id (not case
+        # sensitive) or email; 201 when created, 200 when updated; {"user": {...}}.
+        if not self._support_auth(h):
+            return self._send(h, 401, {"error": "Couldn't authenticate you"})
+        user = (body or {}).get("user") if isinstance(body, dict) else None
+        if not isinstance(user, dict):
+            raise Refused("user is required")
+        for k in ("name", "email", "external_id"):
+            if k in user and user[k] is not None and not isinstance(user[k], str):
+                raise Refused("user.%s must be a string" % k)
+        if "verified" in user and not isinstance(user["verified"], bool):
+            raise Refused("user.verified must be a boolean")
+        ext, email = user.get("external_id"), user.get("email")
+        if not ext and not email:
+            raise Refused("user needs an email or an external_id to match by")  # Stricter, 6
+        with self.lock:
+            found = next((u for u in self.support_users if ext and u.get("external_id")
+                          and u["external_id"].lower() == ext.lower()), None) or \
+                next((u for u in self.support_users if email and u.get("email")
+                      and u["email"].lower() == email.lower()), None)
+            if found is None:
+                if not user.get("name"):
+                    raise Refused("user.name is required to create a user")  # Stricter, 6
+                uid = 9000000000 + next(_ids)
+                found = {"id": uid, "url": "%s/api/v2/users/%d.json" % (self.url, uid), "role": "end-user",
+                         "active": True, "verified": False, "created_at": _now_s()}
+                self.support_users.append(found)
+                status = 201
+            else:
+                status = 200
+            found.update({k: v for k, v in user.items() if k in ("name", "email", "external_id", "verified",
+                                                                  "phone", "locale", "role", "user_fields")})
+            found["updated_at"] = _now_s()
+            answer = dict(found)
+        return self._send(h, status, {"user": answer}, {"Location": "/api/v2/users/%d.json" % answer["id"]})
+
+    # Validation against the spec (tests/sunco_request_schemas.json).
+
+    def _validate(self, key, body):
+        validator = VALIDATORS[key]
+        if body is None:
+            raise Refused("A request body is required")
+        error = jsonschema.exceptions.best_match(validator.iter_errors(body))
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "body"
+            raise Refused("%s: %s (schema %s)" % (where, error.message[:200], key))
+
+    @staticmethod
+    def _flat_metadata(meta, what):
+        # The spec's metadata schema: a flat object of strings, numbers and booleans, at
+        # most 4KB (Stricter than known, 2).
+        if meta is None:
+            return
+        if any(isinstance(v, (dict, list)) or v is None for v in meta.values()):
+            raise Refused("%s must be flat: strings, numbers and booleans only" % what)
+        if len(json.dumps(meta, separators=(",", ":")).encode()) > METADATA_LIMIT:
+            raise Refused("%s is limited to 4KB" % what)
+
+    def _user_by(self, user_id=None, external_id=None):
+        if external_id is not None:
+            return self.users.get(external_id)
+        return next((u for u in self.users.values() if u["id"] == user_id), None)
+
+    def _check_author(self, author, what):
+        # author schema: userId / userExternalId "Only supported when type is user"
+        # (Stricter than known, 3).
+        names = [k for k in ("userId", "userExternalId") if k in author]
+        if author["type"] == "business":
+            if names:
+                raise Refused("%s: a business author carries no %s" % (what, names[0]))
+            return
+        if len(names) != 1:
+            raise Refused("%s: a user author needs one of userId or userExternalId" % what)
+        if not self._user_by(author.get("userId"), author.get("userExternalId")):
+            raise Refused("%s: no such user" % what)
 
     def _messaging(self, h, method, parts, body, query=None):
         if self._basic(h) != "%s:%s" % (self.key_id, self.key_secret):
-            return self._send(h, 401, {"errors": [{"code": "unauthorized",
-                                                    "title": "Authorization is required"}]})
+            return self._error(h, 401, "unauthorized", "Authorization is required")
         if parts[0] != self.app_id:
-            return self._send(h, 404, {"errors": [{"code": "app_not_found", "title": "App not found"}]})
+            return self._error(h, 404, "app_not_found", "App not found")
         rest = parts[1:]
+        spec = "/v2/apps/{appId}"
         if method == "GET" and not rest:
+            # #tag/Apps, Get App.
             return self._send(h, 200, {"app": {"id": self.app_id, "displayName": "Acme",
                                                "settings": {}, "metadata": None}})
         if method == "POST" and rest == ["users"]:
+            # #tag/Users, Create User: userCreateBody; 409 when the externalId exists.
+            self._validate("POST %s/users" % spec, body)
+            self._flat_metadata(body.get("metadata"), "metadata")
             ext = body.get("externalId")
-            if ext in self.users:
-                return self._send(h, 409, {"errors": [{"code": "conflict", "title": "User already exists"}]})
-            user = {"id": _id("u_"), "externalId": ext, "profile": body.get("profile", {}),
-                    "signedUpAt": _now(), "metadata": {}}
-            self.users[ext] = user
+            with self.lock:
+                if ext in self.users:
+                    return self._error(h, 409, "conflict", "User already exists")
+                user = {"id": _id("u_"), "externalId": ext, "profile": body.get("profile", {}),
+                        "signedUpAt": _now(), "metadata": body.get("metadata") or {}}
+                self.users[ext] = user
             return self._send(h, 201, {"user": user})
         if method == "GET" and len(rest) == 2 and rest[0] == "users":
+            # #tag/Users, Get User: by id or externalId.
             ext = urllib.parse.unquote(rest[1])
-            user = self.users.get(ext) or next((u for u in self.users.values() if u["id"] == ext), None)
+            user = self.users.get(ext) or self._user_by(ext)
             if not user:
-                return self._send(h, 404, {"errors": [{"code": "user_not_found", "title": "User not found"}]})
+                return self._error(h, 404, "user_not_found", "User not found")
             return self._send(h, 200, {"user": user})
+        if method == "GET" and rest == ["switchboards"]:
+            # #tag/Switchboards, List Switchboards: switchboardListResponse.
+            return self._send(h, 200, {"switchboards": [{
+                "id": self.switchboard_id, "enabled": True,
+                "defaultSwitchboardIntegrationId": self._ours["id"]}]})
+        if method == "GET" and len(rest) == 3 and rest[0] == "switchboards" and rest[2] == "switchboardIntegrations":
+            # #tag/Switchboard-Integrations, List Switchboard Integrations:
+            # switchboardIntegrationListResponse.
+            if rest[1] != self.switchboard_id:
+                return self._error(h, 404, "switchboard_not_found", "Switchboard not found")
+            with self.lock:
+                return self._send(h, 200, {"switchboardIntegrations": [dict(i) for i in self.switchboard_integrations]})
+        if method == "GET" and rest == ["integrations"]:
+            # #tag/Integrations, List Integrations: integrationListResponse; a custom
+            # integration carries its webhooks (the spec's custom schema, exactly one).
+            return self._send(h, 200, {"integrations": self._integrations(), "meta": {"hasMore": False}})
         if method == "POST" and rest == ["conversations"]:
+            # #tag/Conversations, Create Conversation: conversationCreateBody.
+            self._validate("POST %s/conversations" % spec, body)
+            self._flat_metadata(body.get("metadata"), "metadata")
+            participants = body.get("participants") or []
+            if body["type"] == "personal" and len(participants) != 1:
+                raise Refused("participants: a personal conversation has exactly one")  # Stricter, 4
+            for p in participants:
+                names = [k for k in ("userId", "userExternalId") if k in p]
+                if len(names) != 1:
+                    raise Refused("participants: one of userId or userExternalId, not both")
+                if not self._user_by(p.get("userId"), p.get("userExternalId")):
+                    return self._error(h, 404, "user_not_found", "User not found")
             cid = _id("c_")
-            conv = {"id": cid, "type": body.get("type"), "participants": body.get("participants"),
+            conv = {"id": cid, "type": body.get("type"), "participants": participants,
                     "metadata": body.get("metadata"), "messages": [], "control": None}
-            self.conversations[cid] = conv
+            with self.lock:
+                self.conversations[cid] = conv
             return self._send(h, 201, {"conversation": {"id": cid, "type": conv["type"],
                                                         "metadata": conv["metadata"],
                                                         "activeSwitchboardIntegration": None}})
         if len(rest) == 3 and rest[0] == "conversations":
             conv = self.conversations.get(rest[1])
             if not conv:
-                return self._send(h, 404, {"errors": [{"code": "conversation_not_found",
-                                                        "title": "Conversation not found"}]})
+                return self._error(h, 404, "conversation_not_found", "Conversation not found")
+            sub = "%s/conversations/{conversationId}/%s" % (spec, rest[2])
             if rest[2] == "messages" and method == "POST":
-                author, content = body.get("author", {}), body.get("content", {})
-                if author.get("type") not in ("user", "business") or content.get("type") != "text":
-                    return self._send(h, 400, {"errors": [{"code": "bad_request", "title": "Invalid message"}]})
-                message = {"id": _id("msg_"), "received": _now(), "author": author, "content": content}
-                if isinstance(body.get("metadata"), dict):
-                    message["metadata"] = body["metadata"]
-                with self.lock:
-                    conv["messages"].append(message)
-                return self._send(h, 201, {"messages": [message]})
+                return self._post_message(h, conv, sub, body)
             if rest[2] == "messages" and method == "GET":
-                # List Messages pages backwards, 100 at a time, each page oldest first: the
-                # latest page without a cursor, the one before a message with page[before].
-                before = (query or {}).get("page[before]", [None])[0]
-                with self.lock:
-                    ids = [m["id"] for m in conv["messages"]]
-                    if before is not None and before not in ids:
-                        return self._send(h, 400, {"errors": [{"code": "bad_request",
-                                                                "title": "Invalid page[before] cursor"}]})
-                    end = ids.index(before) if before is not None else len(ids)
-                    page = conv["messages"][max(0, end - MESSAGES_PAGE):end]
-                    more = end > MESSAGES_PAGE
-                    later = end < len(ids)
-                meta = {"hasMore": more}
-                if more:
-                    meta["beforeCursor"] = page[0]["id"]
-                if later and page:
-                    meta["afterCursor"] = page[-1]["id"]
-                return self._send(h, 200, {"messages": page, "meta": meta, "links": {}})
+                return self._list_messages(h, conv, query)
             if rest[2] == "passControl" and method == "POST":
-                conv["control"] = body.get("switchboardIntegration")
-                conv["pass_metadata"] = body.get("metadata")
-                return self._send(h, 200, {})
+                return self._pass_control(h, conv, sub, body)
             if rest[2] == "activity" and method == "POST":
-                conv.setdefault("activity", []).append(body.get("type"))
+                # #tag/Activities, Post Activity: activityPost; its activityTypes: "If the
+                # author type is user, only conversation:read is supported".
+                self._validate("POST " + sub, body)
+                self._check_author(body["author"], "author")
+                if body["author"]["type"] == "user" and body["type"] != "conversation:read":
+                    raise Refused("A user author supports only conversation:read, not %s" % body["type"])
+                with self.lock:
+                    conv.setdefault("activity", []).append(body.get("type"))
                 return self._send(h, 200, {})
-        self._send(h, 404, {"errors": [{"code": "not_found", "title": "Not found"}]})
+        self._error(h, 404, "not_found", "Not found")
+
+    def _integrations(self):
+        target = self.webhook_url or "http://deskbridge.invalid/api/zendesk/webhook"
+        return [{"id": self.web_integration_id, "type": "web", "status": "active", "displayName": "Web Widget"},
+                {"id": self.own_integration_id, "type": "custom", "status": "active", "displayName": "deskbridge",
+                 "webhooks": [{"id": self.own_webhook_id, "version": "v2", "target": target,
+                               "triggers": ["conversation:message", "conversation:typing", "conversation:read",
+                                            "switchboard:passControl", "switchboard:acceptControl",
+                                            "switchboard:releaseControl"],
+                               "includeFullUser": False, "includeFullSource": False}]}]
+
+    def _post_message(self, h, conv, key, body):
+        # #tag/Messages, Post Message: messagePost; answered 201 {"messages": [message]}.
+        self._validate("POST " + key, body)
+        self._check_author(body["author"], "author")
+        self._flat_metadata(body.get("metadata"), "metadata")
+        message = {"id": _id("msg_"), "received": _now(), "author": body["author"],
+                   "content": body["content"], "source": {"type": API_SOURCE}}
+        if isinstance(body.get("metadata"), dict):
+            message["metadata"] = body["metadata"]
+        with self.lock:
+            conv["messages"].append(message)
+            if self.webhook_url:
+                # The echo, queued now so echoes keep the messages' order, delivered once
+                # this call is answered (receiving-messages: every message, any author).
+                self._enqueue(self._body([self.event("conversation:message", {
+                    "conversation": self._conversation_truncated(conv["id"]),
+                    "message": json.loads(json.dumps(message))})]), ready=h.answered, echo=True)
+        return self._send(h, 201, {"messages": [message]})
+
+    def _list_messages(self, h, conv, query):
+        # #tag/Messages, List Messages: pages backwards, 100 at a time, each page oldest
+        # first: the latest page without a cursor, the one before a message with
+        # page[before].
+        before = (query or {}).get("page[before]", [None])[0]
+        with self.lock:
+            ids = [m["id"] for m in conv["messages"]]
+            if before is not None and before not in ids:
+                return self._error(h, 400, "bad_request", "Invalid page[before] cursor")
+            end = ids.index(before) if before is not None else len(ids)
+            page = conv["messages"][max(0, end - MESSAGES_PAGE):end]
+            more = end > MESSAGES_PAGE
+            later = end < len(ids)
+        meta = {"hasMore": more}
+        if more:
+            meta["beforeCursor"] = page[0]["id"]
+        if later and page:
+            meta["afterCursor"] = page[-1]["id"]
+        return self._send(h, 200, {"messages": page, "meta": meta, "links": {}})
+
+    def _pass_control(self, h, conv, key, body):
+        # #tag/Switchboard-Actions, Pass Control: passControlBody. The fake accepts only a
+        # switchboard integration's id or name, or "next" (the one after the integration in
+        # control, the default integration's next when none has been passed control): the
+        # stricter reading (Stricter than known, 1); an integration type, such as
+        # "zd:agentWorkspace", is refused.
+        self._validate("POST " + key, body)
+        self._flat_metadata(body.get("metadata"), "metadata")
+        wanted = body["switchboardIntegration"]
+        with self.lock:
+            board = list(self.switchboard_integrations)
+            if wanted == "next":
+                current = next((i for i in board if i["id"] == conv["control"]), None) or \
+                    next((i for i in board if i["id"] == self._ours["id"]), None)
+                target = next((i for i in board if current and i["id"] == current.get("nextSwitchboardIntegrationId")),
+                              None)
+            else:
+                target = next((i for i in board if i["id"] == wanted), None) or \
+                    next((i for i in board if i["name"] == wanted), None)
+            if target is None:
+                raise Refused("switchboardIntegration: no switchboard integration has the id or name %r" % wanted)
+            conv["control"] = target["id"]
+            conv["pass_metadata"] = body.get("metadata")
+        return self._send(h, 200, {})
 
     def _send(self, h, status, obj, headers=None):
         data = json.dumps(obj).encode()
@@ -374,7 +817,17 @@ class FakeZendesk:
             h.send_header(k, v)
         h.end_headers()
         h.wfile.write(data)
+        h.wfile.flush()
 
 
 def _now():
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+
+
+def _now_s():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _now_us():
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%06dZ" % int((t % 1) * 1e6)

@@ -88,8 +88,10 @@ await check('asking for an agent hands the conversation, with the bot history, t
 	await say(page, 'Where is my order 42?');
 	await shows(page, 'bot', "I'm only a demo bot and can't help with that. Type 'agent' to talk to a person.");
 	await say(page, 'agent please');
+	const workspace = (await json('GET', FAKE + '/_fake/switchboard')).body.switchboardIntegrations
+		.find((i) => i.integrationType === 'zd:agentWorkspace').id;
 	const conv = await waitUntil('a conversation passed to the agent workspace',
-		async () => (await conversations()).find((c) => c.control === 'zd:agentWorkspace'));
+		async () => (await conversations()).find((c) => c.control === workspace));
 	cid = conv.id;
 	const all = conv.messages.map((m) => m.content.text);
 	assert(all.includes('Where is my order 42?') && all.includes('agent please'), 'history: ' + JSON.stringify(all));
@@ -116,10 +118,9 @@ await check('the agent typing is shown, then the agent joins and writes', async 
 	assert((await page.textContent('#peer')) === 'Ana', 'peer: ' + await page.textContent('#peer'));
 });
 
-await check('the visitor typing reaches Zendesk, and their messages reach it once, in order', async () => {
+await check('the visitor typing stays with deskbridge (Zendesk takes none from a user), and their messages reach Zendesk once, in order', async () => {
 	await page.fill('#input', 'I need');
 	await page.type('#input', ' a refund');
-	await waitUntil('typing:start in Zendesk', async () => ((await conversation(cid)).activity || []).includes('typing:start'));
 	await page.press('#input', 'Enter');
 	await say(page, 'for order 42');
 	await waitUntil('both messages in Zendesk', async () => {
@@ -130,6 +131,10 @@ await check('the visitor typing reaches Zendesk, and their messages reach it onc
 	await waitUntil('messages marked sent', async () =>
 		(await page.$$eval('#messages .msg.user .state', (els) => els.map((e) => e.textContent))).slice(-2)
 			.every((s) => s === 'Sent' || s === 'Seen'));
+	const activity = (await conversation(cid)).activity || [];
+	assert(!activity.some((a) => a.startsWith('typing:')), 'typing sent to Zendesk as the user: ' + activity);
+	const refused = (await json('GET', FAKE + '/_fake/refusals')).body.refusals;
+	assert(refused.length === 0, 'the fake Zendesk refused: ' + JSON.stringify(refused));
 });
 
 await check('agent reading is shown as Seen on the visitor\'s messages', async () => {

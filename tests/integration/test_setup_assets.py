@@ -180,6 +180,7 @@ class Status(unittest.TestCase):
         self.assertEqual(r.status, 200)
         self.assertEqual(r.json(), {"transfers": {"waiting": 0, "active": 0, "ended": 0},
                                     "undelivered_messages": 0, "last_zendesk_error": None,
+                                    "last_webhook_at": None, "last_handoff_at": None,
                                     "schema_version": harness.LATEST_MIGRATION})
         assert_error(self, call("GET", "/api/setup/status", session=False), 401, "unauthenticated")
 
