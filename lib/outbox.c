@@ -202,6 +202,26 @@ static int run_start(struct outbox_run *r, struct transfer_job *job, struct zend
 	return st;
 }
 
+/* The agent is told, then the conversation is let go: a chat the visitor left is not
+ * left with the agent. */
+static int run_end(struct outbox_run *r, struct transfer_job *job, char id[ZENDESK_ID_LEN],
+		   struct zendesk_call *call)
+{
+	int st = ST_OK;
+
+	if (!progress(job, "told")) {
+		st = post_once(r, job, 0, r->handoff.zendesk_conversation_id, NULL, "The visitor's chat has ended.",
+			       id, call);
+		if (st != ST_OK || call->outcome != ZENDESK_OK)
+			return st;
+		set_progress(job, "told", "done");
+		st = transfer_job_save(r->db, job, 0);
+	}
+	if (st == ST_OK)
+		st = zendesk_release_control(r->acct, r->handoff.zendesk_conversation_id, call);
+	return st;
+}
+
 static int run_job(struct outbox_run *r, struct transfer_job *job, struct zendesk_call *call)
 {
 	char id[ZENDESK_ID_LEN];
@@ -220,8 +240,7 @@ static int run_job(struct outbox_run *r, struct transfer_job *job, struct zendes
 		return post_once(r, job, 0, r->handoff.zendesk_conversation_id, r->handoff.zendesk_user_id,
 				 json_object_get_string(text), id, call);
 	if (strcmp(job->kind, "end") == 0)
-		return post_once(r, job, 0, r->handoff.zendesk_conversation_id, NULL,
-				 "The visitor's chat has ended.", id, call);
+		return run_end(r, job, id, call);
 	call->outcome = ZENDESK_REJECTED;
 	snprintf(call->detail, sizeof call->detail, "unknown job kind %s", job->kind);
 	return ST_OK;

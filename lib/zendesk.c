@@ -55,6 +55,11 @@
  *       the metadata keys first_message_id and dataCapture.systemField.tags:
  *       developer.zendesk.com/documentation/conversations/messaging-platform/
  *       programmable-conversations/passing-metadata-to-the-ticket/
+ *  POST {base}/sc/v2/apps/{appId}/conversations/{id}/releaseControl   {"metadata":
+ *       {"deskbridge_reason": "visitor_left"}}: after the visitor ends the chat, so that no
+ *       conversation stays with an agent nobody answers ("releases the control of the
+ *       conversation by nullifying its switchboard state"; releaseControlBody)
+ *       developer.zendesk.com/api-reference/conversations/#tag/Switchboard-Actions
  *  POST {base}/sc/v2/apps/{appId}/conversations/{id}/activity   {"author": {"type": "user"},
  *       "type": "conversation:read"}: ActivityPost takes only conversation:read from a
  *       user author, so the visitor's typing is not sent
@@ -855,6 +860,21 @@ int zendesk_pass_control(const struct zendesk_account *a, const char *conversati
 	if (st == ST_OK)
 		st = post_messaging(a, url, body, "passing the conversation to the agent workspace", NULL, NULL,
 				    0, call);
+	json_object_put(body);
+	return st;
+}
+
+int zendesk_release_control(const struct zendesk_account *a, const char *conversation_id,
+			    struct zendesk_call *call)
+{
+	struct json_object *body = json_object_new_object(), *meta = json_object_new_object();
+	char url[2048];
+	int st = messaging_url(a, url, sizeof url, "/conversations/", conversation_id, "/releaseControl");
+
+	json_object_object_add(meta, "deskbridge_reason", json_object_new_string("visitor_left"));
+	json_object_object_add(body, "metadata", meta);
+	if (st == ST_OK)
+		st = post_messaging(a, url, body, "releasing the conversation", NULL, NULL, 0, call);
 	json_object_put(body);
 	return st;
 }

@@ -105,6 +105,10 @@ int zendesk_find_marked(const struct zendesk_account *acct, const char *conversa
 int zendesk_pass_control(const struct zendesk_account *acct, const char *conversation_id,
 			 const char *integration_id, const char *first_message_id, const char *transfer_id, const char *department,
 			 struct zendesk_call *call);
+/* The visitor has left: no integration keeps control, so the agent workspace lets the
+ * conversation go instead of leaving it with an agent nobody answers. */
+int zendesk_release_control(const struct zendesk_account *acct, const char *conversation_id,
+			    struct zendesk_call *call);
 /* The visitor has read the conversation: the only activity Zendesk takes from a user. */
 int zendesk_read(const struct zendesk_account *acct, const char *conversation_id,
 		 const char *user_id, struct zendesk_call *call);

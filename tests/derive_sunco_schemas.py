@@ -40,6 +40,7 @@ ENDPOINTS = [
     ("POST", "/v2/apps/{appId}/conversations/{conversationId}/messages"),
     ("GET", "/v2/apps/{appId}/conversations/{conversationId}/messages"),
     ("POST", "/v2/apps/{appId}/conversations/{conversationId}/passControl"),
+    ("POST", "/v2/apps/{appId}/conversations/{conversationId}/releaseControl"),
     ("POST", "/v2/apps/{appId}/conversations/{conversationId}/activity"),
     ("GET", "/v2/apps/{appId}/switchboards"),
     ("GET", "/v2/apps/{appId}/switchboards/{switchboardId}/switchboardIntegrations"),

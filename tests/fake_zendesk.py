@@ -722,6 +722,17 @@ class FakeZendesk:
                 return self._list_messages(h, conv, query)
             if rest[2] == "passControl" and method == "POST":
                 return self._pass_control(h, conv, sub, body)
+            if rest[2] == "releaseControl" and method == "POST":
+                # #tag/Switchboard-Actions, Release Control: releaseControlBody (optional);
+                # "releases the control of the conversation by nullifying its switchboard
+                # state": no integration is in control afterwards, the agent's included.
+                if body is not None:
+                    self._validate("POST " + sub, body)
+                    self._flat_metadata(body.get("metadata"), "metadata")
+                with self.lock:
+                    conv["control"] = None
+                    conv["release_metadata"] = (body or {}).get("metadata")
+                return self._send(h, 200, {})
             if rest[2] == "activity" and method == "POST":
                 # #tag/Activities, Post Activity: activityPost; its activityTypes: "If the
                 # author type is user, only conversation:read is supported".

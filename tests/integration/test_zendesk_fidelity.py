@@ -7,6 +7,7 @@ nothing; waiting messages reach Zendesk soon after it answers again; "Access acc
 says what a handoff still needs; the status shows when the last webhook came."""
 
 import os
+import sqlite3
 import sys
 import time
 import unittest
@@ -62,6 +63,17 @@ def admin_session():
     return {"Cookie": "deskbridge_admin=" + cookie_of(r), "X-CSRF-Token": r.json()["csrf_token"]}
 
 
+class LeftWithoutAgent(unittest.TestCase):
+    def test_a_transfer_no_agent_joined_in_time_is_let_go_in_zendesk(self):
+        tid, auth, conv = start_transfer("nobody-came@shop.example")
+        with sqlite3.connect(SERVER.state.db) as db:
+            db.execute("UPDATE transfers SET created_at = created_at - 301, "
+                       "last_activity_at = last_activity_at - 301 WHERE id = ?", (tid,))
+        harness.wait_for(lambda: conv["control"] is None, poll=lambda: events(tid, auth),
+                         what="the conversation let go")
+        self.assertEqual([(e["type"], e.get("reason")) for e in events(tid, auth)], [("ended", "no_agent")])
+
+
 def agent_workspace_id():
     return next(i["id"] for i in FAKE.switchboard_integrations if i["integrationType"] == "zd:agentWorkspace")
 
@@ -100,6 +112,9 @@ class Echoes(unittest.TestCase):
         self.assertEqual(r.status, 200, r.body)
         harness.wait_for(lambda: "The visitor's chat has ended." in [m["content"]["text"] for m in conv["messages"]],
                          poll=lambda: events(tid, auth), what="the end note in Zendesk")
+        # The visitor has gone: the conversation is let go, not left with the agent.
+        harness.wait_for(lambda: conv["control"] is None, poll=lambda: events(tid, auth), what="releaseControl")
+        self.assertEqual(conv["release_metadata"], {"deskbridge_reason": "visitor_left"})
         FAKE.settle()
         after = events(tid, auth)
         self.assertEqual([e["type"] for e in after if e["type"] not in ("queued",)],
