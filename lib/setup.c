@@ -38,6 +38,21 @@ static const char *const setup_zendesk_credentials[] = {
 	"zendesk.messaging.key_id", "zendesk.messaging.key_secret", "zendesk.api_base",
 };
 
+/* Where, or as whom, deskbridge talks to Zendesk, and the secrets it sends there. An admin
+ * session that changes one without the other must not have deskbridge send the stored
+ * secret to a new place: the secret is cleared, to be entered again. */
+static const struct {
+	const char *changed, *secret;
+} setup_secret_bindings[] = {
+	{"zendesk.api_base", "zendesk.messaging.key_secret"},
+	{"zendesk.api_base", "zendesk.api_token"},
+	{"zendesk.subdomain", "zendesk.messaging.key_secret"},
+	{"zendesk.subdomain", "zendesk.api_token"},
+	{"zendesk.messaging.app_id", "zendesk.messaging.key_secret"},
+	{"zendesk.messaging.key_id", "zendesk.messaging.key_secret"},
+	{"zendesk.api_user", "zendesk.api_token"},
+};
+
 static int in_list(const char *name, const char *const *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -265,6 +280,40 @@ static int changes_value(struct db *db, const struct setup_change *c, int *out)
 	return st;
 }
 
+static int json_array_has(struct json_object *array, const char *name)
+{
+	for (size_t i = 0; i < json_object_array_length(array); i++)
+		if (strcmp(json_object_get_string(json_object_array_get_idx(array, i)), name) == 0)
+			return 1;
+	return 0;
+}
+
+static int patch_sets(const struct setup_patch *p, const char *name)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->changes[i].key->name, name) == 0 && p->changes[i].value)
+			return 1;
+	return 0;
+}
+
+/* Clears each secret bound to a changed destination, unless the patch sets it anew. */
+static int clear_unbound_secrets(struct db *db, const struct setup_patch *p, struct json_object *changed)
+{
+	const char *why;
+	int set, st = ST_OK;
+
+	for (size_t i = 0; st == ST_OK && i < sizeof setup_secret_bindings / sizeof *setup_secret_bindings; i++) {
+		const char *secret = setup_secret_bindings[i].secret;
+		if (!json_array_has(changed, setup_secret_bindings[i].changed) || patch_sets(p, secret) ||
+		    json_array_has(changed, secret))
+			continue;
+		st = config_is_set(db, secret, &set);
+		if (st == ST_OK && set && (st = config_set(db, secret, NULL, &why)) == ST_OK)
+			json_object_array_add(changed, json_object_new_string(secret));
+	}
+	return st;
+}
+
 static int apply(struct db *db, struct setup_patch *p, struct json_object *changed)
 {
 	const char *why;
@@ -278,6 +327,8 @@ static int apply(struct db *db, struct setup_patch *p, struct json_object *chang
 		json_object_array_add(changed, json_object_new_string(p->changes[i].key->name));
 		stale |= IN_LIST(p->changes[i].key->name, setup_zendesk_credentials);
 	}
+	if (st == ST_OK)
+		st = clear_unbound_secrets(db, p, changed);
 	if (st == ST_OK && p->site_keys) {
 		st = sitekeys_replace(db, p->site_keys);
 		json_object_array_add(changed, json_object_new_string(SETUP_SITE_KEYS));
