@@ -79,7 +79,7 @@ def main():
         r = login(server)
         session = {"Cookie": "deskbridge_admin=" + cookie_of(r), "X-CSRF-Token": r.json()["csrf_token"]}
         r = server.request("PATCH", "/api/setup/config", headers=session, body={
-            "zendesk": {"shared_secret": SHARED_SECRET},
+            "zendesk": {"shared_secret": SHARED_SECRET, "messaging": {"jwt_key_id": "app_64f1c2a8e4b0d1001f2c3d4e"}},
             "security": {"authenticate_users": True, "issuer": "https://shop.example",
                          "site_public_keys": [{"kid": "shop", "pem": keys["public"]}]}})
         assert r.status == 200, r.body

@@ -74,6 +74,15 @@ static const char *valid_identifier(const char *v)
 	return NULL;
 }
 
+/* The kid of a messaging JWT signing key: Admin Center lists each key by an id that
+ * starts with "app_", which tells it apart from its shared secret pasted here by mistake. */
+static const char *valid_messaging_kid(const char *v)
+{
+	if (strncmp(v, "app_", 4) != 0 || !v[4])
+		return "must be the key ID of a messaging signing key (app_ followed by letters and digits)";
+	return valid_identifier(v + 4);
+}
+
 static const struct config_key config_table[] = {
 	{"transfers_enabled", CONFIG_BOOL, "false", 0, 0, 0, NULL, 0},
 	{"service_desk", CONFIG_TEXT, "zendesk", 0, 0, 32, valid_service_desk, 0},
@@ -87,6 +96,7 @@ static const struct config_key config_table[] = {
 	{"zendesk.messaging.key_id", CONFIG_TEXT, NULL, 0, 0, 128, valid_identifier, 0},
 	{"zendesk.messaging.key_secret", CONFIG_SECRET, NULL, 0, 0, 512, NULL, 0},
 	{"zendesk.messaging.webhook_secret", CONFIG_SECRET, NULL, 0, 0, 512, NULL, 0},
+	{"zendesk.messaging.jwt_key_id", CONFIG_TEXT, NULL, 0, 0, 128, valid_messaging_kid, 0},
 	{"zendesk.api_base", CONFIG_TEXT, NULL, 0, 0, 2048, valid_url, 0},
 	{"zendesk.chat_api_base", CONFIG_TEXT, NULL, 0, 0, 2048, valid_url, 0},
 	{"security.authenticate_users", CONFIG_BOOL, "false", 0, 0, 0, NULL, 0},

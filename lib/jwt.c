@@ -243,7 +243,8 @@ static int b64_json_dup(struct json_object *obj, char **out)
 	return crypto_b64url_encode_dup(text, strlen(text), out);
 }
 
-int jwt_sign_hs256_dup(struct json_object *claims, const void *key, size_t key_len, char **out)
+int jwt_sign_hs256_dup(const char *kid, struct json_object *claims, const void *key, size_t key_len,
+		       char **out)
 {
 	struct json_object *header = json_object_new_object();
 	char *h = NULL, *c = NULL, *sig = NULL, *input = NULL;
@@ -252,6 +253,7 @@ int jwt_sign_hs256_dup(struct json_object *claims, const void *key, size_t key_l
 
 	json_object_object_add(header, "alg", json_object_new_string("HS256"));
 	json_object_object_add(header, "typ", json_object_new_string("JWT"));
+	json_object_object_add(header, "kid", json_object_new_string(kid));
 	st = b64_json_dup(header, &h);
 	if (st == ST_OK)
 		st = b64_json_dup(claims, &c);

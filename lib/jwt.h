@@ -42,7 +42,9 @@ int jwt_check_claims(const struct jwt *jwt, const struct jwt_claim_rules *rules,
 /* base64url(HMAC-SHA256(key, signing_input)); caller frees. */
 int jwt_hs256_signature_dup(const char *signing_input, const void *key, size_t key_len,
 			    char **out);
-/* A compact HS256 token over claims (borrowed); caller frees. */
-int jwt_sign_hs256_dup(struct json_object *claims, const void *key, size_t key_len, char **out);
+/* A compact HS256 token over claims (borrowed), its header exactly
+ * {"alg":"HS256","typ":"JWT","kid":kid}; caller frees. */
+int jwt_sign_hs256_dup(const char *kid, struct json_object *claims, const void *key, size_t key_len,
+		       char **out);
 
 #endif

@@ -1,6 +1,7 @@
 /* lib/token.h — POST /api/token's work: the site token (from the body or a Bearer
- * header) through the identity module, then the Zendesk visitor JWT (HS256 with the
- * Zendesk shared secret). Not: HTTP. */
+ * header) through the identity module, then the Zendesk messaging end-user JWT (HS256
+ * with the messaging signing key: zendesk.shared_secret, kid zendesk.messaging.jwt_key_id).
+ * Not: HTTP. */
 #ifndef DESKBRIDGE_TOKEN_H
 #define DESKBRIDGE_TOKEN_H
 
@@ -9,8 +10,9 @@
 #include "apierr.h"
 #include "identity.h"
 
-/* Zendesk refuses a visitor JWT whose exp is more than 7 minutes after iat. */
-#define TOKEN_ZENDESK_TTL_S (5 * 60)
+/* A short life bounds what a leaked visitor JWT is worth; the Web Widget asks for a
+ * fresh one when it expires. */
+#define TOKEN_ZENDESK_TTL_S (10 * 60)
 
 struct db;
 struct json_object;

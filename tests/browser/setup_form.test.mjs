@@ -29,6 +29,7 @@ const SECRETS = {
 	'zendesk.messaging.webhook_secret': `webhooksecret-${tag}-D`,
 	'zendesk.account_key': `accountkey-${tag}-E`,
 };
+const JWT_KEY_ID = `app_${tag}`;
 const APP_ID = process.env.FAKE_ZENDESK_APP_ID;
 const KEY_ID = process.env.FAKE_ZENDESK_KEY_ID;
 const API_USER = process.env.FAKE_ZENDESK_API_USER;
@@ -188,6 +189,7 @@ await check('the Zendesk, security and transfer sections save', async () => {
 	await page.fill('#app-id', APP_ID);
 	await page.fill('#key-id', KEY_ID);
 	await page.fill('#api-user', API_USER);
+	await page.fill('#jwt-key-id', JWT_KEY_ID);
 	for (const [field, value] of Object.entries(SECRETS)) await secretInput(field).fill(value);
 	await page.getByRole('switch', { name: 'Authenticate users' }).check();
 	await page.fill('#new-key-kid', 'site-1');
@@ -203,6 +205,7 @@ await check('the Zendesk, security and transfer sections save', async () => {
 	assert(c.transfers_enabled === true, 'transfers_enabled not saved');
 	assert(c.transfers.join_timeout_s === 120 && c.transfers.department === 'Support Tier 1', 'transfers not saved');
 	assert(c.zendesk.subdomain === 'acme-support' && c.zendesk.messaging.app_id === APP_ID, 'zendesk not saved');
+	assert(c.zendesk.messaging.jwt_key_id === JWT_KEY_ID, 'jwt_key_id not saved: ' + c.zendesk.messaging.jwt_key_id);
 	assert(c.zendesk.messaging.key_secret_set && c.zendesk.api_token_set && c.zendesk.shared_secret_set &&
 		c.zendesk.messaging.webhook_secret_set && c.zendesk.account_key_set, 'a secret was not saved');
 	assert(c.security.authenticate_users && c.security.allow_anonymous_transfers, 'security switches not saved');
@@ -219,6 +222,7 @@ await check('after a reload (and a new login) the values are there and secrets s
 	assert(await v('#subdomain') === 'acme-support', 'subdomain');
 	assert(await v('#app-id') === APP_ID && await v('#key-id') === KEY_ID, 'messaging ids');
 	assert(await v('#api-user') === API_USER, 'api user');
+	assert(await v('#jwt-key-id') === JWT_KEY_ID, 'messaging JWT key ID');
 	assert(await v('#join-timeout') === '120' && await v('#department') === 'Support Tier 1', 'transfers');
 	assert(await v('#issuer') === 'https://shop.example', 'issuer');
 	assert(await page.isChecked('#transfers-enabled'), 'Allow transfers is off');
@@ -230,6 +234,37 @@ await check('after a reload (and a new login) the values are there and secrets s
 	}
 	const keys = await page.textContent('#site-keys');
 	assert(keys.includes('site-1') && keys.includes('2048'), 'site key list: ' + keys);
+});
+
+await check('the messaging JWT key ID sits beside the shared secret, and both say where they come from', async () => {
+	const keyBox = await page.locator('#jwt-key-id').locator('xpath=ancestor::div[contains(@class,"field")][1]').boundingBox();
+	const secretBox = await page.locator('[data-secret-field="zendesk.shared_secret"]').boundingBox();
+	assert(Math.abs(keyBox.y - secretBox.y) < 2 && keyBox.x + keyBox.width <= secretBox.x,
+		'not side by side: ' + JSON.stringify({ keyBox, secretBox }));
+	const label = await page.textContent('label[for="jwt-key-id"]');
+	assert(/Messaging JWT key ID/i.test(label), 'label: ' + label);
+	const help = await page.evaluate(() => document.querySelector('#jwt-key-id').getAttribute('aria-describedby')
+		.split(' ').map((id) => document.getElementById(id).textContent).join(' '));
+	assert(/key ID of the messaging signing key/.test(help) && /End user authentication/.test(help), 'help: ' + help);
+	const group = await page.textContent('#jwt-key-id >> xpath=ancestor::fieldset[1]');
+	assert(/Admin Center/.test(group) && /Account/.test(group) && /Security/.test(group) && /Messaging/.test(group),
+		'no Admin Center path: ' + group);
+	const secretHelp = await page.textContent('[data-secret-field="zendesk.shared_secret"] .help');
+	assert(/signing key's secret/.test(secretHelp), 'shared secret help: ' + secretHelp);
+});
+
+await check('an invalid messaging JWT key ID shows the API\'s message beside that field', async () => {
+	await page.fill('#jwt-key-id', 'paste of the shared secret');
+	await saveAndWait();
+	const err = errorFor('zendesk.messaging.jwt_key_id');
+	assert(await err.isVisible(), 'no error beside the key ID; form error: ' + await page.textContent('#form-error'));
+	const text = await err.textContent();
+	assert(/app_/.test(text), 'message: ' + text);
+	assert(await page.getAttribute('#jwt-key-id', 'aria-invalid') === 'true', 'field not marked invalid');
+	assert((await apiConfig()).zendesk.messaging.jwt_key_id === JWT_KEY_ID, 'the invalid value was saved');
+	await page.fill('#jwt-key-id', JWT_KEY_ID);
+	await saveAndWait();
+	assert(!(await err.isVisible()), 'the error stays after fixing the field');
 });
 
 await check('no secret value appears anywhere in the page', async () => {
@@ -246,6 +281,13 @@ await check('"Access account" names the credential Zendesk rejected', async () =
 	const text = await out.textContent();
 	assert(/API token/i.test(text), 'result: ' + text);
 	assert(await secretInput('zendesk.api_token').inputValue() === '', 'the replaced token is still in its field');
+	const token = page.locator('#verify-checks li[data-check="support_token"]');
+	assert(await token.isVisible(), 'no support_token line: ' + await page.textContent('#verify-checks'));
+	assert(await token.getAttribute('class') === 'check-failed' &&
+		(await token.locator('.check-mark').textContent()) === '\u2717', 'support_token not marked failed');
+	const key = page.locator('#verify-checks li[data-check="messaging_key"]');
+	assert(await key.getAttribute('class') === 'check-ok' &&
+		(await key.locator('.check-mark').textContent()) === '\u2713', 'messaging_key not marked ok');
 });
 
 await check('"Access account" shows the live result from Zendesk', async () => {
@@ -260,6 +302,13 @@ await check('"Access account" shows the live result from Zendesk', async () => {
 	assert(/2 agents are online/.test(text), 'result: ' + text);
 	const calls = (await zendeskCalls()).slice(before);
 	assert(calls.some((c) => c.path === '/sc/v2/apps/' + APP_ID), 'Zendesk was not called: ' + JSON.stringify(calls));
+	const lines = await page.$$eval('#verify-checks li', (lis) => lis.map((li) => ({
+		name: li.dataset.check, cls: li.className, mark: li.querySelector('.check-mark').textContent,
+		text: li.textContent })));
+	assert(lines.map((l) => l.name).join() === 'messaging_key,support_token,agent_workspace,webhook_integration',
+		'checks: ' + JSON.stringify(lines));
+	assert(lines.every((l) => l.cls === 'check-ok' && l.mark === '\u2713' && /: \S/.test(l.text)),
+		'a check is not shown as passed with its message: ' + JSON.stringify(lines));
 	await page.locator('#stat-verified time').waitFor();
 });
 
@@ -346,6 +395,15 @@ await check('the status panel shows transfer counts and recent changes', async (
 	assert(lastError.trim().length > 0, 'last Zendesk error is empty');
 });
 
+await check('the status panel says no webhook has arrived yet, and that no transfer was handed over', async () => {
+	await page.locator('#stat-webhook-row').waitFor({ state: 'visible' });
+	const webhook = await page.textContent('#stat-webhook');
+	assert(/^never — agent replies are not reaching deskbridge yet; check the webhook in Admin Center$/.test(webhook),
+		'last webhook: ' + webhook);
+	assert(/Last webhook from Zendesk/.test(await page.textContent('#stat-webhook-row dt')), 'no label');
+	assert(/^never$/.test(await page.textContent('#stat-handoff')), 'last handoff: ' + await page.textContent('#stat-handoff'));
+});
+
 await check('a full-page screenshot of the filled-in form is written', async () => {
 	mkdirSync(OUT, { recursive: true });
 	const file = path.join(OUT, 'setup-filled.png');
@@ -360,6 +418,57 @@ await check('the form fits a 375 px wide screen (no horizontal scroll)', async (
 	assert(w <= 375, 'scrollWidth ' + w);
 	await page.screenshot({ path: path.join(OUT, 'setup-phone.png'), fullPage: true });
 	await page.setViewportSize({ width: 1280, height: 900 });
+});
+
+await check('the status panel shows the last webhook and handoff times, and hides what an older server lacks', async () => {
+	let body = { transfers: { waiting: 0, active: 1, ended: 2 }, undelivered_messages: 0, last_zendesk_error: null,
+		schema_version: 4, last_webhook_at: '2026-11-24T10:00:00Z', last_handoff_at: '2026-11-24T09:58:00Z' };
+	await page.route('**/api/setup/status', (route) => route.fulfill({
+		status: 200, contentType: 'application/json', body: JSON.stringify(body) }));
+	try {
+		await page.click('#status-refresh');
+		await page.locator('#stat-webhook time').waitFor();
+		assert(await page.getAttribute('#stat-webhook time', 'datetime') === '2026-11-24T10:00:00Z', 'webhook time');
+		assert(await page.getAttribute('#stat-handoff time', 'datetime') === '2026-11-24T09:58:00Z', 'handoff time');
+		assert(!(await page.getAttribute('#stat-webhook', 'class') || '').includes('bad-text'), 'a time shown as bad');
+		body = { transfers: { waiting: 0, active: 1, ended: 2 }, undelivered_messages: 0, last_zendesk_error: null,
+			schema_version: 4 };
+		await page.click('#status-refresh');
+		await page.locator('#stat-webhook-row').waitFor({ state: 'hidden' });
+		assert(await page.isHidden('#stat-handoff-row'), 'handoff row shown without the field');
+		assert((await page.textContent('#stat-active')).trim() === '1', 'counts not shown');
+	} finally {
+		await page.unroute('**/api/setup/status');
+	}
+	await page.click('#status-refresh');
+	await page.locator('#stat-webhook-row').waitFor({ state: 'visible' });
+});
+
+await check('"Access account" from an older server (no checks) shows only its result', async () => {
+	let reply = { status: 200, body: { verified: true, agents_online: 1 } };
+	await page.route('**/api/setup/zendesk/verify', (route) => route.fulfill({
+		status: reply.status, contentType: 'application/json', body: JSON.stringify(reply.body) }));
+	try {
+		await page.click('#verify');
+		await page.locator('#verify-result.good').waitFor();
+		assert(/1 agent is online/.test(await page.textContent('#verify-result')), 'result');
+		assert(await page.isHidden('#verify-checks'), 'a check list without checks');
+		reply = { status: 502, body: { error: { code: 'zendesk_rejected_credentials',
+			message: 'Zendesk rejected the messaging API key.' } } };
+		await page.click('#verify');
+		await page.locator('#verify-result.bad').waitFor();
+		assert(/rejected the messaging API key/.test(await page.textContent('#verify-result')), 'error result');
+		assert(await page.isHidden('#verify-checks'), 'a check list without checks');
+		reply = { status: 502, body: { error: { code: 'zendesk_setup_incomplete', message: 'Add the webhook.',
+			checks: [{ name: 'messaging_key', ok: true, message: 'The key works.' },
+				{ name: 'webhook_integration', ok: false, message: 'Add the webhook.' }, 'junk'] } } };
+		await page.click('#verify');
+		await page.locator('#verify-checks li').first().waitFor();
+		const lines = await page.$$eval('#verify-checks li', (lis) => lis.map((li) => li.className));
+		assert(lines.join() === 'check-ok,check-failed', 'checks: ' + lines.join());
+	} finally {
+		await page.unroute('**/api/setup/zendesk/verify');
+	}
 });
 
 await check('app credentials are not shown again after a reload', async () => {

@@ -100,6 +100,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	must(config_set(dbs[2], "security.authenticate_users", "true", &why) == ST_OK, "authenticate_users");
 	must(config_secret_put(dbs[2], "zendesk.shared_secret", "fuzz-shared-secret-0123456789") == ST_OK,
 	     "shared secret");
+	must(config_set(dbs[2], "zendesk.messaging.jwt_key_id", "app_fuzz", &why) == ST_OK, "jwt key id");
 	json_object_put(site_keys);
 	free(site_private);
 	free(site_public);

@@ -55,7 +55,8 @@ class Shape(unittest.TestCase):
         self.assertEqual(c["service_desk"], "zendesk")
         self.assertEqual(c["zendesk"]["messaging"], {"app_id": None, "key_id": None,
                                                      "key_secret_set": False,
-                                                     "webhook_secret_set": False})
+                                                     "webhook_secret_set": False,
+                                                     "jwt_key_id": None})
         for k in ("subdomain", "api_user", "account_verified_at", "api_base", "chat_api_base"):
             self.assertIn(k, c["zendesk"])
         for k in ("account_key_set", "api_token_set", "shared_secret_set"):
@@ -94,6 +95,28 @@ class Patch(unittest.TestCase):
         self.assertEqual(get_config()["transfers"]["department"], "Billing")
         r = patch({"transfers": {"department": None}})
         self.assertIsNone(r.json()["transfers"]["department"])
+
+    def test_messaging_jwt_key_id(self):
+        kid = "app_64f1c2a8e4b0d1001f2c3d4e"
+        r = patch({"zendesk": {"messaging": {"jwt_key_id": kid}}})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["zendesk"]["messaging"]["jwt_key_id"], kid)
+        # Shown as it is, not as a secret: it names the key, the shared secret signs.
+        m = get_config()["zendesk"]["messaging"]
+        self.assertEqual(m["jwt_key_id"], kid)
+        self.assertNotIn("jwt_key_id_set", m)
+        for bad in ("kR9x2Vb3nQ7LwZ0pTfYc4sHd8mEa1u", "app_", "app_64f1 c2", "app_" + "a" * 125, ""):
+            with self.subTest(bad):
+                e = assert_error(self, patch({"zendesk": {"messaging": {"jwt_key_id": bad}}}),
+                                 422, "invalid_field")
+                self.assertEqual(e["field"], "zendesk.messaging.jwt_key_id")
+                self.assertIn("zendesk.messaging.jwt_key_id", e["message"])
+        self.assertEqual(get_config()["zendesk"]["messaging"]["jwt_key_id"], kid)
+        e = assert_error(self, patch({"zendesk": {"messaging": {"jwt_key_id": 42}}}), 400,
+                         "bad_request")
+        self.assertEqual(e["field"], "zendesk.messaging.jwt_key_id")
+        r = patch({"zendesk": {"messaging": {"jwt_key_id": None}}})
+        self.assertIsNone(r.json()["zendesk"]["messaging"]["jwt_key_id"])
 
     def test_secrets_are_write_only(self):
         secret = "zd-secret-value-123456"

@@ -66,7 +66,8 @@ class UnderValgrind(unittest.TestCase):
         session = {"Cookie": "deskbridge_admin=" + cookie_of(r), "X-CSRF-Token": r.json()["csrf_token"]}
         keys = site({"action": "keypair"})
         r = req("PATCH", "/api/setup/config", headers=session, body={
-            "zendesk": {"shared_secret": "zendesk-shared-secret-for-valgrind"},
+            "zendesk": {"shared_secret": "zendesk-shared-secret-for-valgrind",
+                        "messaging": {"jwt_key_id": "app_64f1c2a8e4b0d1001f2c3d4e"}},
             "security": {"authenticate_users": True, "issuer": "https://shop.example",
                          "site_public_keys": [{"kid": "shop", "pem": keys["public"]}]}})
         self.assertEqual(r.status, 200, r.body)

@@ -1,8 +1,10 @@
 /* tests/unit/test_config.c — lib/config: the key table and its validators, and values
  * stored in a real migrated database (defaults, round trips, write-only secrets);
- * with lib/admin (the admin password) and lib/keys (the service key pair). */
+ * with lib/admin (the admin password), lib/keys (the service key pair) and the settings
+ * lib/token needs before it mints anything. */
 #include <check.h>
 #include <dirent.h>
+#include <json-c/json.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -19,6 +21,7 @@
 #include "keys.h"
 #include "ratelimit.h"
 #include "status.h"
+#include "token.h"
 #include "vault.h"
 
 /* Check functions. */
@@ -181,6 +184,36 @@ START_TEST(check_dns_label)
 	ck_invalid("zendesk.subdomain", "https://acme");
 	ck_invalid("zendesk.subdomain", "\xc3\xa1" "cme");
 	ck_invalid("zendesk.subdomain", "acme\n");
+}
+END_TEST
+
+START_TEST(check_messaging_kid)
+{
+	char *s, *kid;
+
+	ck_valid("zendesk.messaging.jwt_key_id", "app_64f1c2a8e4b0d1001f2c3d4e");
+	ck_valid("zendesk.messaging.jwt_key_id", "app_1");
+	s = repeat("a", 124);
+	kid = malloc(4 + 124 + 2);
+	ck_assert_ptr_nonnull(kid);
+	snprintf(kid, 4 + 124 + 1, "app_%s", s);
+	ck_valid("zendesk.messaging.jwt_key_id", kid);
+	snprintf(kid, 4 + 124 + 2, "app_%sa", s);
+	ck_invalid("zendesk.messaging.jwt_key_id", kid);
+	free(kid);
+	free(s);
+	ck_invalid("zendesk.messaging.jwt_key_id", "");
+	ck_invalid("zendesk.messaging.jwt_key_id", "app_");
+	ck_invalid("zendesk.messaging.jwt_key_id", "64f1c2a8e4b0d1001f2c3d4e");
+	/* Its shared secret, pasted into the wrong field. */
+	ck_invalid("zendesk.messaging.jwt_key_id", "kR9-x2_Vb3nQ7LwZ0pTfYc4sHd8mEa1u");
+	ck_invalid("zendesk.messaging.jwt_key_id", "APP_64f1");
+	ck_invalid("zendesk.messaging.jwt_key_id", " app_64f1");
+	ck_invalid("zendesk.messaging.jwt_key_id", "app_64f1 ");
+	ck_invalid("zendesk.messaging.jwt_key_id", "app_64/f1");
+	ck_invalid("zendesk.messaging.jwt_key_id", "app_64\"f1");
+	ck_invalid("zendesk.messaging.jwt_key_id", "app_\xc3\xa9");
+	ck_assert_int_eq(key("zendesk.messaging.jwt_key_id")->type, CONFIG_TEXT);
 }
 END_TEST
 
@@ -637,6 +670,37 @@ START_TEST(invalid_changes_nothing)
 }
 END_TEST
 
+/* token_mint's refusal for want of a setting: why names every missing one. */
+static void mint_refused(const char *want_why)
+{
+	struct json_object *body = json_object_new_object(), *out = NULL;
+	enum apierr err = APIERR_INTERNAL;
+	const char *why = NULL;
+
+	json_object_object_add(body, "token", json_object_new_string("a.b.c"));
+	ck_assert_int_eq(token_mint(db, body, NULL, 1764000000, &out, &err, &why), ST_OK);
+	ck_assert_ptr_null(out);
+	ck_assert_int_eq(err, APIERR_NOT_CONFIGURED);
+	ck_assert_msg(why && strstr(why, want_why), "why: %s", why ? why : "(null)");
+	json_object_put(body);
+}
+
+START_TEST(token_needs_the_signing_key)
+{
+	const char *why = NULL;
+
+	mint_refused("zendesk.shared_secret and zendesk.messaging.jwt_key_id");
+	ck_assert_int_eq(config_set(db, "zendesk.messaging.jwt_key_id", "app_64f1", &why), ST_OK);
+	mint_refused("zendesk.shared_secret (");
+	ck_assert_int_eq(config_set(db, "zendesk.shared_secret", "s3cret", &why), ST_OK);
+	ck_assert_int_eq(config_set(db, "zendesk.messaging.jwt_key_id", NULL, &why), ST_OK);
+	mint_refused("zendesk.messaging.jwt_key_id (");
+	/* With both, the site token is next: visitor authentication is still off. */
+	ck_assert_int_eq(config_set(db, "zendesk.messaging.jwt_key_id", "app_64f1", &why), ST_OK);
+	mint_refused("visitor authentication");
+}
+END_TEST
+
 /* lib/admin. */
 
 START_TEST(admin_password)
@@ -740,6 +804,7 @@ static Suite *config_suite(void)
 	tcase_add_test(check, check_bool);
 	tcase_add_test(check, check_int_range);
 	tcase_add_test(check, check_dns_label);
+	tcase_add_test(check, check_messaging_kid);
 	tcase_add_test(check, check_url);
 	tcase_add_test(check, check_email);
 	tcase_add_test(check, check_max_length);
@@ -755,6 +820,7 @@ static Suite *config_suite(void)
 	tcase_add_test(store, sealed_at_rest);
 	tcase_add_test(store, rate_limit_take);
 	tcase_add_test(store, invalid_changes_nothing);
+	tcase_add_test(store, token_needs_the_signing_key);
 	suite_add_tcase(s, store);
 
 	/* scrypt and RSA key generation are slow under the sanitizers. */

@@ -245,22 +245,42 @@ START_TEST(claim_rules)
 }
 END_TEST
 
+/* The base64url segment of token before its first '.', decoded; caller frees. */
+static char *first_segment_dup(const char *token)
+{
+	unsigned char *raw = NULL;
+	size_t raw_len = 0;
+	char *text;
+
+	ck_assert_int_eq(crypto_b64url_decode_dup(token, (size_t)(strchr(token, '.') - token), &raw, &raw_len),
+			 ST_OK);
+	text = strndup((const char *)raw, raw_len);
+	free(raw);
+	return text;
+}
+
 START_TEST(hs256_sign_round_trip)
 {
 	struct json_object *claims = json_object_new_object(), *v;
-	char *token = NULL, *sig = NULL, *input;
+	char *token = NULL, *sig = NULL, *input, *header;
 	struct jwt *jwt = NULL;
 
 	json_object_object_add(claims, "name", json_object_new_string("Zoë"));
 	json_object_object_add(claims, "exp", json_object_new_int64(1800000300));
-	ck_assert_int_eq(jwt_sign_hs256_dup(claims, "secret", 6, &token), ST_OK);
+	ck_assert_int_eq(jwt_sign_hs256_dup("app_64f1c2", claims, "secret", 6, &token), ST_OK);
+	/* Zendesk messaging picks the signing key by kid: the header is these three, in order. */
+	header = first_segment_dup(token);
+	ck_assert_str_eq(header, "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"app_64f1c2\"}");
 	ck_assert_int_eq(jwt_parse(token, strlen(token), &jwt), ST_OK);
 	ck_assert_str_eq(jwt_alg(jwt), "HS256");
+	ck_assert_str_eq(jwt_kid(jwt), "app_64f1c2");
 	ck_assert(json_object_object_get_ex(jwt_claims(jwt), "name", &v));
 	ck_assert_str_eq(json_object_get_string(v), "Zoë");
+	ck_assert_int_eq(json_object_object_length(jwt_claims(jwt)), 2);
 	input = strndup(token, (size_t)(strrchr(token, '.') - token));
 	ck_assert_int_eq(jwt_hs256_signature_dup(input, "secret", 6, &sig), ST_OK);
 	ck_assert_str_eq(strrchr(token, '.') + 1, sig);
+	free(header);
 	free(input);
 	free(sig);
 	free(token);

@@ -1,4 +1,4 @@
-/* www/setup/setup.js — the admin setup form. Talks to /api/setup/... (see API.md).
+/* www/setup/setup.js — the admin setup form. Talks to /api/setup/... (see docs/API.md).
  *
  * Plain script, no build step. Served under a strict CSP (default-src 'self'): no inline
  * scripts or styles, so everything is wired here. Text from the API is always set with
@@ -420,16 +420,44 @@
 		clearErrors();
 		clearCredentials();
 		setText($('#verify-result'), '');
+		renderChecks(null);
 		return loadConfig().then(loadStatus);
 	}
 
 	/* ---- Access account ---------------------------------------------------------------- */
+
+	var CHECK_NAMES = {
+		messaging_key: 'Messaging API key',
+		support_token: 'API token',
+		agent_workspace: 'Agent workspace in the switchboard',
+		webhook_integration: 'deskbridge\u2019s webhook in the switchboard'
+	};
+
+	/* One line per check Zendesk was asked about; an older deskbridge sends none. */
+	function renderChecks(checks) {
+		var list = $('#verify-checks');
+		list.textContent = '';
+		(Array.isArray(checks) ? checks : []).forEach(function (c) {
+			if (!c || typeof c !== 'object') return;
+			var ok = c.ok === true;
+			var li = el('li', {'class': ok ? 'check-ok' : 'check-failed', 'data-check': String(c.name)});
+			li.appendChild(el('span', {'class': 'check-mark', 'aria-hidden': 'true'}, ok ? '\u2713' : '\u2717'));
+			var text = el('span', {'class': 'check-text'});
+			text.appendChild(el('span', {'class': 'check-name'}, CHECK_NAMES[c.name] || String(c.name)));
+			text.appendChild(el('span', {'class': 'sr-only'}, ok ? ' (passed)' : ' (failed)'));
+			if (c.message) text.appendChild(document.createTextNode(': ' + String(c.message)));
+			li.appendChild(text);
+			list.appendChild(li);
+		});
+		show(list, list.children.length > 0);
+	}
 
 	function verify() {
 		var out = $('#verify-result');
 		var button = $('#verify');
 		out.className = 'verify-result';
 		setText(out, '');
+		renderChecks(null);
 		save().then(function (saved) {
 			if (!saved) {
 				out.classList.add('bad');
@@ -452,6 +480,7 @@
 					out.classList.add('bad');
 					setText(out, r.error.message);
 				}
+				renderChecks(r.ok ? r.data && r.data.checks : r.error.checks);
 				loadStatus();
 			});
 		});
@@ -604,6 +633,20 @@
 
 	function num(v) { return typeof v === 'number' ? String(v) : '–'; }
 
+	/* A time the status reports, or what its absence means; the row stays hidden when the
+	 * server does not report it at all (an older deskbridge). */
+	function renderLastTime(data, name, rowSel, ddSel, never) {
+		var row = $(rowSel);
+		var dd = $(ddSel);
+		var known = Object.prototype.hasOwnProperty.call(data, name);
+		show(row, known);
+		dd.textContent = '';
+		dd.classList.toggle('bad-text', known && !data[name] && never.bad);
+		if (!known) return;
+		if (data[name]) dd.appendChild(timeEl(data[name]));
+		else setText(dd, never.text);
+	}
+
 	function loadStatus() {
 		var errBox = $('#status-error');
 		return Promise.all([api('GET', '/api/setup/status'), api('GET', '/api/setup/audit')]).then(function (rs) {
@@ -629,6 +672,10 @@
 				} else {
 					setText(le, 'None');
 				}
+				renderLastTime(st.data, 'last_webhook_at', '#stat-webhook-row', '#stat-webhook', {bad: true,
+					text: 'never \u2014 agent replies are not reaching deskbridge yet; check the webhook in Admin Center'});
+				renderLastTime(st.data, 'last_handoff_at', '#stat-handoff-row', '#stat-handoff', {bad: false,
+					text: 'never'});
 				setText($('#stat-schema'), st.data.schema_version == null ? '–' : st.data.schema_version);
 			} else if (st.status !== 401) {
 				problems.push('Status: ' + st.error.message);
