@@ -76,6 +76,11 @@
  *       conversation.activeSwitchboardIntegration (as in the official client's
  *       SwitchboardPassControlAllOfPayload and ConversationTruncated models).
  *
+ * Metadata keys of deskbridge's own (deskbridge_transfer_id on the conversation,
+ * deskbridge_mark on each message, deskbridge_reason on releaseControl) are custom
+ * properties, which the spec's metadata schema allows on each of those bodies as "a flat
+ * object containing custom properties" of strings, numbers and booleans, 4 KB at most.
+ *
  * Not confirmed against a live account here (no machine reaches Zendesk): the exact
  * error bodies; that passControl's metadata tags reach the ticket as documented; that
  * the ticket's requester is the Support user created by external_id; and that every
