@@ -5,46 +5,10 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { assert, bail, check, done, launchChromium, waitUntil, watchProblems } from '../tap.mjs';
+import { BASE, FAKE, agent, agentWorkspaceId, configure, conversation, conversationOf, conversations, json,
+	leftNothingOpen, visitorTexts } from '../webchat/deskbridge-env.mjs';
 
-const BASE = process.env.DESKBRIDGE_BASE_URL;
-const FAKE = process.env.FAKE_ZENDESK_URL;
 const OUT = process.env.BROWSER_OUTPUT_DIR;
-const env = (k) => process.env['FAKE_ZENDESK_' + k];
-
-async function json(method, url, body, headers = {}) {
-	const r = await fetch(url, { method, headers: { 'Content-Type': 'application/json', ...headers },
-		body: body === undefined ? undefined : JSON.stringify(body) });
-	const text = await r.text();
-	return { status: r.status, body: text ? JSON.parse(text) : null, headers: r.headers };
-}
-
-/* ---- deskbridge set up against the fake Zendesk, through the admin API ------------------- */
-
-async function configure() {
-	const login = await fetch(BASE + '/api/setup/session', { method: 'POST',
-		headers: { 'Content-Type': 'application/json' },
-		body: JSON.stringify({ password: process.env.DESKBRIDGE_ADMIN_PASSWORD }) });
-	assert(login.status === 200, 'login: ' + login.status);
-	const csrf = (await login.json()).csrf_token;
-	const cookie = login.headers.get('set-cookie').split(';')[0];
-	const r = await json('PATCH', BASE + '/api/setup/config', {
-		transfers_enabled: true,
-		zendesk: { api_base: FAKE, api_user: env('API_USER'), api_token: env('API_TOKEN'),
-			messaging: { app_id: env('APP_ID'), key_id: env('KEY_ID'), key_secret: env('KEY_SECRET'),
-				webhook_secret: env('WEBHOOK_SECRET') } },
-	}, { Cookie: cookie, 'X-CSRF-Token': csrf });
-	assert(r.status === 200, 'PATCH config: ' + r.status + ' ' + JSON.stringify(r.body));
-}
-
-/* ---- the fake Zendesk: what it received, and the agent's side ------------------------------ */
-
-const conversations = async () => (await json('GET', FAKE + '/_fake/conversations')).body.conversations;
-const conversation = async (id) => (await conversations()).find((c) => c.id === id);
-const visitorTexts = (c) => c.messages.filter((m) => m.author.type === 'user').map((m) => m.content.text);
-async function agent(cid, action, extra = {}) {
-	const r = await json('POST', FAKE + '/_fake/agent', { conversation: cid, action, ...extra });
-	assert(r.status === 200 && r.body.status === 200, `agent ${action}: ${JSON.stringify(r.body)}`);
-}
 
 /* ---- the page --------------------------------------------------------------------------- */
 
@@ -88,8 +52,7 @@ await check('asking for an agent hands the conversation, with the bot history, t
 	await say(page, 'Where is my order 42?');
 	await shows(page, 'bot', "I'm only a demo bot and can't help with that. Type 'agent' to talk to a person.");
 	await say(page, 'agent please');
-	const workspace = (await json('GET', FAKE + '/_fake/switchboard')).body.switchboardIntegrations
-		.find((i) => i.integrationType === 'zd:agentWorkspace').id;
+	const workspace = await agentWorkspaceId();
 	const conv = await waitUntil('a conversation passed to the agent workspace',
 		async () => (await conversations()).find((c) => c.control === workspace));
 	cid = conv.id;
@@ -232,6 +195,86 @@ await check('every visitor message reached Zendesk exactly once, in the order se
 		'<script>window.__pwned=2</script><img src=y onerror="window.__pwned=3">', 'Still here after the reload',
 		'Written in the second tab', 'Sent while Zendesk fails'];
 	assert(JSON.stringify(v) === JSON.stringify(sent), JSON.stringify(v));
+});
+
+/* ---- how a chat starts and ends, as Web Chat has it ------------------------------------- */
+
+const storedTransfer = () => page.evaluate(() => JSON.parse(sessionStorage.getItem('deskbridge.transfer') || 'null'));
+const transferMade = () => waitUntil('a transfer in sessionStorage', async () => {
+	const t = await storedTransfer();
+	return t && t.id ? t : null;
+});
+let afterReload;   // the transfers of the reload check, ended by the End chat check
+async function askForAgent() {
+	await say(page, 'agent');
+	await page.locator('#cancel').waitFor({ state: 'visible' });
+	assert(await page.isHidden('#end'), 'End chat shown while connecting');
+	assert((await page.textContent('#peer')) === 'Connecting…', 'header: ' + await page.textContent('#peer'));
+}
+
+await check('a reload while queued leaves no chat open beside the next one: asking again takes the waiting one up', async () => {
+	await askForAgent();
+	const queued = await transferMade();
+	await conversationOf(queued.id);
+	await page.reload();
+	await shows(page, 'status', 'The request for an agent was interrupted. Ask again to continue.');
+	assert(await page.isHidden('#cancel') && await page.isHidden('#end'), 'a chat is shown after the reload');
+	await askForAgent();
+	const again = await transferMade();
+	const old = await json('GET', BASE + '/api/transfers/' + queued.id, undefined, { Authorization: 'Bearer ' + queued.secret });
+	assert(again.id === queued.id || old.body.state === 'ended', `${again.id} beside the open ${queued.id}`);
+	const conv = await conversationOf(again.id);
+	await agent(conv.id, 'accept');
+	await agent(conv.id, 'says', { text: 'Picked up after your reload' });
+	await shows(page, 'agent', 'Picked up after your reload');
+	await page.locator('#end').waitFor({ state: 'visible' });
+	assert(await page.isHidden('#cancel'), 'Cancel shown with an agent');
+	afterReload = { again, queued };
+});
+
+await check('End chat ends the transfer and the agent workspace lets the conversation go', async () => {
+	const { again, queued } = afterReload;
+	await page.click('#end');
+	await shows(page, 'status', 'You ended the chat.');
+	await leftNothingOpen(again);
+	await leftNothingOpen(queued);
+});
+
+await check('a blip while queued is ridden out: "Connecting…" stays, and the agent joining after it is shown', async () => {
+	await askForAgent();
+	const t = await transferMade();
+	const conv = await conversationOf(t.id);
+	let failed = 0;
+	const count = (r) => { if (r.url().includes('/events')) failed++; };
+	page.on('requestfailed', count);
+	await context.setOffline(true);
+	await waitUntil('two failed polls', () => failed >= 2, 15000);
+	await context.setOffline(false);
+	page.off('requestfailed', count);
+	assert(await page.isHidden('#connection'), 'Reconnecting shown while queued');
+	assert(await page.isVisible('#cancel'), 'the request was dropped by the blip');
+	await agent(conv.id, 'accept');
+	await agent(conv.id, 'says', { text: 'Here after your blip' });
+	await shows(page, 'agent', 'Here after your blip');
+	await page.click('#end');
+	await leftNothingOpen(t);
+});
+
+await check('cancelling while the transfer is being made ends it as soon as it exists', async () => {
+	let made = null;
+	await page.route('**/api/transfers', async (route) => {
+		const response = await route.fetch();
+		made = await response.json();
+		await new Promise((r) => setTimeout(r, 1500));
+		await route.fulfill({ response });
+	});
+	await askForAgent();
+	await waitUntil('the transfer requested', () => made);
+	await page.click('#cancel');
+	await shows(page, 'status', 'You cancelled the request for an agent.');
+	await leftNothingOpen(made);
+	await page.unroute('**/api/transfers');
+	assert(await page.evaluate(() => sessionStorage.getItem('deskbridge.transfer')) === null, 'transfer kept in storage');
 });
 
 await check('no CSP violation or script error happened', async () => {

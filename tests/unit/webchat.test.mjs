@@ -53,6 +53,18 @@ function memoryStorage() {
 		removeItem: (k) => m.delete(k) };
 }
 
+/* What deskbridge refuses before any route's own answer (docs/API.md, "Authorization"):
+ * a call on a transfer without its secret as the Bearer is 401, and the stubs below hand
+ * out one transfer, tr_1, whose secret is SECRET. */
+const SECRET = 's3cret';
+function refusedAsDeskbridgeWould(req) {
+	if (!/^\/api\/transfers\/[^/?]+/.test(req.path))
+		return null;
+	if ((req.headers && req.headers.Authorization) !== 'Bearer ' + SECRET)
+		return { status: 401, body: { error: { code: 'unauthenticated', message: 'missing or wrong credentials' } } };
+	return null;
+}
+
 /* deskbridge as a script: route(method, path, body, headers) answers {status, body, headers}
  * or throws (a network failure). Every request is recorded with its time. */
 function scriptedFetch(route) {
@@ -62,7 +74,8 @@ function scriptedFetch(route) {
 		const body = init.body ? JSON.parse(init.body) : undefined;
 		const req = { method: init.method, path: u.pathname + u.search, body, headers: init.headers, at: Date.now() };
 		requests.push(req);
-		const a = await route(req);
+		const a = refusedAsDeskbridgeWould(req) || await route(req);
+		req.status = a.status;
 		const headers = new Map(Object.entries(a.headers || {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
 		return { status: a.status, headers: { get: (k) => headers.get(k.toLowerCase()) ?? null },
 			text: async () => (a.body === undefined ? '' : JSON.stringify(a.body)) };
@@ -78,7 +91,7 @@ function stubDocument() {
 
 const CONNECT = { output: { generic: [{ response_type: 'connect_to_agent', message_to_human_agent: 'Wants a refund',
 	transfer_info: { target: { deskbridge: { department: 'billing' } } } }] } };
-const created = (extra = {}) => ({ status: 201, body: { id: 'tr_1', secret: 's3cret', state: 'waiting', next: 0, poll_after_ms: 20, ...extra } });
+const created = (extra = {}) => ({ status: 201, body: { id: 'tr_1', secret: SECRET, state: 'waiting', next: 0, poll_after_ms: 20, ...extra } });
 const agentAna = { id: 'agent-7', name: 'Ana', avatar_url: 'https://acme.zendesk.com/ana.png' };
 
 function desk(route, options = {}) {
@@ -202,7 +215,7 @@ await check('Retry-After on 429 is waited out before the next poll', async () =>
 	equal(net.requests.at(-1).path, '/api/transfers/tr_1/end', 'end posted');
 });
 
-await check('losing the connection is reported once, with backoff, and recovery once', async () => {
+await check('in a chat with an agent, losing the connection is reported once, with backoff, and recovery once', async () => {
 	let n = 0;
 	const { d, callback, net } = desk(async (r) => {
 		if (r.method === 'POST')
@@ -212,12 +225,13 @@ await check('losing the connection is reported once, with backoff, and recovery 
 			throw new TypeError('Failed to fetch');
 		if (n === 6)
 			return { status: 502, body: undefined };
-		return { status: 200, body: { state: 'active', next: 0, poll_after_ms: 20, events: [] } };
+		return { status: 200, body: { state: 'active', next: 1, poll_after_ms: 20,
+			events: [{ seq: 1, type: 'agent_joined', agent: agentAna }] } };
 	});
 	await d.startChat(CONNECT, {});
 	await until('recovered', () => n >= 8);
 	await d.endChat();
-	equal(callback.calls.map((c) => [c[0], c[1].type, c[1].isDisconnected]),
+	equal(callback.calls.filter((c) => c[0] === 'setErrorStatus').map((c) => [c[0], c[1].type, c[1].isDisconnected]),
 		[['setErrorStatus', ErrorType.DISCONNECTED, true], ['setErrorStatus', ErrorType.DISCONNECTED, false]], 'status calls');
 	const polls = net.requests.filter((r) => r.path.includes('/events'));
 	const gaps = polls.slice(2, 7).map((r, i) => r.at - polls[i + 1].at);
@@ -357,6 +371,62 @@ await check('areAnyAgentsOnline maps availability to true, false or unknown', as
 	equal(got, [true, false, false, null, null], 'answers');
 });
 
+await check('endChat posts /end with the transfer\'s secret, which deskbridge refuses without', async () => {
+	const { d, net, storage } = desk(async (r) => {
+		if (r.path === '/api/transfers')
+			return created();
+		if (r.path.endsWith('/end'))
+			return { status: 200, body: { state: 'ended' } };
+		return { status: 304 };
+	});
+	await d.startChat(CONNECT, {});
+	await d.endChat({});
+	const end = net.requests.filter((r) => r.path === '/api/transfers/tr_1/end');
+	equal(end.map((r) => [r.headers.Authorization, r.status]), [['Bearer ' + SECRET, 200]], 'end requests');
+	equal([...storage.map.keys()], [], 'storage after the end');
+});
+
+await check('while queued, failed polls are not reported; an outage past queuedGiveUpMs is CONNECTING, and ends the transfer once reachable', async () => {
+	let online = true;
+	const { d, callback, net } = desk(async (r) => {
+		if (r.path === '/api/transfers')
+			return created();
+		if (!online)
+			throw new TypeError('Failed to fetch');
+		if (r.path.endsWith('/end'))
+			return { status: 200, body: { state: 'ended' } };
+		return { status: 200, body: { state: 'waiting', next: 0, poll_after_ms: 20, events: [] } };
+	}, { queuedGiveUpMs: 300 });
+	await d.startChat(CONNECT, {});
+	await until('a poll', () => net.requests.some((r) => r.path.includes('/events')));
+	online = false;
+	await until('given up', () => callback.calls.length > 0, 3000);
+	equal(callback.calls.map((c) => [c[0], c[1].type, typeof c[1].messageToUser]), [['setErrorStatus', ErrorType.CONNECTING, 'string']], 'calls');
+	const failedPolls = net.requests.filter((r) => r.path.includes('/events') && r.status === undefined).length;
+	if (failedPolls < 2)
+		throw new Error('gave up after ' + failedPolls + ' failed polls');
+	online = true;
+	await until('ended on deskbridge', () => net.requests.some((r) => r.path.endsWith('/end') && r.status === 200), 3000);
+	const polls = net.requests.filter((r) => r.path.includes('/events')).length;
+	await sleep(100);
+	equal(net.requests.filter((r) => r.path.includes('/events')).length, polls, 'polls after giving up');
+});
+
+await check('Carbon AI Chat, told apart by its factory parameters, gets its own queue fields and user_type', async () => {
+	const callback = stubCallback();
+	const net = scriptedFetch(async (r) => (r.path === '/api/transfers' ? created() : r.path.includes('/events')
+		? { status: 200, body: { state: 'active', next: 2, poll_after_ms: 1000, events: [
+			{ seq: 1, type: 'queued', position: 3, estimated_wait_s: 150 },
+			{ seq: 2, type: 'agent_joined', agent: agentAna }] } } : { status: 200, body: { state: 'ended' } }));
+	const d = await createServiceDeskFactory({ baseUrl: 'https://support.example', fetch: net.fetch, storage: memoryStorage(),
+		document: null, window: null })({ callback, instance: null, persistedState: undefined });
+	await d.startChat(CONNECT, {});
+	await until('joined', () => callback.calls.some((c) => c[0] === 'agentJoined'));
+	await d.endChat({});
+	equal(callback.calls, [['updateAgentAvailability', { positionInQueue: 3, estimatedWaitTime: 3 }],
+		['agentJoined', { id: 'agent-7', nickname: 'Ana', profile_picture_url: 'https://acme.zendesk.com/ana.png', user_type: 'human' }]], 'calls');
+});
+
 await check('the classic-script build is the module, regenerated', async () => {
 	const regenerated = execFileSync('sh', [path.join(SRCDIR, 'tools', 'webchat-classic.sh'), LIBRARY], { encoding: 'utf8' });
 	const committed = readFileSync(path.join(SRCDIR, 'www', 'webchat', 'deskbridge-webchat.classic.js'), 'utf8');
@@ -364,7 +434,8 @@ await check('the classic-script build is the module, regenerated', async () => {
 		throw new Error('www/webchat/deskbridge-webchat.classic.js is stale: run tools/webchat-classic.sh (see its header)');
 	const g = {};
 	new Function('window', committed)(g);
-	equal(Object.keys(g.DeskbridgeWebChat).sort(), ['DeskbridgeError', 'DeskbridgeServiceDesk', 'ErrorType', 'createServiceDeskFactory'], 'exports');
+	equal(Object.keys(g.DeskbridgeWebChat).sort(), ['Defaults', 'DeskbridgeError', 'DeskbridgeServiceDesk', 'ErrorType',
+		'createCarbonServiceDeskFactory', 'createServiceDeskFactory'], 'exports');
 });
 
 done();

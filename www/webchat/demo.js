@@ -1,8 +1,14 @@
 /* www/webchat/demo.js — a stand-in for IBM's Web Chat: a chat window with a scripted bot
  * that hands the visitor to a Zendesk agent through deskbridge-webchat.js, calling it
  * exactly as Web Chat does (serviceDeskFactory({callback}), startChat, sendMessageToAgent,
- * reconnect after a reload...) and implementing Web Chat's callback object. Like Web
- * Chat, it keeps its own transcript in sessionStorage. Every text is set as text. */
+ * reconnect after a reload...) and implementing Web Chat's callback object with Web
+ * Chat's rules (the mock host of tests/webchat/mock-host.mjs names their sources):
+ *   - callbacks count only while a chat runs (connecting or with an agent);
+ *   - while connecting, a DISCONNECTED is a CONNECTING error, which ends the chat;
+ *   - after a reload, reconnect() is called only if an agent had joined: a chat still
+ *     connecting is over, and asking for an agent again starts it anew;
+ *   - the visitor can cancel while connecting, and end the chat once an agent joined.
+ * Like Web Chat, it keeps its own transcript in sessionStorage. Every text is set as text. */
 import { createServiceDeskFactory, ErrorType } from './deskbridge-webchat.js';
 
 const STORE = 'deskbridge.demo';
@@ -63,6 +69,7 @@ function render() {
 	list.scrollTop = list.scrollHeight;
 	$('peer').textContent = state.peer;
 	$('end').hidden = state.mode !== 'agent';
+	$('cancel').hidden = state.mode !== 'connecting';
 }
 
 function add(kind, who, text, extra) {
@@ -84,6 +91,7 @@ function update(id, changes) {
 
 const status = (text) => add('status', '', text);
 const bot = (text) => add('bot', 'Bot', text);
+const chatRunning = () => state.mode === 'connecting' || state.mode === 'agent';
 
 function backToBot() {
 	state.mode = 'bot';
@@ -96,7 +104,15 @@ function backToBot() {
 
 /* ---- Web Chat's callback object, as the service desk sees it -------------------------- */
 
-const callback = {
+/* Outside a running chat, Web Chat drops what the service desk says. */
+function whileChatting(handlers) {
+	const guarded = {};
+	for (const [name, fn] of Object.entries(handlers))
+		guarded[name] = (...args) => (chatRunning() ? fn(...args) : undefined);
+	return guarded;
+}
+
+const callback = whileChatting({
 	updateAgentAvailability(a) {
 		if (a.estimated_wait_time != null)
 			status('Current wait time is about ' + a.estimated_wait_time + ' minute(s).');
@@ -106,7 +122,9 @@ const callback = {
 			status('Waiting for an agent…');
 	},
 	agentJoined(profile) {
+		state.mode = 'agent';
 		state.peer = profile.nickname;
+		$('connection').hidden = true;
 		status(profile.nickname + ' joined the chat.');
 	},
 	agentLeftChat() {
@@ -139,6 +157,8 @@ const callback = {
 		status(profile ? 'Transferring you to ' + profile.nickname + '…' : 'Transferring you to another agent…');
 	},
 	setErrorStatus(info) {
+		if (info.type === ErrorType.DISCONNECTED && info.isDisconnected && state.mode === 'connecting')
+			info = { type: ErrorType.CONNECTING };
 		if (info.type === ErrorType.DISCONNECTED) {
 			$('connection').textContent = 'Reconnecting…';
 			$('connection').hidden = !info.isDisconnected;
@@ -147,12 +167,11 @@ const callback = {
 		} else if (info.type === ErrorType.USER_MESSAGE) {
 			update(info.messageID, { failed: true, state: 'Not delivered' });
 		} else if (info.type === ErrorType.CONNECTING) {
-			if (info.messageToUser)
-				bot(info.messageToUser);
+			bot(info.messageToUser || 'Sorry, we could not connect you to an agent.');
 			backToBot();
 		}
 	},
-};
+});
 
 function siteToken() {
 	return $('site-token').value.trim() || null;
@@ -177,18 +196,20 @@ async function toAgent() {
 		return;
 	}
 	desk.visitor = siteToken() ? null : { name: $('visitor-name').value, email: $('visitor-email').value };
-	state.mode = 'agent';
+	state.mode = 'connecting';
+	state.peer = 'Connecting…';
 	status('Connecting you to an agent…');
 	try {
 		await desk.startChat({ output: { generic: [{ response_type: 'connect_to_agent',
 			message_to_human_agent: 'The visitor asked for a person on the deskbridge demo page.' }] } }, {});
 	} catch (e) {
-		/* setErrorStatus(CONNECTING) has told the visitor */
+		/* Web Chat's own CONNECTING after a rejected start; the library's came first with its reason */
+		callback.setErrorStatus({ type: ErrorType.CONNECTING });
 	}
 }
 
 function fromVisitor(text) {
-	if (state.mode === 'agent') {
+	if (chatRunning()) {
 		const m = add('user', 'You', text, { state: 'Sending…' });
 		desk.userTyping(false);
 		desk.sendMessageToAgent({ input: { text } }, m.id)
@@ -206,7 +227,7 @@ function fromVisitor(text) {
 
 let typingTimer = null;
 $('input').addEventListener('input', () => {
-	if (state.mode !== 'agent')
+	if (!chatRunning())
 		return;
 	desk.userTyping(true);
 	clearTimeout(typingTimer);
@@ -221,11 +242,13 @@ $('composer').addEventListener('submit', (e) => {
 	clearTimeout(typingTimer);
 	fromVisitor(text);
 });
-$('end').addEventListener('click', async () => {
-	await desk.endChat();
-	status('You ended the chat.');
+async function endByVisitor(said) {
 	backToBot();
-});
+	status(said);
+	await desk.endChat({ preEndChatPayload: null, endedByHumanAgent: false });
+}
+$('end').addEventListener('click', () => endByVisitor('You ended the chat.'));
+$('cancel').addEventListener('click', () => endByVisitor('You cancelled the request for an agent.'));
 document.addEventListener('visibilitychange', () => {
 	if (!document.hidden && state.mode === 'agent')
 		desk.userReadMessages();
@@ -234,7 +257,11 @@ document.addEventListener('visibilitychange', () => {
 render();
 if (!state.messages.length)
 	add('bot', 'Bot', "Hi! I'm the demo bot. Type 'agent' to talk to a person.", { phase: 'bot' });
-if (state.mode === 'agent') {
+if (state.mode === 'connecting') {
+	/* Web Chat keeps no chat that was still connecting across a reload. */
+	status('The request for an agent was interrupted. Ask again to continue.');
+	backToBot();
+} else if (state.mode === 'agent') {
 	desk.reconnect().then((resumed) => {
 		if (!resumed) {
 			status('The chat with the agent has ended.');

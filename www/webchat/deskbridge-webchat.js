@@ -1,5 +1,6 @@
-/* deskbridge-webchat.js — the service desk that IBM watsonx Assistant Web Chat calls to hand
- * a visitor to a human agent in Zendesk through deskbridge.
+/* deskbridge-webchat.js — the service desk that IBM watsonx Assistant Web Chat, or its open
+ * successor Carbon AI Chat (@carbon/ai-chat), calls to hand a visitor to a human agent in
+ * Zendesk through deskbridge.
  *
  *   import { createServiceDeskFactory } from 'https://support.example/webchat/deskbridge-webchat.js';
  *   window.watsonAssistantChatOptions = { ...,
@@ -10,20 +11,64 @@
  * The classic-script build (deskbridge-webchat.classic.js, generated from this file by
  * tools/webchat-classic.sh) exposes the same names as window.DeskbridgeWebChat.
  *
+ * Lifecycle rules (the README's Web Chat section explains them):
+ *   - the host's callbacks are called only while the host has a chat running; whatever the
+ *     host does with them, a rejected or throwing callback never escapes;
+ *   - while no agent has joined, a lost connection is ridden out silently: the host ends
+ *     a connecting chat on any DISCONNECTED, so only giving up is reported (CONNECTING);
+ *   - every transfer this tab started is ended on deskbridge once the visitor is done
+ *     with it (End chat, a cancel while connecting, giving up, a stale one found at the
+ *     next start); an end that cannot be sent yet is kept and retried until it is;
+ *   - a message settles (sent, or failed) before the host's own 20 s verdict.
+ *
  * Everything the visitor needs to resume after a reload (the transfer id, its secret, how
- * far the events were read, messages not yet accepted) is kept in sessionStorage: it dies
- * with the tab, unlike localStorage, so a secret never outlives the visit. No text is ever
- * turned into HTML here; Web Chat renders what it is given as a message. */
+ * far the events were read, messages not yet accepted, ends not yet sent) is kept in
+ * sessionStorage: it dies with the tab, unlike localStorage, so a secret never outlives
+ * the visit. No text is ever turned into HTML here.
+ *
+ * Types: the JSDoc below names the hosts' published types; tests/webchat/tsconfig.json
+ * checks this file against them under tsc --strict. */
 
-const ErrorType = Object.freeze({ CONNECTING: 1, DISCONNECTED: 2, USER_MESSAGE: 3 });
+/** @typedef {import('ibm-web-chat').ServiceDeskCallback} WebChatCallback */
+/** @typedef {import('@carbon/ai-chat').ServiceDeskCallback} CarbonCallback */
+/** @typedef {{ id: string, secret: string, next: number, pollMs: number, etag: string | null,
+ *   agent: { id: string, nickname: string, profile_picture_url?: string } | null,
+ *   lastAgentSeq: number, readSeq: number, sent: Record<string, number>,
+ *   pending: { cmid: string, text: string }[], outageSince?: number | null }} Transfer */
+/** @typedef {{ id?: string | null, name?: string | null, avatar_url?: string | null }} EventAgent */
+/** @typedef {{ type: 1, messageToUser?: string, logInfo?: unknown } | { type: 2, isDisconnected: boolean, logInfo?: unknown }
+ *   | { type: 3, messageID: string, logInfo?: unknown }} ErrorInfo */
+
+const ErrorType = Object.freeze(/** @type {const} */ ({ CONNECTING: 1, DISCONNECTED: 2, USER_MESSAGE: 3 }));
+
+/* The defaults below are measured against what the hosts do on their own: Carbon AI Chat
+ * 1.9.1 (dist/es/chat.ChatAppEntry.js) marks a message failed 20 s after
+ * sendMessageToAgent if it has not settled, and waits 5 s for endChat (the mock host of
+ * tests/webchat/ keeps both, and the tests hold these defaults under them). */
+const Defaults = Object.freeze({
+	/* Well inside the host's 20 s: no request outlives it, so no late success can follow
+	 * a failure the host already shows. */
+	sendTimeoutMs: 15000,
+	/* endChat resolves by then; the end itself goes on being retried after. */
+	endChatWaitMs: 4000,
+	/* How long deskbridge may stay unreachable while the visitor waits for an agent. */
+	queuedGiveUpMs: 60000,
+	minBackoffMs: 1000,
+	maxBackoffMs: 30000,
+	hiddenPollMs: 10000,
+	stopWhenHiddenMs: 10 * 60 * 1000,
+	requestTimeoutMs: 30000,
+});
 
 const STORAGE_KEY = 'deskbridge.transfer';
+const ENDING_KEY = 'deskbridge.ending';
 const HISTORY_MAX = 500;
 const TEXT_MAX = 4096;
 const SENT_REMEMBERED = 1000;
 const TYPING_REPEAT_MS = 5000;
 
 class DeskbridgeError extends Error {
+	/** @param {string} code @param {string} message @param {number} [status] */
 	constructor(code, message, status) {
 		super(message);
 		this.name = 'DeskbridgeError';
@@ -49,35 +94,96 @@ function sessionStorageOrNull() {
 	}
 }
 
+/** @param {{ headers: { get(name: string): string | null } }} response @param {number} fallbackMs */
 function retryAfterMs(response, fallbackMs) {
 	const s = Number(response.headers.get('Retry-After'));
 	return Number.isFinite(s) && s >= 0 ? s * 1000 : fallbackMs;
 }
 
+/** @param {number} ms */
 function sleep(ms) {
 	return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/* The connect_to_agent item of the assistant's response that asked for an agent. */
+/** The connect_to_agent item of the assistant's response that asked for an agent.
+ * @param {any} connectMessage */
 function connectItem(connectMessage) {
 	const generic = (connectMessage && connectMessage.output && connectMessage.output.generic) || [];
-	return generic.find((g) => g && g.response_type === 'connect_to_agent') || {};
+	return generic.find((/** @type {any} */ g) => g && g.response_type === 'connect_to_agent') || {};
 }
 
-function agentProfile(agent) {
+/* What differs between the two hosts' callbacks: the names of the queue fields, and the
+ * user_type Carbon requires on a profile. */
+const WEB_CHAT_SHAPES = {
+	/** @param {{ position?: number | null, estimated_wait_s?: number | null }} ev
+	 *  @returns {import('ibm-web-chat').AgentAvailability} */
+	availability(ev) {
+		const a = /** @type {import('ibm-web-chat').AgentAvailability} */ ({});
+		if (ev.position != null)
+			a.position_in_queue = ev.position;
+		if (ev.estimated_wait_s != null)
+			a.estimated_wait_time = waitMinutes(ev.estimated_wait_s);
+		return a;
+	},
+	/** @param {EventAgent | null | undefined} agent @returns {import('ibm-web-chat').AgentProfile} */
+	profile(agent) {
+		return baseProfile(agent);
+	},
+};
+
+const CARBON_SHAPES = {
+	/** @param {{ position?: number | null, estimated_wait_s?: number | null }} ev
+	 *  @returns {import('@carbon/ai-chat').AgentAvailability} */
+	availability(ev) {
+		const a = /** @type {import('@carbon/ai-chat').AgentAvailability} */ ({});
+		if (ev.position != null)
+			a.positionInQueue = ev.position;
+		if (ev.estimated_wait_s != null)
+			a.estimatedWaitTime = waitMinutes(ev.estimated_wait_s);
+		return a;
+	},
+	/** @param {EventAgent | null | undefined} agent @returns {import('@carbon/ai-chat').ResponseUserProfile} */
+	profile(agent) {
+		return Object.assign(baseProfile(agent), { user_type: /** @type {import('@carbon/ai-chat').UserType} */ ('human') });
+	},
+};
+
+/** @param {number} seconds */
+function waitMinutes(seconds) {
+	return Math.max(1, Math.ceil(seconds / 60));
+}
+
+/** @param {EventAgent | null | undefined} agent @returns {{ id: string, nickname: string, profile_picture_url?: string }} */
+function baseProfile(agent) {
+	/** @type {{ id: string, nickname: string, profile_picture_url?: string }} */
 	const profile = { id: (agent && agent.id) || 'agent', nickname: (agent && agent.name) || 'Agent' };
 	if (agent && agent.avatar_url)
 		profile.profile_picture_url = agent.avatar_url;
 	return profile;
 }
 
+/** Carbon's factory parameters carry persistedState and its callback can store state
+ * (dist/types of @carbon/ai-chat: ServiceDeskFactoryParameters, ServiceDeskCallback);
+ * Web Chat's have neither.
+ * @param {any} parameters */
+function detectHost(parameters) {
+	const cb = parameters && parameters.callback;
+	return ('persistedState' in parameters) || (cb && typeof cb.updatePersistedState === 'function') ? 'carbon' : 'webchat';
+}
+
 class DeskbridgeServiceDesk {
-	/* parameters: what Web Chat passes to serviceDeskFactory ({callback, instance}).
-	 * options: see createServiceDeskFactory. */
+	/** parameters: what the host passes to serviceDeskFactory ({callback, instance, ...}).
+	 * options: see createServiceDeskFactory.
+	 * @param {any} parameters @param {any} options */
 	constructor(parameters, options) {
 		if (!options || typeof options.baseUrl !== 'string' || !options.baseUrl)
 			throw new TypeError('deskbridge: options.baseUrl is required');
+		if (options.host !== undefined && options.host !== 'webchat' && options.host !== 'carbon')
+			throw new TypeError("deskbridge: options.host is 'webchat' or 'carbon'");
+		/** @type {any} */
 		this.callback = parameters.callback;
+		this.host = options.host || detectHost(parameters);
+		this.shapes = this.host === 'carbon' ? CARBON_SHAPES : WEB_CHAT_SHAPES;
 		this.base = options.baseUrl.replace(/\/+$/, '');
 		this.getToken = options.getToken || null;
 		this.visitor = options.visitor || null;
@@ -89,37 +195,49 @@ class DeskbridgeServiceDesk {
 		this.fetch = options.fetch || globalThis.fetch.bind(globalThis);
 		this.doc = options.document !== undefined ? options.document : globalThis.document;
 		this.win = options.window !== undefined ? options.window : globalThis.window;
-		this.minBackoffMs = options.minBackoffMs || 1000;
-		this.maxBackoffMs = options.maxBackoffMs || 30000;
-		this.hiddenPollMs = options.hiddenPollMs || 10000;
-		this.stopWhenHiddenMs = options.stopWhenHiddenMs || 10 * 60 * 1000;
-		this.sendRetryMs = options.sendRetryMs || 2 * 60 * 1000;
+		/** @type {Record<keyof typeof Defaults, number>} */
+		this.timing = Object.assign({}, Defaults);
+		for (const k of /** @type {(keyof typeof Defaults)[]} */ (Object.keys(Defaults)))
+			if (typeof options[k] === 'number' && options[k] > 0)
+				this.timing[k] = options[k];
+		/** @type {Transfer | null} */
 		this.t = null;
-		this.timer = null;
+		/** @type {{ cancelled: boolean, done: Promise<void> } | null} */
+		this.starting = null;
+		/** @type {ReturnType<typeof setTimeout> | undefined} */
+		this.timer = undefined;
 		this.polling = false;
 		this.pollAgain = false;
 		this.failures = 0;
 		this.disconnected = false;
+		/** @type {number | null} */
 		this.hiddenSince = null;
 		this.typing = { on: false, at: 0 };
+		/** @type {{ from: string, text: string, time: string }[]} */
 		this.botHistory = [];
+		/** @type {Map<string, Promise<void>>} */
+		this.endings = new Map();
 		this.listen(parameters.instance);
+		for (const e of this.loadEndings())
+			this.endOnServer(e);
 	}
 
 	getName() {
 		return 'deskbridge (Zendesk)';
 	}
 
+	/** @param {{ locale?: string }} state */
 	updateState(state) {
 		if (state && state.locale)
 			this.locale = state.locale;
 	}
 
-	/* Web Chat's events give the conversation with the bot, which the agent gets as history. */
+	/** The host's events give the conversation with the bot, which the agent gets as history.
+	 * @param {any} instance */
 	listen(instance) {
 		if (instance && typeof instance.on === 'function') {
-			instance.on({ type: 'send', handler: (e) => this.noteBot('user', e && e.data && e.data.input && e.data.input.text) });
-			instance.on({ type: 'receive', handler: (e) => {
+			instance.on({ type: 'send', handler: (/** @type {any} */ e) => this.noteBot('user', e && e.data && e.data.input && e.data.input.text) });
+			instance.on({ type: 'receive', handler: (/** @type {any} */ e) => {
 				const generic = (e && e.data && e.data.output && e.data.output.generic) || [];
 				for (const g of generic)
 					if (g && g.response_type === 'text')
@@ -132,6 +250,7 @@ class DeskbridgeServiceDesk {
 			this.doc.addEventListener('visibilitychange', () => this.visibilityChanged());
 	}
 
+	/** @param {string} from @param {unknown} text */
 	noteBot(from, text) {
 		if (this.t || typeof text !== 'string' || !text)
 			return;
@@ -140,8 +259,9 @@ class DeskbridgeServiceDesk {
 			this.botHistory.shift();
 	}
 
-	/* ---- what Web Chat calls -------------------------------------------------------- */
+	/* ---- what the host calls ------------------------------------------------------- */
 
+	/** @returns {Promise<boolean | null>} */
 	async areAnyAgentsOnline() {
 		try {
 			const r = await this.request('GET', '/api/availability');
@@ -154,14 +274,36 @@ class DeskbridgeServiceDesk {
 		}
 	}
 
+	/** @param {any} connectMessage @returns {Promise<void>} */
 	async startChat(connectMessage) {
 		this.stopPolling();
+		/** @type {() => void} */
+		let settled = () => {};
+		const starting = { cancelled: false, done: new Promise((resolve) => { settled = () => resolve(undefined); }) };
+		this.starting = starting;
+		try {
+			await this.start(connectMessage, starting);
+		} finally {
+			if (this.starting === starting)
+				this.starting = null;
+			settled();
+		}
+	}
+
+	/** @param {any} connectMessage @param {{ cancelled: boolean }} starting */
+	async start(connectMessage, starting) {
+		const stored = this.load();
+		/* A transfer this tab had before a reload, which the host did not resume (it
+		 * resumes only a chat an agent had joined): take it up again if it still waits. */
+		if (stored && stored.id && await this.resume(stored, starting))
+			return;
 		const item = connectItem(connectMessage);
 		const target = item.transfer_info && item.transfer_info.target && item.transfer_info.target.deskbridge;
 		const pending = this.load();
 		/* One id per attempt, kept across a reload: deskbridge answers a repeat with the same transfer. */
 		const clientRequestId = pending && pending.requesting ? pending.requesting : randomId();
 		this.save({ requesting: clientRequestId });
+		/** @type {Record<string, unknown>} */
 		const body = {
 			message_to_human_agent: item.message_to_human_agent || null,
 			history: this.history(),
@@ -179,35 +321,70 @@ class DeskbridgeServiceDesk {
 				if (token)
 					body.token = String(token).trim();
 			}
+			if (starting.cancelled) {
+				this.clear();
+				return;
+			}
 			r = await this.requestWithRetry('POST', '/api/transfers', body, null, 3);
 		} catch (e) {
 			this.clear();
-			this.invoke('setErrorStatus', { type: ErrorType.CONNECTING, logInfo: e });
+			this.errorStatus({ type: ErrorType.CONNECTING, logInfo: e });
 			throw e;
 		}
 		if (r.status !== 201) {
 			this.clear();
 			const err = (r.body && r.body.error) || { code: 'http_' + r.status, message: 'deskbridge answered ' + r.status };
-			this.invoke('setErrorStatus', { type: ErrorType.CONNECTING, messageToUser: err.message, logInfo: err });
+			this.errorStatus({ type: ErrorType.CONNECTING, messageToUser: err.message, logInfo: err });
 			throw new DeskbridgeError(err.code, err.message, r.status);
 		}
-		this.t = { id: r.body.id, secret: r.body.secret, next: r.body.next || 0, pollMs: r.body.poll_after_ms || 1000,
+		/** @type {Transfer} */
+		const t = { id: r.body.id, secret: r.body.secret, next: r.body.next || 0, pollMs: r.body.poll_after_ms || 1000,
 			etag: null, agent: null, lastAgentSeq: 0, readSeq: 0, sent: {}, pending: [] };
-		this.endedByUs = false;
+		if (starting.cancelled) {
+			this.clear();
+			this.endOnServer(t);
+			return;
+		}
+		this.t = t;
 		this.persist();
 		this.schedulePoll(0);
 	}
 
-	/* Called by Web Chat after a page reload when the visitor was talking to an agent. */
+	/** Resolves true when the stored transfer is this chat again; otherwise it is ended
+	 * (or gone) and a new one is to be made.
+	 * @param {Transfer} stored @param {{ cancelled: boolean }} starting */
+	async resume(stored, starting) {
+		let r = null;
+		try {
+			r = await this.request('GET', this.pathOf(stored, ''), undefined, stored);
+		} catch (e) {
+			r = null;
+		}
+		if (r && r.ok && r.body.state === 'waiting' && !starting.cancelled) {
+			/* Replayed from the start: the host has seen none of it in this chat. */
+			this.t = Object.assign(stored, { next: 0, etag: null, agent: null, outageSince: null });
+			this.apply(r.body);
+			if (this.t === stored) {
+				this.persist();
+				this.schedulePoll(stored.pollMs);
+			}
+			return true;
+		}
+		this.clear();
+		if (!(r && (r.status === 401 || r.status === 404 || (r.ok && r.body.state === 'ended'))))
+			this.endOnServer(stored);
+		return false;
+	}
+
+	/* Called by the host after a page reload when the visitor was talking to an agent. */
 	async reconnect() {
 		const stored = this.load();
 		if (!stored || !stored.id)
 			return false;
 		this.t = stored;
-		this.endedByUs = false;
 		let r;
 		try {
-			r = await this.request('GET', '/api/transfers/' + encodeURIComponent(stored.id), undefined, true);
+			r = await this.request('GET', this.pathOf(stored, ''), undefined, stored);
 		} catch (e) {
 			this.schedulePoll(0);   /* offline for now: polling reports it and recovers */
 			return true;
@@ -219,69 +396,115 @@ class DeskbridgeServiceDesk {
 		}
 		if (r.ok)
 			this.apply(r.body);
-		for (const p of this.t.pending.slice())
-			this.deliver(p.cmid, p.text).catch(() => {});
-		this.schedulePoll(this.t.pollMs);
+		for (const p of stored.pending.slice())
+			this.deliver(stored, p.cmid, p.text, Date.now() + this.timing.sendTimeoutMs).catch(() => {});
+		this.schedulePoll(stored.pollMs);
 		return true;
 	}
 
+	/** @param {any} message @param {string} messageID @returns {Promise<void>} */
 	async sendMessageToAgent(message, messageID) {
+		const deadline = Date.now() + this.timing.sendTimeoutMs;
 		const text = message && message.input && typeof message.input.text === 'string' ? message.input.text : '';
-		if (!this.t)
+		/* The host lets the visitor type while the transfer is being made: hold the message until it exists. */
+		if (!this.t && this.starting)
+			await Promise.race([this.starting.done, sleep(Math.max(0, deadline - Date.now()))]);
+		const t = this.t;
+		if (!t) {
+			if (messageID)
+				this.errorStatus({ type: ErrorType.USER_MESSAGE, messageID, logInfo: 'no chat with an agent' });
 			throw new DeskbridgeError('no_chat', 'There is no chat with an agent.');
+		}
 		if (!text.trim())
 			return;
 		const cmid = messageID || randomId();
-		if (!this.t.pending.some((p) => p.cmid === cmid))
-			this.t.pending.push({ cmid, text });
+		if (!t.pending.some((p) => p.cmid === cmid))
+			t.pending.push({ cmid, text });
 		this.persist();
-		await this.deliver(cmid, text);
+		await this.deliver(t, cmid, text, deadline);
 	}
 
+	/** @param {boolean} isTyping @returns {Promise<void>} */
 	async userTyping(isTyping) {
-		if (!this.t)
+		const t = this.t;
+		if (!t)
 			return;
 		const now = Date.now();
 		if (isTyping === this.typing.on && (!isTyping || now - this.typing.at < TYPING_REPEAT_MS))
 			return;
 		this.typing = { on: !!isTyping, at: now };
-		await this.request('POST', this.path('/typing'), { typing: !!isTyping }, true).catch(() => {});
+		await this.request('POST', this.pathOf(t, '/typing'), { typing: !!isTyping }, t).catch(() => {});
 	}
 
+	/** @returns {Promise<void>} */
 	async userReadMessages() {
-		if (!this.t || this.t.lastAgentSeq <= this.t.readSeq)
+		const t = this.t;
+		if (!t || t.lastAgentSeq <= t.readSeq)
 			return;
-		const seq = this.t.lastAgentSeq;
-		const r = await this.request('POST', this.path('/read'), { seq }, true).catch(() => null);
-		if (r && r.ok && this.t) {
-			this.t.readSeq = Math.max(this.t.readSeq, seq);
-			this.persist();
+		const seq = t.lastAgentSeq;
+		const r = await this.request('POST', this.pathOf(t, '/read'), { seq }, t).catch(() => null);
+		if (r && r.ok) {
+			t.readSeq = Math.max(t.readSeq, seq);
+			if (this.t === t)
+				this.persist();
 		}
 	}
 
+	/* The visitor (or the host) ends the chat: also while it is still being made, when
+	 * the transfer is ended as soon as it exists. Resolves within the host's patience;
+	 * the end is retried after that until deskbridge has it. */
+	/** @returns {Promise<void>} */
 	async endChat() {
-		if (!this.t)
+		if (this.starting)
+			this.starting.cancelled = true;
+		const t = this.t;
+		if (!t)
 			return;
-		const path = this.path('/end');
-		this.endedByUs = true;
-		this.stopPolling();
-		this.t = null;
-		this.clear();
-		await this.requestWithRetry('POST', path, undefined, true, 2).catch(() => {});
+		this.finish();
+		await Promise.race([this.endOnServer(t), sleep(this.timing.endChatWaitMs)]);
+	}
+
+	/* ---- ending on deskbridge ------------------------------------------------------- */
+
+	/** Posts /end for t until deskbridge answers it (or says the transfer is gone). Kept in
+	 * sessionStorage meanwhile, so a reload carries on with it.
+	 * @param {{ id: string, secret: string }} t @returns {Promise<void>} */
+	endOnServer(t) {
+		const running = this.endings.get(t.id);
+		if (running)
+			return running;
+		this.saveEndings([...this.loadEndings().filter((e) => e.id !== t.id), { id: t.id, secret: t.secret }]);
+		const ending = (async () => {
+			for (let attempt = 1; ; attempt++) {
+				let r = null;
+				try {
+					r = await this.request('POST', this.pathOf(t, '/end'), undefined, t);
+				} catch (e) {
+					r = null;
+				}
+				if (r && (r.ok || r.status === 401 || r.status === 404))
+					break;
+				await sleep(r ? retryAfterMs(r, this.backoff(attempt)) : this.backoff(attempt));
+			}
+			this.endings.delete(t.id);
+			this.saveEndings(this.loadEndings().filter((e) => e.id !== t.id));
+		})();
+		this.endings.set(t.id, ending);
+		return ending;
 	}
 
 	/* ---- sending -------------------------------------------------------------------- */
 
-	/* Posts one message until deskbridge has stored it, always with the same
-	 * client_message_id, so a retry after a lost answer is not a second message. */
-	async deliver(cmid, text) {
-		const t = this.t;
-		const deadline = Date.now() + this.sendRetryMs;
-		let attempt = 0;
-		for (;;) {
+	/** Posts one message until deskbridge has stored it, always with the same
+	 * client_message_id, so a retry after a lost answer is not a second message; gives up
+	 * at the deadline, which no request outlives.
+	 * @param {Transfer} t @param {string} cmid @param {string} text @param {number} deadline */
+	async deliver(t, cmid, text, deadline) {
+		for (let attempt = 1; ; attempt++) {
 			let r = null;
 			try {
-				r = await this.request('POST', this.pathOf(t, '/messages'), { client_message_id: cmid, text }, t);
+				r = await this.request('POST', this.pathOf(t, '/messages'), { client_message_id: cmid, text }, t,
+					undefined, deadline - Date.now());
 			} catch (e) {
 				r = null;
 			}
@@ -293,20 +516,22 @@ class DeskbridgeServiceDesk {
 					this.persist();
 				return;
 			}
+			const wait = r ? retryAfterMs(r, this.backoff(attempt)) : this.backoff(attempt);
 			const retryable = !r || r.status === 429 || r.status >= 500;
-			if (!retryable || Date.now() >= deadline || this.t !== t) {
+			if (!retryable || Date.now() + wait >= deadline || this.t !== t) {
 				t.pending = t.pending.filter((p) => p.cmid !== cmid);
 				if (this.t === t)
 					this.persist();
 				const err = (r && r.body && r.body.error) || { code: 'unreachable', message: 'deskbridge could not be reached.' };
-				this.invoke('setErrorStatus', { type: ErrorType.USER_MESSAGE, messageID: cmid, logInfo: err });
+				if (this.t === t)
+					this.errorStatus({ type: ErrorType.USER_MESSAGE, messageID: cmid, logInfo: err });
 				throw new DeskbridgeError(err.code, err.message, r ? r.status : 0);
 			}
-			attempt++;
-			await sleep(r ? retryAfterMs(r, this.backoff(attempt)) : this.backoff(attempt));
+			await sleep(wait);
 		}
 	}
 
+	/** @param {Transfer} t */
 	forgetOldSent(t) {
 		const keys = Object.keys(t.sent);
 		for (let i = 0; i < keys.length - SENT_REMEMBERED; i++)
@@ -315,6 +540,7 @@ class DeskbridgeServiceDesk {
 
 	/* ---- polling -------------------------------------------------------------------- */
 
+	/** @param {number} ms */
 	schedulePoll(ms) {
 		clearTimeout(this.timer);
 		if (this.t)
@@ -323,7 +549,7 @@ class DeskbridgeServiceDesk {
 
 	stopPolling() {
 		clearTimeout(this.timer);
-		this.timer = null;
+		this.timer = undefined;
 	}
 
 	pollNow() {
@@ -351,7 +577,7 @@ class DeskbridgeServiceDesk {
 		if (!t || this.polling)
 			return;
 		/* A tab left in the background for long stops asking; coming back resumes at once. */
-		if (this.hiddenSince !== null && Date.now() - this.hiddenSince > this.stopWhenHiddenMs)
+		if (this.hiddenSince !== null && Date.now() - this.hiddenSince > this.timing.stopWhenHiddenMs)
 			return;
 		this.polling = true;
 		let delay;
@@ -367,68 +593,86 @@ class DeskbridgeServiceDesk {
 			delay = 0;
 		}
 		if (this.hiddenSince !== null)
-			delay = Math.max(delay, this.hiddenPollMs);
+			delay = Math.max(delay, this.timing.hiddenPollMs);
 		this.schedulePoll(delay);
 	}
 
-	/* One events request; returns how long to wait before the next. */
+	/** One events request; returns how long to wait before the next.
+	 * @param {Transfer} t @returns {Promise<number>} */
 	async pollOnce(t) {
+		/** @type {Record<string, string>} */
 		const headers = t.etag ? { 'If-None-Match': t.etag } : {};
 		let r;
 		try {
 			r = await this.request('GET', this.pathOf(t, '/events?after=' + t.next), undefined, t, headers);
 		} catch (e) {
-			return this.lostConnection(e);
+			return this.lostConnection(t, e, 0);
 		}
 		if (r.status === 304) {
-			this.connected();
+			this.connected(t);
 			return t.pollMs;
 		}
 		if (r.ok) {
-			this.connected();
+			this.connected(t);
 			t.etag = r.headers.get('ETag');
 			this.apply(r.body);
 			return t.pollMs;
 		}
 		if (r.status === 401 || r.status === 404) {
 			/* The transfer is gone (or its secret no longer works): nobody is on the other side. */
-			this.finish();
-			await this.invoke('agentEndedChat');
+			this.ended(t, r.body && r.body.error);
 			return 0;
 		}
 		if (r.status === 429)
 			return retryAfterMs(r, t.pollMs * 2);
-		return this.lostConnection(r.body && r.body.error, r.status === 503 ? retryAfterMs(r, 0) : 0);
+		return this.lostConnection(t, r.body && r.body.error, r.status === 503 ? retryAfterMs(r, 0) : 0);
 	}
 
-	lostConnection(info, atLeastMs) {
+	/** @param {Transfer} t @param {unknown} info @param {number} atLeastMs */
+	lostConnection(t, info, atLeastMs) {
 		this.failures++;
-		/* One failed request is a blip; the second in a row is worth telling the visitor. */
-		if (this.failures >= 2 && !this.disconnected) {
+		if (!t.agent) {
+			/* Queued: the host would end a connecting chat on DISCONNECTED, so say nothing
+			 * unless it lasts; then give up for both sides. */
+			t.outageSince = t.outageSince || Date.now();
+			if (Date.now() - t.outageSince >= this.timing.queuedGiveUpMs) {
+				this.finish();
+				this.endOnServer(t);
+				this.errorStatus({ type: ErrorType.CONNECTING, logInfo: info,
+					messageToUser: 'The connection to our support team was lost. Please try again.' });
+			}
+		} else if (this.failures >= 2 && !this.disconnected) {
+			/* One failed request is a blip; the second in a row is worth telling the visitor. */
 			this.disconnected = true;
-			this.invoke('setErrorStatus', { type: ErrorType.DISCONNECTED, isDisconnected: true, logInfo: info });
+			this.errorStatus({ type: ErrorType.DISCONNECTED, isDisconnected: true, logInfo: info });
 		}
-		return Math.max(atLeastMs || 0, this.backoff(this.failures));
+		return Math.max(atLeastMs, this.backoff(this.failures));
 	}
 
-	connected() {
+	/** @param {Transfer} t */
+	connected(t) {
 		this.failures = 0;
+		t.outageSince = null;
 		if (this.disconnected) {
 			this.disconnected = false;
-			this.invoke('setErrorStatus', { type: ErrorType.DISCONNECTED, isDisconnected: false });
+			this.errorStatus({ type: ErrorType.DISCONNECTED, isDisconnected: false });
 		}
 	}
 
+	/** @param {number} attempt */
 	backoff(attempt) {
-		const ms = Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** Math.min(attempt - 1, 16));
+		const ms = Math.min(this.timing.maxBackoffMs, this.timing.minBackoffMs * 2 ** Math.min(attempt - 1, 16));
 		return ms / 2 + Math.random() * ms / 2;
 	}
 
 	/* ---- events --------------------------------------------------------------------- */
 
-	/* Applies a transfer's events in seq order, each once, whoever asked for them. */
+	/** Applies a transfer's events in seq order, each once, whoever asked for them.
+	 * @param {{ poll_after_ms?: number, events?: any[] }} body */
 	apply(body) {
 		const t = this.t;
+		if (!t)
+			return;
 		if (body.poll_after_ms)
 			t.pollMs = body.poll_after_ms;
 		const events = (body.events || []).slice().sort((a, b) => a.seq - b.seq);
@@ -443,50 +687,77 @@ class DeskbridgeServiceDesk {
 		}
 	}
 
+	/** @param {Transfer} t @param {any} ev */
 	handle(t, ev) {
 		switch (ev.type) {
-		case 'queued': {
-			const availability = {};
-			if (ev.position != null)
-				availability.position_in_queue = ev.position;
-			if (ev.estimated_wait_s != null)
-				availability.estimated_wait_time = Math.max(1, Math.ceil(ev.estimated_wait_s / 60));
-			this.invoke('updateAgentAvailability', availability);
+		case 'queued':
+			if (this.host === 'carbon')
+				this.carbonCall('updateAgentAvailability', CARBON_SHAPES.availability(ev));
+			else
+				this.webChatCall('updateAgentAvailability', WEB_CHAT_SHAPES.availability(ev));
 			break;
-		}
 		case 'agent_joined':
-			t.agent = agentProfile(ev.agent);
+			t.agent = baseProfile(ev.agent);
 			this.persist();
-			this.invoke('agentJoined', t.agent);
+			this.joined(ev.agent, false);
 			break;
 		case 'agent_left':
-			this.invoke('agentLeftChat');
+			this.call('agentLeftChat');
 			break;
 		case 'agent_typing':
-			this.invoke('agentTyping', !!ev.typing);
+			this.call('agentTyping', !!ev.typing);
 			break;
 		case 'message':
 			this.message(t, ev);
 			break;
 		case 'read':
-			this.invoke('agentReadMessages');
+			this.call('agentReadMessages');
 			break;
 		case 'transferred':
-			this.invoke('beginTransferToAnotherAgent', ev.agent ? agentProfile(ev.agent) : undefined);
+			this.joined(ev.agent, true);
 			break;
 		case 'error':
 			this.error(t, ev);
 			break;
 		case 'ended':
-			this.finish();
-			if (!this.endedByUs && !t.failedToConnect)
-				this.invoke('agentEndedChat');
+			this.ended(t, ev);
 			break;
 		default:
 			break;   /* a newer deskbridge's event this client does not know: skipped, not fatal */
 		}
 	}
 
+	/** agentJoined, or beginTransferToAnotherAgent (whose profile is optional), in the host's shape.
+	 * @param {EventAgent | null | undefined} agent @param {boolean} transfer */
+	joined(agent, transfer) {
+		if (this.host === 'carbon') {
+			const p = agent || !transfer ? CARBON_SHAPES.profile(agent) : undefined;
+			if (transfer)
+				this.carbonCall('beginTransferToAnotherAgent', p);
+			else
+				this.carbonCall('agentJoined', CARBON_SHAPES.profile(agent));
+		} else {
+			const p = agent || !transfer ? WEB_CHAT_SHAPES.profile(agent) : undefined;
+			if (transfer)
+				this.webChatCall('beginTransferToAnotherAgent', p);
+			else
+				this.webChatCall('agentJoined', WEB_CHAT_SHAPES.profile(agent));
+		}
+	}
+
+	/** The chat is over on deskbridge's side. Before an agent joined, the host is told it
+	 * could not connect (it ends a connecting chat on that); after, that the agent ended it.
+	 * @param {Transfer} t @param {unknown} info */
+	ended(t, info) {
+		this.finish();
+		if (t.agent)
+			this.call('agentEndedChat');
+		else
+			this.errorStatus({ type: ErrorType.CONNECTING, logInfo: info,
+				messageToUser: 'No agent could take the chat. Please try again later.' });
+	}
+
+	/** @param {Transfer} t @param {any} ev */
 	message(t, ev) {
 		if (ev.from === 'user') {
 			/* This tab's own message, or one the visitor typed in another tab of the same chat. */
@@ -499,41 +770,79 @@ class DeskbridgeServiceDesk {
 		if (ev.from === 'agent') {
 			t.lastAgentSeq = ev.seq;
 			if (!t.agent && ev.agent)
-				t.agent = agentProfile(ev.agent);
+				t.agent = baseProfile(ev.agent);
 			this.persist();
 		}
-		this.invoke('sendMessageToUser', ev.text, (ev.agent && ev.agent.id) || (t.agent && t.agent.id) || 'agent');
+		this.call('sendMessageToUser', String(ev.text), (ev.agent && ev.agent.id) || (t.agent && t.agent.id) || 'agent');
 	}
 
+	/** @param {Transfer} t @param {any} ev */
 	error(t, ev) {
 		if (ev.code === 'delivery_failed') {
 			const cmid = Object.keys(t.sent).find((k) => t.sent[k] === ev.message_seq);
-			this.invoke('setErrorStatus', { type: ErrorType.USER_MESSAGE, messageID: cmid || ev.message_id, logInfo: ev });
+			this.errorStatus({ type: ErrorType.USER_MESSAGE, messageID: cmid || ev.message_id, logInfo: ev });
 		} else if (!t.agent) {
-			t.failedToConnect = true;
-			this.invoke('setErrorStatus', { type: ErrorType.CONNECTING, logInfo: ev });
+			/* The handoff failed: deskbridge ends the transfer; so does the host, on CONNECTING. */
+			this.finish();
+			this.endOnServer(t);
+			this.errorStatus({ type: ErrorType.CONNECTING, logInfo: ev });
 		} else {
-			this.invoke('setErrorStatus', { type: ErrorType.DISCONNECTED, isDisconnected: true, logInfo: ev });
+			this.errorStatus({ type: ErrorType.DISCONNECTED, isDisconnected: true, logInfo: ev });
 		}
 	}
 
 	finish() {
 		this.stopPolling();
 		this.t = null;
+		this.failures = 0;
+		this.disconnected = false;
 		this.clear();
 	}
 
-	/* A callback Web Chat lacks (older versions) is skipped; one that throws does not stop the chat. */
-	invoke(name, ...args) {
+	/* ---- calling the host ----------------------------------------------------------- */
+
+	/** A callback both hosts take alike: its arguments must fit both declarations.
+	 * @template {keyof WebChatCallback & keyof CarbonCallback} K
+	 * @param {K} name @param {Parameters<WebChatCallback[K]> & Parameters<CarbonCallback[K]>} args */
+	call(name, ...args) {
+		this.invoke(name, args);
+	}
+
+	/** setErrorStatus, whose info tests/webchat/hosts.check.ts holds to both hosts' declarations
+	 * (each host has an ErrorType enum of its own, so no one type names both).
+	 * @param {ErrorInfo} info */
+	errorStatus(info) {
+		this.invoke('setErrorStatus', [info]);
+	}
+
+	/** @template {keyof WebChatCallback} K @param {K} name @param {Parameters<WebChatCallback[K]>} args */
+	webChatCall(name, ...args) {
+		this.invoke(name, args);
+	}
+
+	/** @template {keyof CarbonCallback} K @param {K} name @param {Parameters<CarbonCallback[K]>} args */
+	carbonCall(name, ...args) {
+		this.invoke(name, args);
+	}
+
+	/** A callback the host lacks (older versions) is skipped; one that throws or rejects
+	 * does not stop the chat, nor surface as an unhandled rejection.
+	 * @param {string} name @param {unknown[]} args */
+	invoke(name, args) {
 		const fn = this.callback && this.callback[name];
 		if (typeof fn !== 'function')
-			return undefined;
-		try {
-			return fn.apply(this.callback, args);
-		} catch (e) {
+			return;
+		/** @param {unknown} e */
+		const report = (e) => {
 			if (globalThis.console)
-				globalThis.console.error('deskbridge: Web Chat callback ' + name + ' failed', e);
-			return undefined;
+				globalThis.console.error('deskbridge: the chat host\'s callback ' + name + ' failed', e);
+		};
+		try {
+			const result = fn.apply(this.callback, args);
+			if (result && typeof result.then === 'function')
+				result.then(undefined, report);
+		} catch (e) {
+			report(e);
 		}
 	}
 
@@ -541,46 +850,54 @@ class DeskbridgeServiceDesk {
 
 	history() {
 		const given = this.getHistory ? this.getHistory() : this.botHistory;
-		return (given || []).slice(-HISTORY_MAX).map((h) => ({
+		return (given || []).slice(-HISTORY_MAX).map((/** @type {any} */ h) => ({
 			from: h.from === 'user' ? 'user' : 'assistant',
 			text: String(h.text == null ? '' : h.text).slice(0, TEXT_MAX),
 			time: h.time || null,
-		})).filter((h) => h.text);
+		})).filter((/** @type {{ text: string }} */ h) => h.text);
 	}
 
-	path(suffix) {
-		return this.pathOf(this.t, suffix);
-	}
-
+	/** @param {{ id: string }} t @param {string} suffix */
 	pathOf(t, suffix) {
 		return '/api/transfers/' + encodeURIComponent(t.id) + suffix;
 	}
 
-	/* auth: a transfer (its secret is the Bearer), true for the current one, or nothing. */
-	async request(method, path, body, auth, extraHeaders) {
+	/** auth: the transfer whose secret is the Bearer, or nothing. A request is abandoned
+	 * after timeoutMs (default requestTimeoutMs), so none hangs the chat.
+	 * @param {string} method @param {string} path @param {unknown} [body]
+	 * @param {{ secret: string } | null} [auth] @param {Record<string, string>} [extraHeaders]
+	 * @param {number} [timeoutMs] */
+	async request(method, path, body, auth, extraHeaders, timeoutMs) {
+		/** @type {Record<string, string>} */
 		const headers = Object.assign({ Accept: 'application/json' }, extraHeaders || {});
-		const t = auth === true ? this.t : auth;
-		if (t)
-			headers.Authorization = 'Bearer ' + t.secret;
+		if (auth)
+			headers.Authorization = 'Bearer ' + auth.secret;
 		if (body !== undefined)
 			headers['Content-Type'] = 'application/json';
-		const response = await this.fetch(this.base + path, {
-			method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-			cache: 'no-store', credentials: 'omit',
-		});
-		let parsed = null;
-		if (response.status !== 204 && response.status !== 304) {
-			const text = await response.text();
-			try {
-				parsed = text ? JSON.parse(text) : null;
-			} catch (e) {
-				parsed = null;   /* a proxy's HTML error page: treated by its status */
+		const abort = typeof AbortController === 'function' ? new AbortController() : null;
+		const timer = abort ? setTimeout(() => abort.abort(), Math.max(0, timeoutMs === undefined ? this.timing.requestTimeoutMs : timeoutMs)) : undefined;
+		try {
+			const response = await this.fetch(this.base + path, {
+				method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+				cache: 'no-store', credentials: 'omit', signal: abort ? abort.signal : undefined,
+			});
+			let parsed = null;
+			if (response.status !== 204 && response.status !== 304) {
+				const text = await response.text();
+				try {
+					parsed = text ? JSON.parse(text) : null;
+				} catch (e) {
+					parsed = null;   /* a proxy's HTML error page: treated by its status */
+				}
 			}
+			return { status: response.status, ok: response.status >= 200 && response.status < 300,
+				body: parsed, headers: response.headers };
+		} finally {
+			clearTimeout(timer);
 		}
-		return { status: response.status, ok: response.status >= 200 && response.status < 300,
-			body: parsed, headers: response.headers };
 	}
 
+	/** @param {string} method @param {string} path @param {unknown} body @param {{ secret: string } | null} auth @param {number} attempts */
 	async requestWithRetry(method, path, body, auth, attempts) {
 		for (let i = 1; ; i++) {
 			let r = null;
@@ -603,27 +920,34 @@ class DeskbridgeServiceDesk {
 			this.save(this.t);
 	}
 
-	save(value) {
+	/** @param {unknown} value @param {string} [key] */
+	save(value, key = STORAGE_KEY) {
 		try {
 			if (this.storage)
-				this.storage.setItem(STORAGE_KEY, JSON.stringify(value));
+				this.storage.setItem(key, JSON.stringify(value));
 		} catch (e) {
 			/* full or disabled storage: the chat goes on, only a reload will not resume it */
 		}
 	}
 
-	load() {
+	/** @param {string} [key] @returns {any} */
+	read(key = STORAGE_KEY) {
 		try {
-			const raw = this.storage && this.storage.getItem(STORAGE_KEY);
-			const v = raw ? JSON.parse(raw) : null;
-			if (v && v.id) {
-				v.sent = v.sent || {};
-				v.pending = v.pending || [];
-			}
-			return v;
+			const raw = this.storage && this.storage.getItem(key);
+			return raw ? JSON.parse(raw) : null;
 		} catch (e) {
 			return null;
 		}
+	}
+
+	/** @returns {any} */
+	load() {
+		const v = this.read();
+		if (v && v.id) {
+			v.sent = v.sent || {};
+			v.pending = v.pending || [];
+		}
+		return v;
 	}
 
 	clear() {
@@ -635,24 +959,53 @@ class DeskbridgeServiceDesk {
 		}
 	}
 
+	/** @returns {{ id: string, secret: string }[]} */
+	loadEndings() {
+		const v = this.read(ENDING_KEY);
+		return Array.isArray(v) ? v.filter((e) => e && typeof e.id === 'string' && typeof e.secret === 'string') : [];
+	}
+
+	/** @param {{ id: string, secret: string }[]} endings */
+	saveEndings(endings) {
+		if (endings.length)
+			this.save(endings, ENDING_KEY);
+		else
+			try {
+				if (this.storage)
+					this.storage.removeItem(ENDING_KEY);
+			} catch (e) {
+				/* nothing to undo */
+			}
+	}
+
 	/* Whether this tab holds a chat with an agent that reconnect() can resume. */
 	hasChatToResume() {
 		const v = this.load();
-		return !!(v && v.id);
+		return !!(v && v.id && v.agent);
 	}
 }
 
-/* options:
+/** options:
  *   baseUrl      where deskbridge is served, e.g. 'https://support.example' (required)
+ *   host         'webchat' (IBM watsonx Assistant Web Chat) or 'carbon' (Carbon AI Chat);
+ *                by default told apart by what the host passes to the factory
  *   getToken     () => the site's JWT for this visitor (string or Promise), when the
  *                deployment authenticates visitors
  *   visitor      {name, email}, used only when the deployment does not authenticate visitors
  *   department   routes the conversation in Zendesk (else transfer_info.target.deskbridge.department
  *                of the connect_to_agent response, else the admin's default)
- *   locale, getHistory () => [{from: 'user'|'assistant', text, time}] (else what Web Chat's
- *                send/receive events showed), onVisitorMessageFromAnotherTab (text) */
+ *   locale, getHistory () => [{from: 'user'|'assistant', text, time}] (else what the host's
+ *                send/receive events showed), onVisitorMessageFromAnotherTab (text)
+ *   sendTimeoutMs, endChatWaitMs, queuedGiveUpMs, ... the timings of Defaults
+ * @param {any} options @returns {(parameters: any) => DeskbridgeServiceDesk} */
 function createServiceDeskFactory(options) {
 	return (parameters) => new DeskbridgeServiceDesk(parameters || {}, options);
 }
 
-export { ErrorType, DeskbridgeError, DeskbridgeServiceDesk, createServiceDeskFactory };
+/** Carbon AI Chat's serviceDeskFactory is declared to return a Promise.
+ * @param {any} options @returns {(parameters: any) => Promise<DeskbridgeServiceDesk>} */
+function createCarbonServiceDeskFactory(options) {
+	return async (parameters) => new DeskbridgeServiceDesk(parameters || {}, Object.assign({ host: 'carbon' }, options));
+}
+
+export { ErrorType, Defaults, DeskbridgeError, DeskbridgeServiceDesk, createServiceDeskFactory, createCarbonServiceDeskFactory };
