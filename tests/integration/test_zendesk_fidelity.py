@@ -265,30 +265,28 @@ class AccessAccount(unittest.TestCase):
         self.assertTrue(all(c["ok"] for c in checks.values()), checks)
         self.assertIn(agent_workspace_id(), checks["agent_workspace"]["message"])
 
-    def test_a_switchboard_without_the_agent_workspace_is_reported(self):
-        FAKE.remove_switchboard_integration("zd:agentWorkspace")
+    def checks_without(self, integration_type):
+        """Access account with one integration taken out of the switchboard."""
+        FAKE.remove_switchboard_integration(integration_type)
         try:
             r = self.verify()
         finally:
             FAKE.restore_switchboard()
         assert_error(self, r, 502, "zendesk_setup_incomplete")
         checks = {c["name"]: c for c in r.json()["error"]["checks"]}
+        self.assertTrue(checks["messaging_key"]["ok"])
+        return checks
+
+    def test_a_switchboard_without_the_agent_workspace_is_reported(self):
+        checks = self.checks_without("zd:agentWorkspace")
         self.assertFalse(checks["agent_workspace"]["ok"])
         self.assertIn("agent workspace", checks["agent_workspace"]["message"])
-        self.assertTrue(checks["messaging_key"]["ok"])
 
     def test_deskbridge_missing_from_the_switchboard_is_reported(self):
-        FAKE.remove_switchboard_integration("custom")
-        try:
-            r = self.verify()
-        finally:
-            FAKE.restore_switchboard()
-        assert_error(self, r, 502, "zendesk_setup_incomplete")
-        checks = {c["name"]: c for c in r.json()["error"]["checks"]}
+        checks = self.checks_without("custom")
         self.assertTrue(checks["agent_workspace"]["ok"])
         self.assertFalse(checks["webhook_integration"]["ok"])
         self.assertIn("not in the switchboard", checks["webhook_integration"]["message"])
-
 
 if __name__ == "__main__":
     harness.main()
