@@ -124,15 +124,14 @@ int admin_login(struct db *db, const char *password, const char *client_addr, in
 
 	out->cookie = out->csrf = NULL;
 	snprintf(bucket, sizeof bucket, "login:%s", client_addr ? client_addr : "-");
-	st = ratelimit_check(db, bucket, ADMIN_LOGIN_FAILURES, ADMIN_LOGIN_WINDOW_S, now,
-			     retry_after_s);
+	/* Each guess is counted before its check, in one statement: guesses sent in parallel
+	 * cannot all pass the limit while the slow password checks run. */
+	st = ratelimit_take(db, bucket, ADMIN_LOGIN_FAILURES, ADMIN_LOGIN_WINDOW_S, now, retry_after_s);
 	if (st != ST_OK)
 		return st;
 	st = admin_password_check(db, password);
-	if (st == ST_DENIED) {
-		int hit = ratelimit_hit(db, bucket, ADMIN_LOGIN_WINDOW_S, now);
-		return hit == ST_OK ? ST_DENIED : hit;
-	}
+	if (st == ST_DENIED)
+		return st;
 	if (st == ST_OK)
 		st = ratelimit_clear(db, bucket);
 	if (st == ST_OK)

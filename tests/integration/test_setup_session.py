@@ -1,6 +1,7 @@
 """POST/DELETE /api/setup/session through lighttpd: admin login, the session cookie,
 CSRF, the limit on failed logins, and the JSON body checks of the HTTP core."""
 
+import concurrent.futures
 import json
 import os
 import re
@@ -120,6 +121,19 @@ class Login(unittest.TestCase):
             self.assertEqual(r.status, 200)
         finally:
             server.stop()
+
+    def test_parallel_guesses_get_no_more_checks_than_the_limit(self):
+        # Four handler processes check passwords at once; every guess is counted before
+        # its check, so 32 sent together get at most the limit's 5 answers of "wrong".
+        server = harness.Server(procs=4).start()
+        try:
+            with concurrent.futures.ThreadPoolExecutor(32) as pool:
+                answers = list(pool.map(lambda _: login(server, "wrong-password").status, range(32)))
+        finally:
+            server.stop()
+        self.assertLessEqual(answers.count(401), 5, answers)
+        self.assertEqual(answers.count(401) + answers.count(429), 32, answers)
+        self.assertGreaterEqual(answers.count(401), 1, answers)
 
 
 class BodyChecks(unittest.TestCase):
