@@ -119,11 +119,12 @@ static int session_insert(struct db *db, const char *client_addr, int64_t now,
 int admin_login(struct db *db, const char *password, const char *client_addr, int64_t now,
 		struct admin_session *out, int64_t *retry_after_s)
 {
-	char bucket[128];
+	char bucket[128], client[64];
 	int st;
 
 	out->cookie = out->csrf = NULL;
-	snprintf(bucket, sizeof bucket, "login:%s", client_addr ? client_addr : "-");
+	ratelimit_client(client_addr, client, sizeof client);
+	snprintf(bucket, sizeof bucket, "login:%s", client);
 	/* Each guess is counted before its check, in one statement: guesses sent in parallel
 	 * cannot all pass the limit while the slow password checks run. */
 	st = ratelimit_take(db, bucket, ADMIN_LOGIN_FAILURES, ADMIN_LOGIN_WINDOW_S, now, retry_after_s);

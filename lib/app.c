@@ -91,11 +91,12 @@ struct db *app_db(struct app *app, struct http_req *req)
 
 int app_over_limit(struct http_req *req, struct db *db, const char *who, const char *limit_key)
 {
-	char bucket[192];
+	char bucket[192], client[64];
 	int64_t limit = 0, retry_after = 0;
 	int st = config_get_int(db, limit_key, &limit);
 
-	snprintf(bucket, sizeof bucket, "%s:%s", limit_key, who ? who : "-");
+	ratelimit_client(who, client, sizeof client);
+	snprintf(bucket, sizeof bucket, "%s:%s", limit_key, client);
 	if (st == ST_OK)
 		st = ratelimit_take(db, bucket, limit, 60, (int64_t)time(NULL), &retry_after);
 	if (st == ST_OK)

@@ -1,7 +1,10 @@
 /* lib/ratelimit.c — the rate_limits table, in the counters file (db.c says why). */
 #include "ratelimit.h"
 
+#include <arpa/inet.h>
 #include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "db.h"
 #include "status.h"
@@ -96,4 +99,17 @@ int ratelimit_take(struct db *db, const char *bucket, int64_t limit, int64_t win
 		st = db_status(rc);
 	sqlite3_reset(stmt);
 	return st;
+}
+
+void ratelimit_client(const char *addr, char *out, size_t size)
+{
+	unsigned char a6[16];
+
+	/* An IPv4 address written as IPv6 (::ffff:a.b.c.d) counts as that one address. */
+	if (addr && inet_pton(AF_INET6, addr, a6) == 1 && memcmp(a6, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) != 0) {
+		snprintf(out, size, "%x:%x:%x:%x::/64", a6[0] << 8 | a6[1], a6[2] << 8 | a6[3], a6[4] << 8 | a6[5],
+			 a6[6] << 8 | a6[7]);
+		return;
+	}
+	snprintf(out, size, "%s", addr && *addr ? addr : "-");
 }

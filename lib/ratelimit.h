@@ -5,9 +5,15 @@
 #ifndef DESKBRIDGE_RATELIMIT_H
 #define DESKBRIDGE_RATELIMIT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct db;
+
+/* The part of a client address a limit counts by: an IPv4 address as it is; an IPv6
+ * one by its /64, as one subscriber gets a whole /64 and would otherwise have 2^64
+ * buckets. Anything else (no address, a name) as given, or "-". */
+void ratelimit_client(const char *addr, char *out, size_t size);
 
 /* ST_LIMITED, with the seconds until the window ends, when bucket already has limit
  * events in its current window of window_s seconds; else ST_OK. */

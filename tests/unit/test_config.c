@@ -595,6 +595,27 @@ START_TEST(rate_limit_take)
 }
 END_TEST
 
+START_TEST(rate_limit_client)
+{
+	char out[64];
+
+	ratelimit_client("2001:db8:1:2:aaaa:bbbb:cccc:dddd", out, sizeof out);
+	ck_assert_str_eq(out, "2001:db8:1:2::/64");
+	ratelimit_client("2001:db8:1:2::7", out, sizeof out);
+	ck_assert_str_eq(out, "2001:db8:1:2::/64");
+	ratelimit_client("2001:db8:1:3::7", out, sizeof out);
+	ck_assert_str_eq(out, "2001:db8:1:3::/64");
+	ratelimit_client("192.0.2.7", out, sizeof out);
+	ck_assert_str_eq(out, "192.0.2.7");
+	ratelimit_client("::ffff:192.0.2.7", out, sizeof out);
+	ck_assert_str_eq(out, "::ffff:192.0.2.7");
+	ratelimit_client(NULL, out, sizeof out);
+	ck_assert_str_eq(out, "-");
+	ratelimit_client("", out, sizeof out);
+	ck_assert_str_eq(out, "-");
+}
+END_TEST
+
 START_TEST(secrets_write_only)
 {
 	const char *why = "x";
@@ -819,6 +840,7 @@ static Suite *config_suite(void)
 	tcase_add_test(store, secrets_write_only);
 	tcase_add_test(store, sealed_at_rest);
 	tcase_add_test(store, rate_limit_take);
+	tcase_add_test(check, rate_limit_client);
 	tcase_add_test(store, invalid_changes_nothing);
 	tcase_add_test(store, token_needs_the_signing_key);
 	suite_add_tcase(s, store);
