@@ -30,6 +30,18 @@ def limited(test, r):
 
 
 class Limits(unittest.TestCase):
+    def test_an_ipv6_client_is_counted_by_its_64(self):
+        def start(addr, n):
+            body = {"visitor": {"name": "Six", "email": "six%d@shop.example" % n}}
+            r, _ = SERVER.state.cgi("transfer", "POST", "/api/transfers", body=json.dumps(body).encode(),
+                                    headers={"Content-Type": "application/json"}, env={"REMOTE_ADDR": addr})
+            return r
+        # Two addresses of one /64 share its limit of 2; the next /64 has its own.
+        self.assertEqual(start("2001:db8:6:1::a", 1).status, 201)
+        self.assertEqual(start("2001:db8:6:1:ffff::b", 2).status, 201)
+        limited(self, start("2001:db8:6:1::c", 3))
+        self.assertEqual(start("2001:db8:6:2::a", 4).status, 201)
+
     def test_open_transfers_per_visitor(self):
         SERVER.state.admin("config", "set", "limits.open_transfers_per_visitor", "2")
         SERVER.state.admin("config", "set", "limits.transfers_per_minute", "100")
