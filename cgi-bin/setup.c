@@ -44,7 +44,7 @@ static void session_create(struct http_req *req, void *ctx)
 	if (!db)
 		return;
 	json_object_object_get_ex(http_req_json(req), "password", &password);
-	st = admin_login(db, json_object_get_string(password), http_req_env(req, "REMOTE_ADDR"),
+	st = admin_login(db, json_object_get_string(password), http_req_client(req),
 			 (int64_t)time(NULL), &session, &retry_after);
 	if (st == ST_LIMITED) {
 		http_reply_errorf(req, APIERR_RATE_LIMITED, "Too many failed logins from this address: "
@@ -141,7 +141,7 @@ static void config_patch(struct http_req *req, void *ctx)
 
 	if (!db)
 		return;
-	addr = http_req_env(req, "REMOTE_ADDR");
+	addr = http_req_client(req);
 	snprintf(actor, sizeof actor, "admin@%s", addr ? addr : "-");
 	st = setup_config_patch(db, http_req_json(req), actor, (int64_t)time(NULL), &err);
 	if (st == ST_INVALID)

@@ -42,7 +42,7 @@ static void zendesk_token(struct http_req *req, void *ctx)
 	const char *why;
 	int st;
 
-	if (!db || app_over_limit(req, db, http_req_env(req, "REMOTE_ADDR"), "limits.token_per_minute"))
+	if (!db || app_over_limit(req, db, http_req_client(req), "limits.token_per_minute"))
 		return;
 	st = token_mint(db, http_req_json(req), http_req_bearer(req),
 			(int64_t)time(NULL), &body, &err, &why);

@@ -96,7 +96,7 @@ static void create(struct http_req *req, void *ctx)
 	struct json_object *body = NULL;
 	int st;
 
-	if (!db || app_over_limit(req, db, http_req_env(req, "REMOTE_ADDR"), "limits.transfers_per_minute"))
+	if (!db || app_over_limit(req, db, http_req_client(req), "limits.transfers_per_minute"))
 		return;
 	st = handoff_create(db, http_req_json(req), http_req_bearer(req),
 			    (int64_t)time(NULL), &body, &refusal);

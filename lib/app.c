@@ -17,6 +17,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "proxy.h"
 #include "ratelimit.h"
 #include "vault.h"
 #include "status.h"
@@ -80,12 +81,28 @@ static int open_db(struct app *app)
 	return ST_OK;
 }
 
+/* Only a request a proxy forwarded costs the read of the trusted list. */
+static void resolve_client(struct db *db, struct http_req *req)
+{
+	const char *forwarded_for = http_req_header(req, "X-Forwarded-For");
+	const char *forwarded_proto = http_req_header(req, "X-Forwarded-Proto");
+	char *trusted = NULL, client[PROXY_ADDR_LEN];
+	int https = 0;
+
+	if ((!forwarded_for && !forwarded_proto) || config_get_dup(db, "security.trusted_proxies", &trusted) != ST_OK)
+		return;
+	proxy_client(trusted, http_req_env(req, "REMOTE_ADDR"), forwarded_for, forwarded_proto, client, &https);
+	http_req_set_client(req, client, https);
+	free(trusted);
+}
+
 struct db *app_db(struct app *app, struct http_req *req)
 {
 	if (!app->db && open_db(app) != ST_OK) {
 		http_reply_error(req, APIERR_DB_UNAVAILABLE, NULL);
 		return NULL;
 	}
+	resolve_client(app->db, req);
 	return app->db;
 }
 

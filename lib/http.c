@@ -45,6 +45,10 @@ struct http_req {
 	enum apierr parse_error;
 	const char *parse_message;
 
+	/* The client behind a trusted proxy, once app.c has asked (empty: REMOTE_ADDR). */
+	char client[64];
+	int forwarded_https;
+
 	int status;
 	char content_type[128];       /* empty: no body type */
 	struct http_buf headers;
@@ -368,7 +372,19 @@ int http_req_is_https(const struct http_req *req)
 	const char *https = http_req_env(req, "HTTPS");
 	const char *scheme = http_req_env(req, "REQUEST_SCHEME");
 
-	return (https && strcasecmp(https, "on") == 0) || (scheme && strcmp(scheme, "https") == 0);
+	return req->forwarded_https || (https && strcasecmp(https, "on") == 0) ||
+	       (scheme && strcmp(scheme, "https") == 0);
+}
+
+void http_req_set_client(struct http_req *req, const char *client, int https)
+{
+	snprintf(req->client, sizeof req->client, "%s", client ? client : "");
+	req->forwarded_https = https;
+}
+
+const char *http_req_client(const struct http_req *req)
+{
+	return req->client[0] ? req->client : http_req_env(req, "REMOTE_ADDR");
 }
 
 struct json_object *http_req_json(const struct http_req *req)

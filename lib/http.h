@@ -85,6 +85,10 @@ const char *http_req_bearer(const struct http_req *req);
 int http_req_cookie_dup(const struct http_req *req, const char *name, char **out);
 /* Whether the client reached the web server over TLS. */
 int http_req_is_https(const struct http_req *req);
+/* The client address and scheme a trusted proxy forwarded (proxy.h decides whom to
+ * believe); http_req_client is REMOTE_ADDR until then. */
+void http_req_set_client(struct http_req *req, const char *client, int https);
+const char *http_req_client(const struct http_req *req);
 struct json_object *http_req_json(const struct http_req *req);   /* borrowed */
 const unsigned char *http_req_body(const struct http_req *req, size_t *len);
 

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "db.h"
 #include "keys.h"
+#include "proxy.h"
 #include "ratelimit.h"
 #include "status.h"
 #include "token.h"
@@ -616,6 +617,35 @@ START_TEST(rate_limit_client)
 }
 END_TEST
 
+START_TEST(proxy_clients)
+{
+	char client[PROXY_ADDR_LEN];
+	int https = -1;
+
+	ck_assert_ptr_null(proxy_list_check("192.0.2.10, 10.0.0.0/8 2001:db8::/32"));
+	ck_assert_ptr_nonnull(proxy_list_check("10.0.0.0/33"));
+	ck_assert_ptr_nonnull(proxy_list_check("proxy.example"));
+	/* Not from a trusted proxy: its headers are not believed. */
+	proxy_client("10.0.0.0/8", "198.51.100.9", "203.0.113.5", "https", client, &https);
+	ck_assert_str_eq(client, "198.51.100.9");
+	ck_assert_int_eq(https, 0);
+	/* The right-most untrusted hop; a hop the client wrote on the left is not it. */
+	proxy_client("10.0.0.0/8", "10.1.2.3", "6.6.6.6, 203.0.113.5, 10.9.9.9", "http, https", client, &https);
+	ck_assert_str_eq(client, "203.0.113.5");
+	ck_assert_int_eq(https, 1);
+	proxy_client("10.0.0.0/8 2001:db8::/32", "2001:db8::1", "2001:db8:aa::7", "http", client, &https);
+	ck_assert_str_eq(client, "2001:db8:aa::7");
+	ck_assert_int_eq(https, 0);
+	/* A hop that is no address stops the walk at the proxy before it. */
+	proxy_client("10.0.0.0/8", "10.1.2.3", "203.0.113.5, unknown", NULL, client, &https);
+	ck_assert_str_eq(client, "10.1.2.3");
+	/* No list: nobody is trusted. */
+	proxy_client(NULL, "10.1.2.3", "203.0.113.5", "https", client, &https);
+	ck_assert_str_eq(client, "10.1.2.3");
+	ck_assert_int_eq(https, 0);
+}
+END_TEST
+
 START_TEST(secrets_write_only)
 {
 	const char *why = "x";
@@ -841,6 +871,7 @@ static Suite *config_suite(void)
 	tcase_add_test(store, sealed_at_rest);
 	tcase_add_test(store, rate_limit_take);
 	tcase_add_test(check, rate_limit_client);
+	tcase_add_test(check, proxy_clients);
 	tcase_add_test(store, invalid_changes_nothing);
 	tcase_add_test(store, token_needs_the_signing_key);
 	suite_add_tcase(s, store);
