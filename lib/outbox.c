@@ -83,7 +83,7 @@ static int post_once(struct outbox_run *r, struct transfer_job *job, int n, cons
 	return st;
 }
 
-int outbox_agent_workspace_key(const char *app_id, char *key, size_t size)
+static int agent_workspace_key(const char *app_id, char *key, size_t size)
 {
 	int n = snprintf(key, size, "zendesk.agent_workspace:%s", app_id ? app_id : "");
 
@@ -93,7 +93,7 @@ int outbox_agent_workspace_key(const char *app_id, char *key, size_t size)
 int outbox_remember_agent_workspace(struct db *db, const char *app_id, const char *integration_id, int64_t now)
 {
 	char key[160];
-	int st = outbox_agent_workspace_key(app_id, key, sizeof key);
+	int st = agent_workspace_key(app_id, key, sizeof key);
 
 	return st == ST_OK ? cache_put(db, key, integration_id, now + OUTBOX_AGENT_WORKSPACE_TTL_S) : st;
 }
@@ -111,7 +111,7 @@ static int agent_workspace(struct outbox_run *r, int fresh, char id[ZENDESK_ID_L
 			   struct zendesk_call *call)
 {
 	char key[160], *known = NULL;
-	int st = outbox_agent_workspace_key(zendesk_app_id(r->acct), key, sizeof key);
+	int st = agent_workspace_key(zendesk_app_id(r->acct), key, sizeof key);
 
 	memset(call, 0, sizeof *call);
 	if (st == ST_OK && !fresh)

@@ -7,7 +7,6 @@
 #ifndef DESKBRIDGE_OUTBOX_H
 #define DESKBRIDGE_OUTBOX_H
 
-#include <stddef.h>
 #include <stdint.h>
 
 /* A visitor in a live chat is better told after a quarter of an hour that a message did
@@ -51,9 +50,8 @@ int outbox_sweep(struct db *db, int64_t now, struct outbox_result *out);
  * visitor's typing is not passed on: Zendesk takes only conversation:read from a user. */
 int outbox_read(struct db *db, const char *transfer_id);
 
-/* The cache key under which the agent workspace's switchboard integration id of app_id
- * is kept, and keeping it there (Access account finds it too). */
-int outbox_agent_workspace_key(const char *app_id, char *key, size_t size);
+/* Keeps the agent workspace's switchboard integration id of app_id for the handoffs
+ * (Access account finds it too). */
 int outbox_remember_agent_workspace(struct db *db, const char *app_id, const char *integration_id, int64_t now);
 /* When a transfer was last handed to the agent workspace, for GET /api/setup/status. */
 #define OUTBOX_LAST_HANDOFF "outbox.last_handoff_at"

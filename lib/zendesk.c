@@ -511,22 +511,29 @@ static struct json_object *find_by(struct json_object *array, const char *field,
 	return NULL;
 }
 
+/* The id of the agent workspace's entry in a switchboard integration list, into id;
+ * 0 when it has none. */
+static int agent_workspace_of(struct json_object *list, char *id, size_t size)
+{
+	struct json_object *aw = find_by(list, "integrationType", ZENDESK_AGENT_WORKSPACE);
+
+	if (!aw || !jstr(aw, "id"))
+		return 0;
+	snprintf(id, size, "%s", jstr(aw, "id"));
+	return 1;
+}
+
 int zendesk_agent_workspace(const struct zendesk_account *a, char integration_id[ZENDESK_ID_LEN],
 			    struct zendesk_call *call)
 {
-	struct json_object *list = NULL, *aw;
+	struct json_object *list = NULL;
 	int st = switchboard_integrations(a, &list, call);
 
 	integration_id[0] = '\0';
-	if (st == ST_OK && call->outcome == ZENDESK_OK) {
-		aw = find_by(list, "integrationType", ZENDESK_AGENT_WORKSPACE);
-		if (aw && jstr(aw, "id")) {
-			snprintf(integration_id, ZENDESK_ID_LEN, "%s", jstr(aw, "id"));
-		} else {
-			call->outcome = ZENDESK_REJECTED;
-			snprintf(call->detail, sizeof call->detail, "the switchboard has no agent workspace "
-				 "integration (type %s)", ZENDESK_AGENT_WORKSPACE);
-		}
+	if (st == ST_OK && call->outcome == ZENDESK_OK && !agent_workspace_of(list, integration_id, ZENDESK_ID_LEN)) {
+		call->outcome = ZENDESK_REJECTED;
+		snprintf(call->detail, sizeof call->detail, "the switchboard has no agent workspace "
+			 "integration (type %s)", ZENDESK_AGENT_WORKSPACE);
 	}
 	json_object_put(list);
 	return st;
@@ -564,11 +571,9 @@ static void verify_switchboard(const struct zendesk_account *acct, struct zendes
 			     "switchboard: %s.", call.detail);
 		goto done;
 	}
-	aw = find_by(list, "integrationType", ZENDESK_AGENT_WORKSPACE);
-	if (aw && jstr(aw, "id")) {
-		snprintf(out->agent_workspace_id, sizeof out->agent_workspace_id, "%s", jstr(aw, "id"));
+	if (agent_workspace_of(list, out->agent_workspace_id, sizeof out->agent_workspace_id)) {
 		check_result(out, ZENDESK_CHECK_AGENT_WORKSPACE, ZENDESK_OK, "The switchboard passes "
-			     "conversations to the agent workspace (integration %s).", jstr(aw, "id"));
+			     "conversations to the agent workspace (integration %s).", out->agent_workspace_id);
 	} else {
 		check_result(out, ZENDESK_CHECK_AGENT_WORKSPACE, ZENDESK_MISSING, "The switchboard has no agent "
 			     "workspace integration, so no conversation can reach an agent: turn on messaging "

@@ -90,7 +90,9 @@ def run_script(script, line):
         print("# lighttpd log:\n" + "\n".join("# " + t for t in server.log_text().splitlines()[-20:]))
 
 
-def main():
+def run_scripts(scripts):
+    """Runs each script as run_script does, then the sanitizer check, printing TAP;
+    returns the exit status."""
     n = 0
     failed = False
 
@@ -102,10 +104,8 @@ def main():
         for d in (detail or "").rstrip().splitlines():
             print("# " + d, flush=True)
 
-    only = sys.argv[1] if len(sys.argv) > 1 else ""
-    scripts = sorted(f for f in os.listdir(HERE) if f.endswith(".test.mjs") and only in f)
-    for name in scripts:
-        run_script(os.path.join(HERE, name), line)
+    for script in scripts:
+        run_script(script, line)
     reports = [r for st in harness.State.registry for r in st.sanitizer_reports()]
     detail = "".join(open(r, errors="replace").read() for r in reports[:3])
     line(not reports, "no sanitizer reports from any process", detail)
@@ -114,6 +114,11 @@ def main():
         st.remove()
     return 1 if failed else 0
 
+
+def main():
+    only = sys.argv[1] if len(sys.argv) > 1 else ""
+    return run_scripts([os.path.join(HERE, f) for f in sorted(os.listdir(HERE))
+                        if f.endswith(".test.mjs") and only in f])
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -18,25 +18,7 @@ SCRIPT = os.path.join(HERE, "..", "webchat", "lifecycle.test.mjs")
 
 
 def main():
-    n = 0
-    failed = False
-
-    def line(ok, name, detail=None):
-        nonlocal n, failed
-        n += 1
-        failed |= not ok
-        print("%s %d - %s" % ("ok" if ok else "not ok", n, name), flush=True)
-        for d in (detail or "").rstrip().splitlines():
-            print("# " + d, flush=True)
-
-    run_browser_tests.run_script(SCRIPT, line)
-    reports = [r for st in run_browser_tests.harness.State.registry for r in st.sanitizer_reports()]
-    line(not reports, "no sanitizer reports from any process",
-         "".join(open(r, errors="replace").read() for r in reports[:3]))
-    print("1..%d" % n, flush=True)
-    for st in run_browser_tests.harness.State.registry:
-        st.remove()
-    return 1 if failed else 0
+    return run_browser_tests.run_scripts([SCRIPT])
 
 
 if __name__ == "__main__":
