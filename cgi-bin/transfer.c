@@ -52,25 +52,31 @@ static void avatar_get(struct http_req *req, void *ctx)
 static void availability(struct http_req *req, void *ctx)
 {
 	struct db *db = app_db(ctx, req);
-	struct availability a;
+	struct availability_answer a;
 	struct json_object *body;
 	char at[TIMEFMT_LEN];
 	int st;
 
 	if (!db)
 		return;
-	st = availability_get(db, (int64_t)time(NULL), &a);
+	st = availability_answer_get(db, (int64_t)time(NULL), &a);
 	if (st != ST_OK) {
 		http_reply_error(req, apierr_from_status(st), NULL);
-	} else if (!a.configured) {
-		http_reply_error(req, APIERR_NOT_CONFIGURED, a.detail);
-	} else if (!a.known) {
-		http_reply_error(req, APIERR_ZENDESK_UNREACHABLE, a.detail);
+	} else if (a.enabled && !a.zendesk.configured) {
+		http_reply_error(req, APIERR_NOT_CONFIGURED, a.zendesk.detail);
+	} else if (a.enabled && !a.zendesk.known) {
+		http_reply_error(req, APIERR_ZENDESK_UNREACHABLE, a.zendesk.detail);
 	} else {
 		body = json_object_new_object();
-		json_object_object_add(body, "agents_online", json_object_new_boolean(a.count > 0));
-		json_object_object_add(body, "count", json_object_new_int(a.count));
-		json_object_object_add(body, "checked_at", json_object_new_string(timefmt_rfc3339(a.checked_at, at)));
+		json_object_object_add(body, "agents_online", json_object_new_boolean(!a.no_agent));
+		json_object_object_add(body, "count", json_object_new_int(a.zendesk.count));
+		json_object_object_add(body, "checked_at", a.enabled ?
+				       json_object_new_string(timefmt_rfc3339(a.zendesk.checked_at, at)) : NULL);
+		if (a.no_agent) {
+			json_object_object_add(body, "reason", json_object_new_string(
+						       a.enabled ? "no_agents_online" : "transfers_disabled"));
+			json_object_object_add(body, "message", json_object_new_string(a.message));
+		}
 		http_reply_json(req, 200, body);
 	}
 }

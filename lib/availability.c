@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "config.h"
+#include "log.h"
 #include "status.h"
 #include "transfer.h"
 #include "zendesk.h"
@@ -88,5 +90,28 @@ int availability_get(struct db *db, int64_t now, struct availability *out)
 		snprintf(out->detail, sizeof out->detail, "The Support API credentials (api_user, api_token) "
 			 "are not set, so agent availability is unknown.");
 	zendesk_account_free(acct);
+	return st;
+}
+
+int availability_answer_get(struct db *db, int64_t now, struct availability_answer *out)
+{
+	char *message = NULL;
+	int st;
+
+	memset(out, 0, sizeof *out);
+	st = config_get_bool(db, "transfers_enabled", &out->enabled);
+	if (st == ST_OK && out->enabled)
+		st = availability_get(db, now, &out->zendesk);
+	if (st != ST_OK)
+		return st;
+	out->no_agent = !out->enabled || (out->zendesk.known && out->zendesk.count == 0);
+	if (!out->enabled)
+		log_info("availability: transfers_enabled is off, so visitors are told no agent is available");
+	if (!out->no_agent)
+		return ST_OK;
+	st = config_get_dup(db, "transfers.unavailable_message", &message);
+	if (st == ST_OK)
+		snprintf(out->message, sizeof out->message, "%s", message ? message : "");
+	free(message);
 	return st;
 }

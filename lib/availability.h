@@ -21,4 +21,16 @@ struct availability {
 
 int availability_get(struct db *db, int64_t now, struct availability *out);
 
+/* What a visitor is told (GET /api/availability): transfers turned off is no agent, and
+ * Zendesk is not asked; whenever no agent is available, the admin's
+ * transfers.unavailable_message is what to show. */
+struct availability_answer {
+	struct availability zendesk;   /* only when enabled */
+	int enabled;                   /* transfers_enabled */
+	int no_agent;                  /* turned off, or Zendesk counts none online */
+	char message[2048];            /* when no_agent: the admin's message */
+};
+
+int availability_answer_get(struct db *db, int64_t now, struct availability_answer *out);
+
 #endif

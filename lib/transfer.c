@@ -897,25 +897,22 @@ int transfer_agent_message(struct db *db, const char *id, const struct transfer_
 	return st == ST_OK ? exec_id_time(db, transfer_sql_activity, id, now) : st;
 }
 
-/* Appends one event with fields (borrowed) to an open transfer. */
-static int open_event(struct db *db, const char *id, const char *type, struct json_object *data,
-		      int64_t now)
+int transfer_agent_typing(struct db *db, const char *id, const struct transfer_agent *agent, int typing,
+			  int64_t now)
 {
 	struct transfer_row row;
+	struct json_object *data;
 	int st = open_row(db, id, &row);
 
-	if (st == ST_OK)
-		st = append_event(db, id, type, data, now, NULL);
-	return st == ST_CONFLICT ? ST_OK : st;
-}
-
-int transfer_agent_typing(struct db *db, const char *id, int typing, int64_t now)
-{
-	struct json_object *data = json_object_new_object();
-	int st;
-
+	/* Zendesk has no join event: an agent typing is already with the visitor, who is
+	 * then told who it is rather than that someone is typing. */
+	if (st == ST_OK && !row.agent_joined && typing && agent->name)
+		st = join(db, id, agent, now);
+	if (st != ST_OK)
+		return st == ST_CONFLICT ? ST_OK : st;
+	data = json_object_new_object();
 	json_object_object_add(data, "typing", json_object_new_boolean(typing));
-	st = open_event(db, id, "agent_typing", data, now);
+	st = append_event(db, id, "agent_typing", data, now, NULL);
 	json_object_put(data);
 	return st;
 }

@@ -145,7 +145,9 @@ int transfer_by_conversation(struct db *db, const char *conversation_id, char id
 /* An agent message; the first one also records agent_joined (Zendesk has no join event). */
 int transfer_agent_message(struct db *db, const char *id, const struct transfer_agent *agent,
 			   const char *message_id, const char *text, int64_t now);
-int transfer_agent_typing(struct db *db, const char *id, int typing, int64_t now);
+/* The agent typing; a named agent who starts typing before any message has joined. */
+int transfer_agent_typing(struct db *db, const char *id, const struct transfer_agent *agent, int typing,
+			  int64_t now);
 /* The agent has read everything so far. */
 int transfer_agent_read(struct db *db, const char *id, int64_t now);
 /* The agent workspace took the conversation and queued it for an agent. */

@@ -70,7 +70,7 @@ static int apply_one(struct db *db, const struct desk_event *e, const char *id, 
 	case DESK_EVENT_AGENT_MESSAGE:
 		return transfer_agent_message(db, id, &agent, e->message_id, e->text, now);
 	case DESK_EVENT_AGENT_TYPING:
-		return transfer_agent_typing(db, id, e->typing, now);
+		return transfer_agent_typing(db, id, &agent, e->typing, now);
 	case DESK_EVENT_AGENT_READ:
 		return transfer_agent_read(db, id, now);
 	case DESK_EVENT_QUEUED:

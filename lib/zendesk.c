@@ -961,6 +961,14 @@ static void parse_message(struct desk_event *e, struct json_object *payload)
 	take_agent(e, author);
 }
 
+static int with_agent_workspace(struct json_object *payload)
+{
+	const char *integration = jstr(jobj(jobj(payload, "conversation"), "activeSwitchboardIntegration"),
+				       "integrationType");
+
+	return integration && strcmp(integration, ZENDESK_AGENT_WORKSPACE) == 0;
+}
+
 static void parse_activity(struct desk_event *e, struct json_object *payload, const char *event_type)
 {
 	struct json_object *activity = jobj(payload, "activity");
@@ -973,6 +981,10 @@ static void parse_activity(struct desk_event *e, struct json_object *payload, co
 	} else if (strcmp(type, "typing:start") == 0 || strcmp(type, "typing:stop") == 0) {
 		e->type = DESK_EVENT_AGENT_TYPING;
 		e->typing = strcmp(type, "typing:start") == 0;
+		/* An activity names no source; while the agent workspace has the conversation,
+		 * a business author typing is its agent, whose name the visitor may then see. */
+		if (with_agent_workspace(payload))
+			take_agent(e, jobj(activity, "author"));
 	}
 }
 

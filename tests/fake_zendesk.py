@@ -36,7 +36,8 @@ control routes under /_fake/, outside Zendesk's namespace:
     GET  /_fake/switchboard     the switchboard integrations, as the switchboard lists them
     POST /_fake/settle          {"timeout": s} -> {"settled": true|false}
     POST /_fake/agent           {"conversation", "action": "accept" | "says" | "typing" |
-                                 "read" | "solves", "text", "typing"} -> a webhook delivery
+                                 "read" | "solves", "text", "typing", "avatar": false (the
+                                 agent has no avatarUrl)} -> a webhook delivery
     POST /_fake/fail            {"how": 500 | "drop" | ["slow", s], "count": n}
     POST /_fake/agents_online   {"count": n}
 
@@ -339,28 +340,33 @@ class FakeZendesk:
                        if i["id"] == conv.get("control")), None)
         return {"id": cid, "type": conv.get("type") or "personal", "activeSwitchboardIntegration": active}
 
-    def agent_message_event(self, cid, text, name="Ana"):
-        """The agent writes in the agent workspace: a business author known by displayName
-        and avatarUrl (no userId: "Only supported when type is user"), source
-        zd:agentWorkspace."""
-        message = {"id": _id("msg_"), "received": _now(),
-                   "author": {"type": "business", "displayName": name,
-                              "avatarUrl": "https://acme.zendesk.com/ana.png"},
+    @staticmethod
+    def agent_author(name="Ana", avatar=True):
+        """The agent as Zendesk names a business author: displayName and avatarUrl (no
+        userId: "Only supported when type is user"). avatarUrl is optional in the spec's
+        Author schema (an agent without a profile picture): avatar=False leaves it out."""
+        author = {"type": "business", "displayName": name}
+        if avatar:
+            author["avatarUrl"] = "https://acme.zendesk.com/ana.png"
+        return author
+
+    def agent_message_event(self, cid, text, name="Ana", avatar=True):
+        """The agent writes in the agent workspace: source zd:agentWorkspace."""
+        message = {"id": _id("msg_"), "received": _now(), "author": self.agent_author(name, avatar),
                    "content": {"type": "text", "text": text}, "source": {"type": AGENT_WORKSPACE}}
         with self.lock:
             self.conversations[cid]["messages"].append(message)
         return self.event("conversation:message", {"conversation": self._conversation_truncated(cid),
                                                     "message": message})
 
-    def agent_says(self, cid, text):
-        return self.deliver(self.agent_message_event(cid, text))
+    def agent_says(self, cid, text, avatar=True):
+        return self.deliver(self.agent_message_event(cid, text, avatar=avatar))
 
-    def agent_typing(self, cid, on=True):
+    def agent_typing(self, cid, on=True, avatar=True):
         return self.deliver(self.event("conversation:typing", {
             "conversation": self._conversation_truncated(cid),
             "activity": {"type": "typing:start" if on else "typing:stop",
-                         "author": {"type": "business", "displayName": "Ana",
-                                    "avatarUrl": "https://acme.zendesk.com/ana.png"}}}))
+                         "author": self.agent_author("Ana", avatar)}}))
 
     def workspace_accepts(self, cid):
         """The agent workspace announces it has the conversation (the visitor is queued)."""
@@ -499,9 +505,10 @@ class FakeZendesk:
             if cid not in self.conversations:
                 return self._send(h, 404, {"error": "no such conversation"})
             act = body.get("action")
+            avatar = bool(body.get("avatar", True))
             do = {"accept": lambda: self.workspace_accepts(cid),
-                  "says": lambda: self.agent_says(cid, body.get("text", "")),
-                  "typing": lambda: self.agent_typing(cid, bool(body.get("typing", True))),
+                  "says": lambda: self.agent_says(cid, body.get("text", ""), avatar),
+                  "typing": lambda: self.agent_typing(cid, bool(body.get("typing", True)), avatar),
                   "read": lambda: self.agent_reads(cid),
                   "solves": lambda: self.agent_solves(cid)}.get(act)
             if not do:

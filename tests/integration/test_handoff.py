@@ -103,7 +103,7 @@ class Handoff(unittest.TestCase):
         status, result = FAKE.agent_says(conv["id"], "Hi, I'm Ana")
         self.assertEqual((status, result["applied"]), (200, 1))
         events = poll(tid, auth)["events"]
-        self.assertEqual([e["type"] for e in events][-4:], ["queued", "agent_typing", "agent_joined", "message"])
+        self.assertEqual([e["type"] for e in events][-4:], ["queued", "agent_joined", "agent_typing", "message"])
         self.assertEqual(events[-1]["text"], "Hi, I'm Ana")
         self.assertEqual(poll(tid, auth)["state"], "active")
 

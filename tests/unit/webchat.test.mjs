@@ -15,7 +15,7 @@ const LIBRARY = path.join(SRCDIR, 'www', 'webchat', 'deskbridge-webchat.js');
 // Node decides module-or-not by extension; the browser by the script tag.
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'deskbridge-webchat-'));
 copyFileSync(LIBRARY, path.join(tmp, 'deskbridge-webchat.mjs'));
-const { createServiceDeskFactory, ErrorType } = await import(pathToFileURL(path.join(tmp, 'deskbridge-webchat.mjs')));
+const { createServiceDeskFactory, ErrorType, Strings } = await import(pathToFileURL(path.join(tmp, 'deskbridge-webchat.mjs')));
 rmSync(tmp, { recursive: true });
 
 function equal(actual, expected, what) {
@@ -361,14 +361,124 @@ await check('typing is sent on change, not on every keystroke; read is sent once
 	d.stopPolling();
 });
 
-await check('areAnyAgentsOnline maps availability to true, false or unknown', async () => {
+/* console.warn while fn runs: where the library puts what the visitor is not told. */
+async function warnings(fn) {
+	const seen = [];
+	const original = console.warn;
+	console.warn = (...args) => { seen.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')); };
+	try {
+		await fn();
+	} finally {
+		console.warn = original;
+	}
+	return seen;
+}
+
+await check('areAnyAgentsOnline maps availability to true, false or unknown (null: the host offers the chat)', async () => {
 	const answers = [{ status: 200, body: { agents_online: true, count: 2 } }, { status: 200, body: { agents_online: false, count: 0 } },
-		{ status: 503, body: { error: { code: 'transfers_disabled', message: 'off' } } }, { status: 500, body: undefined }];
+		{ status: 503, body: { error: { code: 'not_configured', message: 'The Support API credentials are not set' } } },
+		{ status: 500, body: undefined }];
 	const got = [];
-	for (const a of answers)
-		got.push(await desk(async () => a).d.areAnyAgentsOnline());
-	got.push(await desk(async () => { throw new TypeError('offline'); }).d.areAnyAgentsOnline());
-	equal(got, [true, false, false, null, null], 'answers');
+	const warned = await warnings(async () => {
+		for (const a of answers)
+			got.push(await desk(async () => a).d.areAnyAgentsOnline(CONNECT));
+		got.push(await desk(async () => { throw new TypeError('offline'); }).d.areAnyAgentsOnline(CONNECT));
+	});
+	equal(got, [true, false, null, null, null], 'answers');
+	if (!warned.some((w) => /Support API credentials/.test(w)))
+		throw new Error('the unknown availability\'s reason is not in the console: ' + JSON.stringify(warned));
+});
+
+await check('no agent: the admin\'s message becomes the connect_to_agent item\'s agent_unavailable message; transfers off is told the same way, its reason only in the console', async () => {
+	const connect = () => ({ output: { generic: [{ response_type: 'text', text: 'Let me get someone' },
+		{ response_type: 'connect_to_agent', agent_unavailable: { message: 'The skill says nobody is in.' } }] } });
+	const off = connect(), none = connect(), silent = connect();
+	const warned = await warnings(async () => {
+		equal(await desk(async () => ({ status: 200, body: { agents_online: false, count: 0, checked_at: null,
+			reason: 'transfers_disabled', message: 'We are closed until Monday.' } })).d.areAnyAgentsOnline(off), false, 'off');
+		equal(await desk(async () => ({ status: 200, body: { agents_online: false, count: 0, checked_at: '2026-12-01T09:00:00Z',
+			reason: 'no_agents_online', message: 'Back at 9.' } })).d.areAnyAgentsOnline(none), false, 'none');
+		equal(await desk(async () => ({ status: 200, body: { agents_online: false, count: 0 } }),
+			{ strings: { agentsUnavailable: 'Nadie disponible.' } }).d.areAnyAgentsOnline(silent), false, 'no message');
+	});
+	equal([off, none, silent].map((m) => m.output.generic[1].agent_unavailable.message),
+		['We are closed until Monday.', 'Back at 9.', 'Nadie disponible.'], 'what the host shows');
+	equal(off.output.generic[0], { response_type: 'text', text: 'Let me get someone' }, 'other items untouched');
+	if (!warned.some((w) => /transfers_enabled/.test(w)))
+		throw new Error('transfers off is not explained in the console: ' + JSON.stringify(warned));
+});
+
+await check('a refused start tells the visitor a short text from the strings (replaceable), never the API\'s; the API\'s goes to the console', async () => {
+	const refusals = [
+		[401, { code: 'invalid_token', field: 'token', message: 'Field "token" is invalid: the site\'s token is required.' }, {}, Strings.notRecognized],
+		[503, { code: 'transfers_disabled', message: 'Transfers to live agents are turned off. Reason: the admin has not turned them on.' }, {}, Strings.agentsUnavailable],
+		[429, { code: 'rate_limited', message: 'This visitor already has 3 open chats with agents (the limit).' }, {}, Strings.tooManyRequests],
+		[422, { code: 'invalid_field', field: 'visitor.email', message: 'Field "visitor.email" is invalid: it is not an email address.' },
+			{ strings: { couldNotConnect: 'Lo sentimos, no pudimos conectarte.' } }, 'Lo sentimos, no pudimos conectarte.'],
+	];
+	for (const [status, error, options, shown] of refusals) {
+		let d, callback;
+		const warned = await warnings(async () => {
+			({ d, callback } = desk(async () => ({ status, body: { error } }), options));
+			await d.startChat(CONNECT, {}).catch(() => {});
+		});
+		equal(callback.calls.map((c) => [c[0], c[1].type, c[1].messageToUser]), [['setErrorStatus', ErrorType.CONNECTING, shown]],
+			error.code);
+		if (!warned.some((w) => w.includes(error.message)))
+			throw new Error(error.code + ': the API\'s message is not in the console');
+	}
+	const { d, callback } = desk(async (r) => (r.path === '/api/availability'
+		? { status: 200, body: { agents_online: false, count: 0, reason: 'transfers_disabled', message: 'Closed today.' } }
+		: { status: 503, body: { error: { code: 'transfers_disabled', message: 'Transfers to live agents are turned off.' } } }));
+	await warnings(async () => {
+		await d.areAnyAgentsOnline(CONNECT);
+		await d.startChat(CONNECT, {}).catch(() => {});
+	});
+	equal(callback.calls[0][1].messageToUser, 'Closed today.', 'the admin\'s message after a race with the admin');
+	for (const text of Object.values(Strings))
+		if (/deskbridge|admin|field|token|transfers_|zendesk|api/i.test(text))
+			throw new Error('a developer\'s word in a visitor text: ' + text);
+});
+
+await check('an agent Zendesk gives no picture shows the admin\'s avatar when one is set; one with a picture keeps it', async () => {
+	for (const avatarSet of [true, false]) {
+		const { d, callback, net } = desk(async (r) => {
+			if (r.method === 'POST')
+				return created();
+			if (r.path === '/api/avatar')
+				return avatarSet ? { status: 200 } : { status: 404 };
+			return { status: 200, body: { state: 'active', next: 3, poll_after_ms: 20, events: [
+				{ seq: 1, type: 'agent_joined', agent: { id: 'Ana', name: 'Ana', avatar_url: null } },
+				{ seq: 2, type: 'transferred', agent: agentAna },
+				{ seq: 3, type: 'agent_joined', agent: agentAna }] } };
+		});
+		await d.startChat(CONNECT, {});
+		await until('joined', () => callback.calls.length >= 3);
+		await d.endChat();
+		const ana = avatarSet ? { id: 'Ana', nickname: 'Ana', profile_picture_url: 'https://support.example/api/avatar' } : { id: 'Ana', nickname: 'Ana' };
+		const zendeskAna = { id: 'agent-7', nickname: 'Ana', profile_picture_url: 'https://acme.zendesk.com/ana.png' };
+		equal(callback.calls.slice(0, 3), [['agentJoined', ana], ['beginTransferToAnotherAgent', zendeskAna], ['agentJoined', zendeskAna]],
+			'profiles with the avatar ' + (avatarSet ? 'set' : 'unset'));
+		equal(net.requests.filter((r) => r.path === '/api/avatar').map((r) => r.method), ['HEAD'], 'asked once');
+	}
+});
+
+await check('the visitor starting to type fetches what happened meanwhile at once, so it is shown before their message', async () => {
+	let polls = 0;
+	const { d } = desk(async (r) => {
+		if (r.method === 'POST')
+			return r.path.endsWith('/typing') ? { status: 204 } : created({ poll_after_ms: 60000 });
+		polls++;
+		return { status: 200, body: { state: 'waiting', next: 0, poll_after_ms: 60000, events: [] } };
+	});
+	await d.startChat(CONNECT, {});
+	await until('first poll', () => polls === 1);
+	await d.userTyping(true);
+	await until('a poll on typing', () => polls === 2, 1000);
+	await d.userTyping(false);
+	await sleep(50);
+	equal(polls, 2, 'polls (none on stopping)');
+	d.stopPolling();
 });
 
 await check('endChat posts /end with the transfer\'s secret, which deskbridge refuses without', async () => {
@@ -435,7 +545,7 @@ await check('the classic-script build is the module, regenerated', async () => {
 	const g = {};
 	new Function('window', committed)(g);
 	equal(Object.keys(g.DeskbridgeWebChat).sort(), ['Defaults', 'DeskbridgeError', 'DeskbridgeServiceDesk', 'ErrorType',
-		'createCarbonServiceDeskFactory', 'createServiceDeskFactory'], 'exports');
+		'Strings', 'createCarbonServiceDeskFactory', 'createServiceDeskFactory'], 'exports');
 });
 
 done();

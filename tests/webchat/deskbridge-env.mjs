@@ -14,21 +14,31 @@ export async function json(method, url, body, headers = {}) {
 	return { status: r.status, body: text ? JSON.parse(text) : null, headers: r.headers };
 }
 
-/* extra: more of the admin config, e.g. looser limits for a test that makes many transfers. */
-export async function configure(extra = {}) {
+/* The headers of an admin session: its cookie and CSRF token. */
+export async function adminSession() {
 	const login = await fetch(BASE + '/api/setup/session', { method: 'POST',
 		headers: { 'Content-Type': 'application/json' },
 		body: JSON.stringify({ password: process.env.DESKBRIDGE_ADMIN_PASSWORD }) });
 	assert(login.status === 200, 'login: ' + login.status);
 	const csrf = (await login.json()).csrf_token;
-	const cookie = login.headers.get('set-cookie').split(';')[0];
+	return { Cookie: login.headers.get('set-cookie').split(';')[0], 'X-CSRF-Token': csrf };
+}
+
+/* Only the given part of the admin config. */
+export async function patchConfig(patch) {
+	const r = await json('PATCH', BASE + '/api/setup/config', patch, await adminSession());
+	assert(r.status === 200, 'PATCH config: ' + r.status + ' ' + JSON.stringify(r.body));
+}
+
+/* extra: more of the admin config, e.g. looser limits for a test that makes many transfers. */
+export async function configure(extra = {}) {
 	const r = await json('PATCH', BASE + '/api/setup/config', {
 		transfers_enabled: true,
 		zendesk: { api_base: FAKE, api_user: env('API_USER'), api_token: env('API_TOKEN'),
 			messaging: { app_id: env('APP_ID'), key_id: env('KEY_ID'), key_secret: env('KEY_SECRET'),
 				webhook_secret: env('WEBHOOK_SECRET') } },
 		...extra,
-	}, { Cookie: cookie, 'X-CSRF-Token': csrf });
+	}, await adminSession());
 	assert(r.status === 200, 'PATCH config: ' + r.status + ' ' + JSON.stringify(r.body));
 }
 

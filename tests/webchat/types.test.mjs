@@ -80,7 +80,7 @@ await check(`the library and both hosts' types agree under tsc --strict (typescr
 });
 
 const mistakes = [
-	['a Carbon profile without user_type', replacing("Object.assign(baseProfile(agent), { user_type: /** @type {import('@carbon/ai-chat').UserType} */ ('human') })", 'baseProfile(agent)')],
+	['a Carbon profile without user_type', replacing("Object.assign(baseProfile(agent, avatar), { user_type: /** @type {import('@carbon/ai-chat').UserType} */ ('human') })", 'baseProfile(agent, avatar)')],
 	['a Carbon queue position under Web Chat\'s name', replacing('a.positionInQueue = ev.position;', 'a.position_in_queue = ev.position;')],
 	['a Web Chat queue position under Carbon\'s name', replacing('a.position_in_queue = ev.position;', 'a.positionInQueue = ev.position;')],
 	['agentTyping given a number', replacing("this.call('agentTyping', !!ev.typing);", "this.call('agentTyping', ev.typing ? 1 : 0);")],

@@ -44,6 +44,8 @@ function renderMessage(m) {
 	const li = document.createElement('li');
 	li.className = 'msg ' + m.kind + (m.failed ? ' failed' : '');
 	li.dataset.id = m.id;
+	if (m.kind === 'agent')
+		li.append(avatarOf(m));
 	if (m.kind !== 'status') {
 		const who = document.createElement('span');
 		who.className = 'who';
@@ -61,6 +63,23 @@ function renderMessage(m) {
 		li.append(st);
 	}
 	return li;
+}
+
+/* The agent's picture as Web Chat shows it beside their messages. This page's CSP
+ * (default-src 'self') lets it load only deskbridge's own images, such as the admin's
+ * avatar (/api/avatar); a picture elsewhere (Zendesk's) shows as the agent's initial. */
+function avatarOf(m) {
+	let el;
+	if (m.avatar && new URL(m.avatar, location.href).origin === location.origin) {
+		el = document.createElement('img');
+		el.src = m.avatar;
+		el.alt = '';
+	} else {
+		el = document.createElement('span');
+		el.textContent = (m.who || '?').slice(0, 1).toUpperCase();
+	}
+	el.className = 'avatar';
+	return el;
 }
 
 function render() {
@@ -124,6 +143,7 @@ const callback = whileChatting({
 	agentJoined(profile) {
 		state.mode = 'agent';
 		state.peer = profile.nickname;
+		state.avatar = profile.profile_picture_url || null;
 		$('connection').hidden = true;
 		status(profile.nickname + ' joined the chat.');
 	},
@@ -135,14 +155,14 @@ const callback = whileChatting({
 		backToBot();
 	},
 	agentTyping(isTyping) {
-		$('typing').textContent = state.peer + ' is typing…';
+		$('typing').textContent = state.mode === 'agent' ? state.peer + ' is typing…' : 'An agent is typing…';
 		$('typing').hidden = !isTyping;
 	},
 	sendMessageToUser(message) {
 		const text = typeof message === 'string' ? message :
 			((message.output && message.output.generic) || []).map((g) => g.text || '').join('\n');
 		$('typing').hidden = true;
-		add('agent', state.peer, text);
+		add('agent', state.peer, text, { avatar: state.avatar });
 		if (!document.hidden)
 			desk.userReadMessages();
 	},
@@ -188,11 +208,18 @@ const desk = createServiceDeskFactory({
 
 /* ---- the bot -------------------------------------------------------------------------- */
 
+/* The bot's connect_to_agent response, as a watsonx Assistant skill configures it. */
+const connectToAgent = () => ({ output: { generic: [{ response_type: 'connect_to_agent',
+	message_to_human_agent: 'The visitor asked for a person on the deskbridge demo page.',
+	agent_available: { message: 'An agent is available.' },
+	agent_unavailable: { message: 'No agent is available right now. Please try again later.' } }] } });
+
 async function toAgent() {
-	bot('Let me check whether an agent is available…');
-	const online = await desk.areAnyAgentsOnline();
-	if (online === false) {
-		bot('No agent is available right now. Please try again later.');
+	const connect = connectToAgent();
+	/* Web Chat asks first, and with no agent shows the item's agent_unavailable message
+	 * (which the library has made the admin's) instead of connecting. */
+	if (await desk.areAnyAgentsOnline(connect) === false) {
+		bot(connect.output.generic[0].agent_unavailable.message);
 		return;
 	}
 	desk.visitor = siteToken() ? null : { name: $('visitor-name').value, email: $('visitor-email').value };
@@ -200,8 +227,7 @@ async function toAgent() {
 	state.peer = 'Connecting…';
 	status('Connecting you to an agent…');
 	try {
-		await desk.startChat({ output: { generic: [{ response_type: 'connect_to_agent',
-			message_to_human_agent: 'The visitor asked for a person on the deskbridge demo page.' }] } }, {});
+		await desk.startChat(connect, {});
 	} catch (e) {
 		/* Web Chat's own CONNECTING after a rejected start; the library's came first with its reason */
 		callback.setErrorStatus({ type: ErrorType.CONNECTING });

@@ -60,6 +60,19 @@ const Defaults = Object.freeze({
 	requestTimeoutMs: 30000,
 });
 
+/* Every text the library itself shows a visitor: short, for the visitor, and replaceable
+ * one by one with the `strings` option (a translation, the site's own tone). What went
+ * wrong technically goes to the console instead. When no agent is available, the
+ * admin's own message (transfers.unavailable_message, sent by deskbridge) comes first. */
+const Strings = Object.freeze({
+	agentsUnavailable: 'No agent is available right now. Please try again later.',
+	couldNotConnect: 'Sorry, we could not connect you to an agent. Please try again later.',
+	noAgentTook: 'No agent could take the chat. Please try again later.',
+	connectionLost: 'The connection to our support team was lost. Please try again.',
+	notRecognized: 'We could not confirm who you are. Please reload the page and try again.',
+	tooManyRequests: 'Too many requests right now. Please try again in a few minutes.',
+});
+
 const STORAGE_KEY = 'deskbridge.transfer';
 const ENDING_KEY = 'deskbridge.ending';
 const HISTORY_MAX = 500;
@@ -125,9 +138,10 @@ const WEB_CHAT_SHAPES = {
 			a.estimated_wait_time = waitMinutes(ev.estimated_wait_s);
 		return a;
 	},
-	/** @param {EventAgent | null | undefined} agent @returns {import('ibm-web-chat').AgentProfile} */
-	profile(agent) {
-		return baseProfile(agent);
+	/** @param {EventAgent | null | undefined} agent @param {string | null} avatar
+	 *  @returns {import('ibm-web-chat').AgentProfile} */
+	profile(agent, avatar) {
+		return baseProfile(agent, avatar);
 	},
 };
 
@@ -142,9 +156,10 @@ const CARBON_SHAPES = {
 			a.estimatedWaitTime = waitMinutes(ev.estimated_wait_s);
 		return a;
 	},
-	/** @param {EventAgent | null | undefined} agent @returns {import('@carbon/ai-chat').ResponseUserProfile} */
-	profile(agent) {
-		return Object.assign(baseProfile(agent), { user_type: /** @type {import('@carbon/ai-chat').UserType} */ ('human') });
+	/** @param {EventAgent | null | undefined} agent @param {string | null} avatar
+	 *  @returns {import('@carbon/ai-chat').ResponseUserProfile} */
+	profile(agent, avatar) {
+		return Object.assign(baseProfile(agent, avatar), { user_type: /** @type {import('@carbon/ai-chat').UserType} */ ('human') });
 	},
 };
 
@@ -153,13 +168,24 @@ function waitMinutes(seconds) {
 	return Math.max(1, Math.ceil(seconds / 60));
 }
 
-/** @param {EventAgent | null | undefined} agent @returns {{ id: string, nickname: string, profile_picture_url?: string }} */
-function baseProfile(agent) {
+/** avatar: the picture for an agent Zendesk gives none (the admin's, /api/avatar), or null.
+ * @param {EventAgent | null | undefined} agent @param {string | null} avatar
+ * @returns {{ id: string, nickname: string, profile_picture_url?: string }} */
+function baseProfile(agent, avatar) {
 	/** @type {{ id: string, nickname: string, profile_picture_url?: string }} */
 	const profile = { id: (agent && agent.id) || 'agent', nickname: (agent && agent.name) || 'Agent' };
-	if (agent && agent.avatar_url)
-		profile.profile_picture_url = agent.avatar_url;
+	const picture = (agent && agent.avatar_url) || avatar;
+	if (picture)
+		profile.profile_picture_url = picture;
 	return profile;
+}
+
+/** The technical side of something the visitor is told in plain words: for the site's
+ * developers and the admin, in the console.
+ * @param {string} what @param {unknown} [detail] */
+function warn(what, detail) {
+	if (globalThis.console)
+		globalThis.console.warn('deskbridge: ' + what, detail === undefined ? '' : detail);
 }
 
 /** Carbon's factory parameters carry persistedState and its callback can store state
@@ -191,6 +217,17 @@ class DeskbridgeServiceDesk {
 		this.locale = options.locale || null;
 		this.getHistory = options.getHistory || null;
 		this.onVisitorMessageFromAnotherTab = options.onVisitorMessageFromAnotherTab || null;
+		/** @type {Record<keyof typeof Strings, string>} */
+		this.strings = Object.assign({}, Strings);
+		for (const k of /** @type {(keyof typeof Strings)[]} */ (Object.keys(Strings)))
+			if (options.strings && typeof options.strings[k] === 'string' && options.strings[k])
+				this.strings[k] = options.strings[k];
+		/** The admin's message from the last availability answer that said no agent. @type {string | null} */
+		this.unavailableMessage = null;
+		/** @type {Promise<string | null> | null} */
+		this.avatarCheck = null;
+		/** @type {string | null} */
+		this.avatar = null;
 		this.storage = options.storage !== undefined ? options.storage : sessionStorageOrNull();
 		this.fetch = options.fetch || globalThis.fetch.bind(globalThis);
 		this.doc = options.document !== undefined ? options.document : globalThis.document;
@@ -261,17 +298,75 @@ class DeskbridgeServiceDesk {
 
 	/* ---- what the host calls ------------------------------------------------------- */
 
-	/** @returns {Promise<boolean | null>} */
-	async areAnyAgentsOnline() {
+	/* With no agent, the hosts show the connect_to_agent item's agent_unavailable.message
+	 * instead of the card (Carbon AI Chat's ServiceDesk.areAnyAgentsOnline: "the 'no agents
+	 * are available' message configured in the skill"); the admin's message takes its place.
+	 * Unknown availability (deskbridge not set up to ask Zendesk, Zendesk not answering) is
+	 * null: the host offers the chat, and the agent workspace queues it. */
+	/** @param {any} [connectMessage] @returns {Promise<boolean | null>} */
+	async areAnyAgentsOnline(connectMessage) {
+		let r;
 		try {
-			const r = await this.request('GET', '/api/availability');
-			if (r.ok)
-				return !!r.body.agents_online;
-			const code = r.body && r.body.error && r.body.error.code;
-			return code === 'transfers_disabled' || code === 'not_configured' ? false : null;
+			r = await this.request('GET', '/api/availability');
 		} catch (e) {
+			warn('agent availability could not be asked', e);
 			return null;
 		}
+		if (!r.ok || !r.body) {
+			warn('agent availability is unknown', (r.body && r.body.error) || r.status);
+			return null;
+		}
+		if (r.body.agents_online)
+			return true;
+		if (r.body.reason === 'transfers_disabled')
+			warn('transfers to agents are turned off (transfers_enabled); the visitor is told no agent is available');
+		this.unavailableMessage = typeof r.body.message === 'string' && r.body.message ? r.body.message : null;
+		const item = connectItem(connectMessage);
+		if (connectMessage && item.response_type === 'connect_to_agent')
+			item.agent_unavailable = Object.assign({}, item.agent_unavailable, { message: this.noAgentText() });
+		return false;
+	}
+
+	noAgentText() {
+		return this.unavailableMessage || this.strings.agentsUnavailable;
+	}
+
+	/** What the visitor is told when deskbridge refused to start the chat; the refusal
+	 * itself (which may name settings or fields) goes to the console.
+	 * @param {{ code: string, message: string }} err */
+	refusalText(err) {
+		warn('the chat could not be started: ' + err.code, err.message);
+		switch (err.code) {
+		case 'agents_unavailable':
+			return err.message || this.noAgentText();   /* the admin's message */
+		case 'transfers_disabled':
+			return this.noAgentText();
+		case 'invalid_token':
+		case 'invalid_user_payload':
+		case 'anonymous_not_allowed':
+			return this.strings.notRecognized;
+		case 'rate_limited':
+			return this.strings.tooManyRequests;
+		default:
+			return this.strings.couldNotConnect;
+		}
+	}
+
+	/** Asks for the admin's avatar before events that name an agent without a picture are shown.
+	 * @param {{ events?: any[] }} body */
+	async avatarFor(body) {
+		if ((body.events || []).some((ev) => ev && ev.agent && !ev.agent.avatar_url))
+			await this.avatarChecked();
+	}
+
+	/** The admin's avatar, when one is set, for agents Zendesk gives no picture; asked once.
+	 * @returns {Promise<string | null>} */
+	avatarChecked() {
+		if (!this.avatarCheck)
+			this.avatarCheck = this.request('HEAD', '/api/avatar', undefined, null, undefined, this.timing.sendTimeoutMs)
+				.then((r) => (r.ok ? this.base + '/api/avatar' : null), () => null)
+				.then((url) => { this.avatar = url; return url; });
+		return this.avatarCheck;
 	}
 
 	/** @param {any} connectMessage @returns {Promise<void>} */
@@ -328,13 +423,14 @@ class DeskbridgeServiceDesk {
 			r = await this.requestWithRetry('POST', '/api/transfers', body, null, 3);
 		} catch (e) {
 			this.clear();
-			this.errorStatus({ type: ErrorType.CONNECTING, logInfo: e });
+			warn('deskbridge could not be reached to start the chat', e);
+			this.errorStatus({ type: ErrorType.CONNECTING, messageToUser: this.strings.couldNotConnect, logInfo: e });
 			throw e;
 		}
 		if (r.status !== 201) {
 			this.clear();
 			const err = (r.body && r.body.error) || { code: 'http_' + r.status, message: 'deskbridge answered ' + r.status };
-			this.errorStatus({ type: ErrorType.CONNECTING, messageToUser: err.message, logInfo: err });
+			this.errorStatus({ type: ErrorType.CONNECTING, messageToUser: this.refusalText(err), logInfo: err });
 			throw new DeskbridgeError(err.code, err.message, r.status);
 		}
 		/** @type {Transfer} */
@@ -360,6 +456,8 @@ class DeskbridgeServiceDesk {
 		} catch (e) {
 			r = null;
 		}
+		if (r && r.ok)
+			await this.avatarFor(r.body);
 		if (r && r.ok && r.body.state === 'waiting' && !starting.cancelled) {
 			/* Replayed from the start: the host has seen none of it in this chat. */
 			this.t = Object.assign(stored, { next: 0, etag: null, agent: null, outageSince: null });
@@ -394,8 +492,10 @@ class DeskbridgeServiceDesk {
 			this.clear();
 			return false;
 		}
-		if (r.ok)
+		if (r.ok) {
+			await this.avatarFor(r.body);
 			this.apply(r.body);
+		}
 		for (const p of stored.pending.slice())
 			this.deliver(stored, p.cmid, p.text, Date.now() + this.timing.sendTimeoutMs).catch(() => {});
 		this.schedulePoll(stored.pollMs);
@@ -433,6 +533,10 @@ class DeskbridgeServiceDesk {
 		if (isTyping === this.typing.on && (!isTyping || now - this.typing.at < TYPING_REPEAT_MS))
 			return;
 		this.typing = { on: !!isTyping, at: now };
+		/* The host shows a message where it is sent: what happened before it (an agent who
+		 * joined) must be shown by then, so a visitor who starts writing gets it now. */
+		if (isTyping)
+			this.pollNow();
 		await this.request('POST', this.pathOf(t, '/typing'), { typing: !!isTyping }, t).catch(() => {});
 	}
 
@@ -615,7 +719,9 @@ class DeskbridgeServiceDesk {
 		if (r.ok) {
 			this.connected(t);
 			t.etag = r.headers.get('ETag');
-			this.apply(r.body);
+			await this.avatarFor(r.body);
+			if (this.t === t)
+				this.apply(r.body);
 			return t.pollMs;
 		}
 		if (r.status === 401 || r.status === 404) {
@@ -638,8 +744,8 @@ class DeskbridgeServiceDesk {
 			if (Date.now() - t.outageSince >= this.timing.queuedGiveUpMs) {
 				this.finish();
 				this.endOnServer(t);
-				this.errorStatus({ type: ErrorType.CONNECTING, logInfo: info,
-					messageToUser: 'The connection to our support team was lost. Please try again.' });
+				warn('deskbridge stayed unreachable while the visitor waited; the chat was given up', info);
+				this.errorStatus({ type: ErrorType.CONNECTING, logInfo: info, messageToUser: this.strings.connectionLost });
 			}
 		} else if (this.failures >= 2 && !this.disconnected) {
 			/* One failed request is a blip; the second in a row is worth telling the visitor. */
@@ -697,7 +803,7 @@ class DeskbridgeServiceDesk {
 				this.webChatCall('updateAgentAvailability', WEB_CHAT_SHAPES.availability(ev));
 			break;
 		case 'agent_joined':
-			t.agent = baseProfile(ev.agent);
+			t.agent = baseProfile(ev.agent, this.avatar);
 			this.persist();
 			this.joined(ev.agent, false);
 			break;
@@ -731,17 +837,17 @@ class DeskbridgeServiceDesk {
 	 * @param {EventAgent | null | undefined} agent @param {boolean} transfer */
 	joined(agent, transfer) {
 		if (this.host === 'carbon') {
-			const p = agent || !transfer ? CARBON_SHAPES.profile(agent) : undefined;
+			const p = agent || !transfer ? CARBON_SHAPES.profile(agent, this.avatar) : undefined;
 			if (transfer)
 				this.carbonCall('beginTransferToAnotherAgent', p);
 			else
-				this.carbonCall('agentJoined', CARBON_SHAPES.profile(agent));
+				this.carbonCall('agentJoined', CARBON_SHAPES.profile(agent, this.avatar));
 		} else {
-			const p = agent || !transfer ? WEB_CHAT_SHAPES.profile(agent) : undefined;
+			const p = agent || !transfer ? WEB_CHAT_SHAPES.profile(agent, this.avatar) : undefined;
 			if (transfer)
 				this.webChatCall('beginTransferToAnotherAgent', p);
 			else
-				this.webChatCall('agentJoined', WEB_CHAT_SHAPES.profile(agent));
+				this.webChatCall('agentJoined', WEB_CHAT_SHAPES.profile(agent, this.avatar));
 		}
 	}
 
@@ -753,8 +859,7 @@ class DeskbridgeServiceDesk {
 		if (t.agent)
 			this.call('agentEndedChat');
 		else
-			this.errorStatus({ type: ErrorType.CONNECTING, logInfo: info,
-				messageToUser: 'No agent could take the chat. Please try again later.' });
+			this.errorStatus({ type: ErrorType.CONNECTING, logInfo: info, messageToUser: this.strings.noAgentTook });
 	}
 
 	/** @param {Transfer} t @param {any} ev */
@@ -770,7 +875,7 @@ class DeskbridgeServiceDesk {
 		if (ev.from === 'agent') {
 			t.lastAgentSeq = ev.seq;
 			if (!t.agent && ev.agent)
-				t.agent = baseProfile(ev.agent);
+				t.agent = baseProfile(ev.agent, this.avatar);
 			this.persist();
 		}
 		this.call('sendMessageToUser', String(ev.text), (ev.agent && ev.agent.id) || (t.agent && t.agent.id) || 'agent');
@@ -785,7 +890,8 @@ class DeskbridgeServiceDesk {
 			/* The handoff failed: deskbridge ends the transfer; so does the host, on CONNECTING. */
 			this.finish();
 			this.endOnServer(t);
-			this.errorStatus({ type: ErrorType.CONNECTING, logInfo: ev });
+			warn('the handoff to Zendesk failed (the server log says why)', ev);
+			this.errorStatus({ type: ErrorType.CONNECTING, logInfo: ev, messageToUser: this.strings.couldNotConnect });
 		} else {
 			this.errorStatus({ type: ErrorType.DISCONNECTED, isDisconnected: true, logInfo: ev });
 		}
@@ -996,6 +1102,8 @@ class DeskbridgeServiceDesk {
  *                of the connect_to_agent response, else the admin's default)
  *   locale, getHistory () => [{from: 'user'|'assistant', text, time}] (else what the host's
  *                send/receive events showed), onVisitorMessageFromAnotherTab (text)
+ *   strings      {agentsUnavailable, couldNotConnect, ...}: the texts of Strings the
+ *                visitor may read, each replaceable (a translation)
  *   sendTimeoutMs, endChatWaitMs, queuedGiveUpMs, ... the timings of Defaults
  * @param {any} options @returns {(parameters: any) => DeskbridgeServiceDesk} */
 function createServiceDeskFactory(options) {
@@ -1008,4 +1116,4 @@ function createCarbonServiceDeskFactory(options) {
 	return async (parameters) => new DeskbridgeServiceDesk(parameters || {}, Object.assign({ host: 'carbon' }, options));
 }
 
-export { ErrorType, Defaults, DeskbridgeError, DeskbridgeServiceDesk, createServiceDeskFactory, createCarbonServiceDeskFactory };
+export { ErrorType, Defaults, Strings, DeskbridgeError, DeskbridgeServiceDesk, createServiceDeskFactory, createCarbonServiceDeskFactory };
