@@ -33,6 +33,14 @@ static const struct http_field login_fields[] = {
 	{NULL, 0, 0, 0, 0, 0, 0},
 };
 
+static int64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 static void session_create(struct http_req *req, void *ctx)
 {
 	struct db *db = app_db(ctx, req);
@@ -44,11 +52,11 @@ static void session_create(struct http_req *req, void *ctx)
 	if (!db)
 		return;
 	json_object_object_get_ex(http_req_json(req), "password", &password);
-	st = admin_login(db, json_object_get_string(password), http_req_client(req),
-			 (int64_t)time(NULL), &session, &retry_after);
+	st = admin_login(db, json_object_get_string(password), http_req_client(req), now_ms(),
+			 &session, &retry_after);
 	if (st == ST_LIMITED) {
-		http_reply_errorf(req, APIERR_RATE_LIMITED, "Too many failed logins from this address: "
-				  "wait %lld seconds, then try again.", (long long)retry_after);
+		http_reply_errorf(req, APIERR_RATE_LIMITED, "Too many failed logins: wait %lld "
+				  "seconds, then try again.", (long long)retry_after);
 		http_add_retry_after(req, retry_after);
 		return;
 	}
@@ -68,41 +76,76 @@ static void session_create(struct http_req *req, void *ctx)
 }
 
 /* The database when the request has a live admin session (and, unless it is a GET,
- * the session's CSRF token); otherwise answers 401 or 403 and returns NULL. */
-static struct db *admin_db(struct http_req *req, void *ctx)
+ * the session's CSRF token), with that session's cookie in *cookie when asked (caller
+ * frees); otherwise answers 401 or 403 and returns NULL. Every session cookie is tried:
+ * a stale one, or one planted for a parent domain, may come before the live one. */
+static struct db *admin_db(struct http_req *req, void *ctx, char **cookie)
 {
 	struct db *db = app_db(ctx, req);
 	enum admin_auth auth = ADMIN_AUTH_NO_SESSION;
-	char *cookie = NULL;
-	int st;
+	char *value = NULL;
+	int st = ST_OK;
 
+	if (cookie)
+		*cookie = NULL;
 	if (!db)
 		return NULL;
-	st = http_req_cookie_dup(req, SESSION_COOKIE, &cookie);
-	if (st == ST_OK)
-		st = admin_session_check(db, cookie, http_req_header(req, "X-CSRF-Token"),
+	for (size_t i = 0; st == ST_OK && auth == ADMIN_AUTH_NO_SESSION; i++) {
+		free(value);
+		st = http_req_cookie_dup(req, SESSION_COOKIE, i, &value);
+		if (st != ST_OK || !value)
+			break;
+		st = admin_session_check(db, value, http_req_header(req, "X-CSRF-Token"),
 					 strcmp(http_req_method(req), "GET") != 0, (int64_t)time(NULL), &auth);
-	free(cookie);
+	}
 	if (st != ST_OK)
 		http_reply_error(req, apierr_from_status(st), NULL);
 	else if (auth == ADMIN_AUTH_NO_SESSION)
 		http_reply_error(req, APIERR_UNAUTHENTICATED, "Log in at /setup/ first.");
 	else if (auth == ADMIN_AUTH_BAD_CSRF)
 		http_reply_error(req, APIERR_CSRF_FAILED, NULL);
-	return st == ST_OK && auth == ADMIN_AUTH_OK ? db : NULL;
+	if (st != ST_OK || auth != ADMIN_AUTH_OK) {
+		free(value);
+		return NULL;
+	}
+	if (cookie)
+		*cookie = value;
+	else
+		free(value);
+	return db;
 }
 
-static void session_delete(struct http_req *req, void *ctx)
+/* A reloaded page takes up its session: the CSRF token lives only in the page. */
+static void session_get(struct http_req *req, void *ctx)
 {
-	struct db *db = admin_db(req, ctx);
-	char *cookie = NULL;
+	char *cookie = NULL, *csrf = NULL;
+	struct db *db = admin_db(req, ctx, &cookie);
+	struct json_object *body;
 	int st;
 
 	if (!db)
 		return;
-	st = http_req_cookie_dup(req, SESSION_COOKIE, &cookie);
-	if (st == ST_OK && cookie)
-		st = admin_logout(db, cookie);
+	st = admin_session_csrf_dup(db, cookie, (int64_t)time(NULL), &csrf);
+	free(cookie);
+	if (st != ST_OK || !csrf) {
+		http_reply_error(req, st != ST_OK ? apierr_from_status(st) : APIERR_UNAUTHENTICATED, NULL);
+		return;
+	}
+	body = json_object_new_object();
+	json_object_object_add(body, "csrf_token", json_object_new_string(csrf));
+	http_reply_json(req, 200, body);
+	free(csrf);
+}
+
+static void session_delete(struct http_req *req, void *ctx)
+{
+	char *cookie = NULL;
+	struct db *db = admin_db(req, ctx, &cookie);
+	int st;
+
+	if (!db)
+		return;
+	st = admin_logout(db, cookie);
 	free(cookie);
 	if (st != ST_OK) {
 		http_reply_error(req, apierr_from_status(st), NULL);
@@ -125,7 +168,7 @@ static void reply_config(struct http_req *req, struct db *db)
 
 static void config_get(struct http_req *req, void *ctx)
 {
-	struct db *db = admin_db(req, ctx);
+	struct db *db = admin_db(req, ctx, NULL);
 
 	if (db)
 		reply_config(req, db);
@@ -133,7 +176,7 @@ static void config_get(struct http_req *req, void *ctx)
 
 static void config_patch(struct http_req *req, void *ctx)
 {
-	struct db *db = admin_db(req, ctx);
+	struct db *db = admin_db(req, ctx, NULL);
 	struct setup_error err;
 	const char *addr;
 	char actor[96];
@@ -155,7 +198,7 @@ static void config_patch(struct http_req *req, void *ctx)
 
 static void audit_get(struct http_req *req, void *ctx)
 {
-	struct db *db = admin_db(req, ctx);
+	struct db *db = admin_db(req, ctx, NULL);
 	struct json_object *entries, *body;
 	int st;
 
@@ -204,7 +247,7 @@ static struct json_object *checks_json(const struct zendesk_verify_result *r)
 
 static void zendesk_verify_route(struct http_req *req, void *ctx)
 {
-	struct db *db = admin_db(req, ctx);
+	struct db *db = admin_db(req, ctx, NULL);
 	struct zendesk_verify_result result;
 	struct json_object *body;
 	int st;
@@ -227,7 +270,7 @@ static void zendesk_verify_route(struct http_req *req, void *ctx)
 
 static void app_credentials_new(struct http_req *req, void *ctx)
 {
-	struct db *db = admin_db(req, ctx);
+	struct db *db = admin_db(req, ctx, NULL);
 	struct json_object *body;
 	char *creds = NULL;
 	int st;
@@ -247,7 +290,7 @@ static void app_credentials_new(struct http_req *req, void *ctx)
 
 static void app_zip(struct http_req *req, void *ctx)
 {
-	struct db *db = admin_db(req, ctx);
+	struct db *db = admin_db(req, ctx, NULL);
 	const char *host = http_req_header(req, "Host");
 	unsigned char *zip = NULL;
 	char url[300];
@@ -275,7 +318,7 @@ static const char *const avatar_types[] = {"image/png", "image/jpeg", "image/gif
 
 static void avatar_put(struct http_req *req, void *ctx)
 {
-	struct db *db = admin_db(req, ctx);
+	struct db *db = admin_db(req, ctx, NULL);
 	enum avatar_verdict verdict;
 	const unsigned char *data;
 	char why[160];
@@ -299,7 +342,7 @@ static void avatar_put(struct http_req *req, void *ctx)
 
 static void avatar_remove(struct http_req *req, void *ctx)
 {
-	struct db *db = admin_db(req, ctx);
+	struct db *db = admin_db(req, ctx, NULL);
 	int st;
 
 	if (!db)
@@ -313,7 +356,7 @@ static void avatar_remove(struct http_req *req, void *ctx)
 
 static void keys_rotate_route(struct http_req *req, void *ctx)
 {
-	struct db *db = admin_db(req, ctx);
+	struct db *db = admin_db(req, ctx, NULL);
 	struct json_object *body;
 	char *pem = NULL;
 	int st;
@@ -335,7 +378,7 @@ static void keys_rotate_route(struct http_req *req, void *ctx)
 
 static void status_get(struct http_req *req, void *ctx)
 {
-	struct db *db = admin_db(req, ctx);
+	struct db *db = admin_db(req, ctx, NULL);
 	struct json_object *body;
 	int st;
 
@@ -351,6 +394,7 @@ static void status_get(struct http_req *req, void *ctx)
 static const struct http_route routes[] = {
 	{"GET", "/api/health", app_route_health, HTTP_BODY_NONE, 0, NULL, NULL},
 	{"POST", "/api/setup/session", session_create, HTTP_BODY_JSON, 0, login_fields, NULL},
+	{"GET", "/api/setup/session", session_get, HTTP_BODY_NONE, 0, NULL, NULL},
 	{"DELETE", "/api/setup/session", session_delete, HTTP_BODY_NONE, 0, NULL, NULL},
 	{"GET", "/api/setup/config", config_get, HTTP_BODY_NONE, 0, NULL, NULL},
 	{"PATCH", "/api/setup/config", config_patch, HTTP_BODY_JSON, 0, NULL, NULL},

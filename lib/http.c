@@ -348,7 +348,7 @@ const char *http_req_bearer(const struct http_req *req)
 	return auth && strncasecmp(auth, "Bearer ", 7) == 0 && auth[7] ? auth + 7 : NULL;
 }
 
-int http_req_cookie_dup(const struct http_req *req, const char *name, char **out)
+int http_req_cookie_dup(const struct http_req *req, const char *name, size_t nth, char **out)
 {
 	const char *p = http_req_header(req, "Cookie");
 	size_t n = strlen(name);
@@ -358,7 +358,7 @@ int http_req_cookie_dup(const struct http_req *req, const char *name, char **out
 		while (*p == ' ' || *p == ';')
 			p++;
 		size_t len = strcspn(p, ";");
-		if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+		if (len > n && strncmp(p, name, n) == 0 && p[n] == '=' && nth-- == 0) {
 			*out = strndup(p + n + 1, len - n - 1);
 			return *out ? ST_OK : ST_NOMEM;
 		}

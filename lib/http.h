@@ -81,8 +81,10 @@ const char *http_req_query(const struct http_req *req, const char *name); /* dec
 const char *http_req_param(const struct http_req *req, const char *name); /* "{id}" */
 /* The credentials of "Authorization: Bearer <credentials>", or NULL. */
 const char *http_req_bearer(const struct http_req *req);
-/* A cookie's value from the Cookie header; *out is NULL when absent. Caller frees. */
-int http_req_cookie_dup(const struct http_req *req, const char *name, char **out);
+/* The value of the nth (from 0) cookie called name in the Cookie header; *out is NULL
+ * when there are fewer. A browser sends every cookie of a name whose domain and path
+ * match, so the first need not be the one a server set. Caller frees. */
+int http_req_cookie_dup(const struct http_req *req, const char *name, size_t nth, char **out);
 /* Whether the client reached the web server over TLS. */
 int http_req_is_https(const struct http_req *req);
 /* The client address and scheme a trusted proxy forwarded (proxy.h decides whom to

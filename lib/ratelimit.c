@@ -23,24 +23,32 @@ static const char ratelimit_sql_take[] =
 	" window_start = CASE WHEN window_start <= ?2 - ?3 THEN ?2 ELSE window_start END"
 	" RETURNING window_start, count";
 static const char ratelimit_sql_clear[] = "DELETE FROM rate_limits WHERE bucket = ?";
+static const char ratelimit_sql_clear_prefix[] =
+	"DELETE FROM rate_limits WHERE substr(bucket, 1, length(?1)) = ?1";
+/* A pace bucket's window_start is its next free turn: the turn taken is the later of it
+ * and now, when that is within the longest wait. */
+static const char ratelimit_sql_pace[] =
+	"INSERT INTO rate_limits (bucket, window_start, count) VALUES (?1, ?2 + ?3, 1) "
+	"ON CONFLICT (bucket) DO UPDATE SET window_start = max(window_start, ?2) + ?3"
+	" WHERE window_start <= ?2 + ?4"
+	" RETURNING window_start - ?3";
 
-int ratelimit_check(struct db *db, const char *bucket, int64_t limit, int64_t window_s,
-		    int64_t now, int64_t *retry_after_s)
+int ratelimit_count(struct db *db, const char *bucket, int64_t window_s, int64_t now,
+		    int64_t *count, int64_t *retry_after_s)
 {
 	sqlite3_stmt *stmt;
 	int rc, st = db_counters_stmt(db, ratelimit_sql_get, &stmt);
 
-	*retry_after_s = 0;
+	*count = *retry_after_s = 0;
 	if (st != ST_OK)
 		return st;
 	sqlite3_bind_text(stmt, 1, bucket, -1, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
 		int64_t start = sqlite3_column_int64(stmt, 0);
-		int64_t count = sqlite3_column_int64(stmt, 1);
-		if (start > now - window_s && count >= limit) {
+		if (start > now - window_s) {
+			*count = sqlite3_column_int64(stmt, 1);
 			*retry_after_s = start + window_s - now;
-			st = ST_LIMITED;
 		}
 	} else if (rc != SQLITE_DONE) {
 		st = db_status(rc);
@@ -73,6 +81,17 @@ int ratelimit_clear(struct db *db, const char *bucket)
 	return db_exec_stmt(stmt);
 }
 
+int ratelimit_clear_prefix(struct db *db, const char *prefix)
+{
+	sqlite3_stmt *stmt;
+	int st = db_counters_stmt(db, ratelimit_sql_clear_prefix, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, prefix, -1, SQLITE_STATIC);
+	return db_exec_stmt(stmt);
+}
+
 int ratelimit_take(struct db *db, const char *bucket, int64_t limit, int64_t window_s,
 		   int64_t now, int64_t *retry_after_s)
 {
@@ -97,6 +116,48 @@ int ratelimit_take(struct db *db, const char *bucket, int64_t limit, int64_t win
 		rc = sqlite3_step(stmt);
 	if (rc != SQLITE_DONE)
 		st = db_status(rc);
+	sqlite3_reset(stmt);
+	return st;
+}
+
+int ratelimit_pace(struct db *db, const char *bucket, int64_t interval_ms, int64_t max_wait_ms,
+		   int64_t now_ms, int64_t *wait_ms)
+{
+	sqlite3_stmt *stmt;
+	int rc, st = db_counters_stmt(db, ratelimit_sql_pace, &stmt);
+
+	*wait_ms = 0;
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, bucket, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, now_ms);
+	sqlite3_bind_int64(stmt, 3, interval_ms);
+	sqlite3_bind_int64(stmt, 4, max_wait_ms);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		int64_t turn = sqlite3_column_int64(stmt, 0);
+		*wait_ms = turn > now_ms ? turn - now_ms : 0;
+		rc = sqlite3_step(stmt);  /* to SQLITE_DONE, as in ratelimit_take */
+		st = rc == SQLITE_DONE ? ST_OK : db_status(rc);
+		sqlite3_reset(stmt);
+		return st;
+	}
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE)
+		return db_status(rc);
+	/* No turn within reach: say when one will be. */
+	st = db_counters_stmt(db, ratelimit_sql_get, &stmt);
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_text(stmt, 1, bucket, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		int64_t next = sqlite3_column_int64(stmt, 0);
+		*wait_ms = next - max_wait_ms > now_ms ? next - max_wait_ms - now_ms : 0;
+		st = ST_LIMITED;
+	} else {
+		st = rc == SQLITE_DONE ? ST_LIMITED : db_status(rc);
+	}
 	sqlite3_reset(stmt);
 	return st;
 }

@@ -46,6 +46,10 @@ static const char usage_text[] =
 	"  purge --older-than DAYS       delete transfers that ended more than DAYS ago,\n"
 	"                                with their messages\n"
 	"  rekey                         a new key file; every secret is re-sealed with it\n"
+	"  unlock [--address ADDR]       forget failed admin logins, so that a locked-out\n"
+	"                                address may log in at once: those of ADDR (an IPv4\n"
+	"                                or IPv6 address; an IPv6 one frees its /64), or of\n"
+	"                                every address, and end the slow-down of logins\n"
 	"\n"
 	"The database is --db, else $DESKBRIDGE_DB, else " DESKBRIDGE_DEFAULT_DB ".\n"
 	"The key file is $DESKBRIDGE_KEY_FILE, else the database's path with .key appended;\n"
@@ -375,6 +379,23 @@ static int cmd_purge(struct db *db, const char *days_text)
 	return 0;
 }
 
+static int cmd_unlock(struct db *db, const char *address)
+{
+	int st = admin_login_unlock(db, address);
+
+	if (st == ST_INVALID) {
+		fprintf(stderr, "deskbridge-admin: --address takes an IPv4 or IPv6 address, not %s\n", address);
+		return 2;
+	}
+	if (st != ST_OK)
+		return fail("clearing the login limits", st);
+	if (address)
+		printf("Failed admin logins from %s forgotten: it may log in at once.\n", address);
+	else
+		printf("Failed admin logins from every address forgotten; logins are no longer slowed down.\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *password_file = NULL;
@@ -400,6 +421,9 @@ int main(int argc, char **argv)
 			return usage();
 	} else if (strcmp(argv[i], "purge") == 0) {
 		if (argc != i + 3 || strcmp(argv[i + 1], "--older-than") != 0)
+			return usage();
+	} else if (strcmp(argv[i], "unlock") == 0) {
+		if (argc != i + 1 && (argc != i + 3 || strcmp(argv[i + 1], "--address") != 0))
 			return usage();
 	} else if (strcmp(argv[i], "config") != 0 && strcmp(argv[i], "status") != 0 &&
 		   strcmp(argv[i], "stats") != 0 && strcmp(argv[i], "sweep") != 0 &&
@@ -433,6 +457,8 @@ int main(int argc, char **argv)
 		rc = cmd_purge(db, argv[i + 2]);
 	else if (strcmp(argv[i], "rekey") == 0)
 		rc = cmd_rekey(db);
+	else if (strcmp(argv[i], "unlock") == 0)
+		rc = cmd_unlock(db, argc == i + 3 ? argv[i + 2] : NULL);
 	else
 		rc = cmd_status(db);
 	db_close(db);

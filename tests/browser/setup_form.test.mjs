@@ -107,6 +107,10 @@ const badge = (field) => page.locator(`[data-secret-state="${field}"]`);
 async function login() {
 	await page.fill('#login-password', PASSWORD);
 	await page.press('#login-password', 'Enter');
+	await formShown();
+}
+/* After a login, or a reload within the session. */
+async function formShown() {
 	await page.locator('#app-view').waitFor({ state: 'visible' });
 	// The configuration has arrived once the service key is filled in.
 	await page.waitForFunction(() => document.querySelector('#service-key').value.includes('BEGIN PUBLIC KEY'));
@@ -214,10 +218,9 @@ await check('the Zendesk, security and transfer sections save', async () => {
 	assert(c.zendesk.api_base === ZENDESK_BASE, 'api_base not saved');
 });
 
-await check('after a reload (and a new login) the values are there and secrets show as "set"', async () => {
+await check('after a reload (the session kept) the values are there and secrets show as "set"', async () => {
 	await page.reload();
-	await page.locator('#login-password').waitFor({ state: 'visible' });
-	await login();
+	await formShown();
 	const v = async (sel) => page.inputValue(sel);
 	assert(await v('#subdomain') === 'acme-support', 'subdomain');
 	assert(await v('#app-id') === APP_ID && await v('#key-id') === KEY_ID, 'messaging ids');
@@ -473,7 +476,7 @@ await check('"Access account" from an older server (no checks) shows only its re
 
 await check('app credentials are not shown again after a reload', async () => {
 	await page.reload();
-	await login();
+	await formShown();
 	assert(await page.isHidden('#app-creds-box'), 'credentials box shown');
 	assert(!(await domText()).includes(appCredentials), 'credentials are in the page');
 	const state = await page.textContent('#app-creds-state');

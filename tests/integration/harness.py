@@ -209,8 +209,10 @@ class Server:
         except OSError:
             return ""
 
-    def request(self, method, path, body=None, headers=None, timeout=15):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+    def request(self, method, path, body=None, headers=None, timeout=15, source=None):
+        """source: the loopback address to send from (127.0.0.2, ...), another client."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout,
+                                          source_address=(source, 0) if source else None)
         try:
             h = dict(headers or {})
             if isinstance(body, (dict, list)):

@@ -1,5 +1,7 @@
-"""POST/DELETE /api/setup/session through lighttpd: admin login, the session cookie,
-CSRF, the limit on failed logins, and the JSON body checks of the HTTP core."""
+"""/api/setup/session through lighttpd: admin login, the session cookie (every one of its
+name tried), taking a session up again after a reload, CSRF, the limit on failed logins,
+and the JSON body checks of the HTTP core. The attacks on the login's limits are in
+test_login_limits.py."""
 
 import concurrent.futures
 import json
@@ -134,6 +136,59 @@ class Login(unittest.TestCase):
         self.assertLessEqual(answers.count(401), 5, answers)
         self.assertEqual(answers.count(401) + answers.count(429), 32, answers)
         self.assertGreaterEqual(answers.count(401), 1, answers)
+
+
+class Cookies(unittest.TestCase):
+    """A browser sends every cookie of a name whose domain and path match, in an order
+    the server does not choose: one planted for a parent domain, or a stale one, may come
+    first (RFC 6265, 5.4)."""
+
+    def test_a_bogus_cookie_before_the_real_one(self):
+        r = login(SERVER)
+        real, csrf = cookie_of(r), r.json()["csrf_token"]
+        for cookies in ("deskbridge_admin=bogus; deskbridge_admin=" + real,
+                        "deskbridge_admin=; a=b; deskbridge_admin=x; deskbridge_admin=" + real):
+            got = SERVER.request("GET", "/api/setup/config", headers={"Cookie": cookies})
+            self.assertEqual(got.status, 200, got.body)
+        # The CSRF check is that of the live session.
+        cookies = {"Cookie": "deskbridge_admin=bogus; deskbridge_admin=" + real}
+        assert_error(self, SERVER.request("DELETE", "/api/setup/session", headers=cookies),
+                     403, "csrf_failed")
+        r = SERVER.request("DELETE", "/api/setup/session", headers=dict(cookies, **{"X-CSRF-Token": csrf}))
+        self.assertEqual(r.status, 204, r.body)
+        assert_error(self, SERVER.request("GET", "/api/setup/config", headers=cookies), 401, "unauthenticated")
+
+    def test_only_bogus_cookies(self):
+        for cookies in ("deskbridge_admin=bogus", "deskbridge_admin=bogus; deskbridge_admin=also-bogus",
+                        "deskbridge_admin=; deskbridge_admin", "xdeskbridge_admin=" + cookie_of(login(SERVER))):
+            assert_error(self, SERVER.request("GET", "/api/setup/config", headers={"Cookie": cookies}),
+                         401, "unauthenticated")
+
+
+class Restore(unittest.TestCase):
+    """GET /api/setup/session: a reloaded /setup/ page takes up its session."""
+
+    def test_a_live_session_answers_its_csrf_token(self):
+        r = login(SERVER)
+        cookie, csrf = cookie_of(r), r.json()["csrf_token"]
+        got = SERVER.request("GET", "/api/setup/session",
+                             headers={"Cookie": "deskbridge_admin=bogus; deskbridge_admin=" + cookie})
+        self.assertEqual(got.status, 200, got.body)
+        self.assertEqual(got.json(), {"csrf_token": csrf})
+        self.assertEqual(got.header("Cache-Control"), "no-store")
+        self.assertIsNone(got.header("Set-Cookie"))
+        # The token it gives is the one the session's writes need.
+        r = SERVER.request("DELETE", "/api/setup/session",
+                           headers={"Cookie": "deskbridge_admin=" + cookie, "X-CSRF-Token": got.json()["csrf_token"]})
+        self.assertEqual(r.status, 204)
+        assert_error(self, SERVER.request("GET", "/api/setup/session",
+                                          headers={"Cookie": "deskbridge_admin=" + cookie}),
+                     401, "unauthenticated")
+
+    def test_no_session(self):
+        assert_error(self, SERVER.request("GET", "/api/setup/session"), 401, "unauthenticated")
+        assert_error(self, SERVER.request("GET", "/api/setup/session", headers={"Cookie": "deskbridge_admin=x"}),
+                     401, "unauthenticated")
 
 
 class BodyChecks(unittest.TestCase):

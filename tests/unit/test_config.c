@@ -789,7 +789,7 @@ START_TEST(admin_password)
 	free(hash);
 
 	/* A new password replaces the old one and ends the sessions. */
-	ck_assert_int_eq(admin_login(db, "twelve chars", "192.0.2.1", 1000, &sess, &retry), ST_OK);
+	ck_assert_int_eq(admin_login(db, "twelve chars", "192.0.2.1", 1000 * 1000, &sess, &retry), ST_OK);
 	ck_assert_ptr_nonnull(sess.cookie);
 	ck_assert_int_eq(admin_session_check(db, sess.cookie, NULL, 0, 1001, &auth), ST_OK);
 	ck_assert_int_eq(auth, ADMIN_AUTH_OK);

@@ -1266,7 +1266,7 @@ START_TEST(request_headers)
 	char *env[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/items",
 		       "HTTP_AUTHORIZATION=Bearer abc.def", "HTTP_X_CSRF_TOKEN=tok",
 		       "CONTENT_TYPE=text/plain", "CONTENT_LENGTH=0",
-		       "HTTP_COOKIE=other=1; db_session=s3cr3t; x=", "HTTPS=on", NULL};
+		       "HTTP_COOKIE=other=1; db_session=s3cr3t; x=; db_session=second", "HTTPS=on", NULL};
 	char *env2[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/items", "REQUEST_SCHEME=http",
 			"HTTP_COOKIE=xdb_session=no; db_sessionx=no", NULL};
 	struct http_req *req = NULL;
@@ -1284,14 +1284,20 @@ START_TEST(request_headers)
 	ck_assert_int_eq(http_req_is_https(req), 1);
 	ck_assert_str_eq(http_req_method(req), "GET");
 	ck_assert_str_eq(http_req_path(req), "/items");
-	ck_assert_int_eq(http_req_cookie_dup(req, "db_session", &cookie), ST_OK);
+	ck_assert_int_eq(http_req_cookie_dup(req, "db_session", 0, &cookie), ST_OK);
 	ck_assert_ptr_nonnull(cookie);
 	ck_assert_str_eq(cookie, "s3cr3t");
 	free(cookie);
-	ck_assert_int_eq(http_req_cookie_dup(req, "other", &cookie), ST_OK);
+	/* Every cookie of a name, in order. */
+	ck_assert_int_eq(http_req_cookie_dup(req, "db_session", 1, &cookie), ST_OK);
+	ck_assert_str_eq(cookie, "second");
+	free(cookie);
+	ck_assert_int_eq(http_req_cookie_dup(req, "db_session", 2, &cookie), ST_OK);
+	ck_assert_ptr_null(cookie);
+	ck_assert_int_eq(http_req_cookie_dup(req, "other", 0, &cookie), ST_OK);
 	ck_assert_str_eq(cookie, "1");
 	free(cookie);
-	ck_assert_int_eq(http_req_cookie_dup(req, "missing", &cookie), ST_OK);
+	ck_assert_int_eq(http_req_cookie_dup(req, "missing", 0, &cookie), ST_OK);
 	ck_assert_ptr_null(cookie);
 	ck_assert_int_eq(http_replied(req), 0);
 	http_req_free(req);
@@ -1299,7 +1305,7 @@ START_TEST(request_headers)
 	ck_assert_int_eq(http_req_new_cgi(env2, NULL, NULL, &req), ST_OK);
 	ck_assert_ptr_null(http_req_header(req, "Authorization"));
 	ck_assert_int_eq(http_req_is_https(req), 0);
-	ck_assert_int_eq(http_req_cookie_dup(req, "db_session", &cookie), ST_OK);
+	ck_assert_int_eq(http_req_cookie_dup(req, "db_session", 0, &cookie), ST_OK);
 	ck_assert_ptr_null(cookie);
 	http_req_free(req);
 }

@@ -2,7 +2,8 @@
  *
  * Plain script, no build step. Served under a strict CSP (default-src 'self'): no inline
  * scripts or styles, so everything is wired here. Text from the API is always set with
- * textContent. The CSRF token lives only in this closure: a reload means logging in again. */
+ * textContent. The CSRF token lives only in this closure: a reloaded page asks the server
+ * for it again (GET /api/setup/session), which answers it while the session is live. */
 (function () {
 	'use strict';
 
@@ -130,13 +131,24 @@
 				passwordInput.select();
 				return;
 			}
-			csrf = r.data && r.data.csrf_token;
-			passwordInput.value = '';
-			show(loginView, false);
-			show(appView, true);
-			show(logoutButton, true);
-			$('#app-title').focus();
-			loadAll();
+			enterApp(r.data && r.data.csrf_token);
+		});
+	}
+
+	function enterApp(token) {
+		csrf = token;
+		passwordInput.value = '';
+		show(loginView, false);
+		show(appView, true);
+		show(logoutButton, true);
+		$('#app-title').focus();
+		loadAll();
+	}
+
+	/* After a reload: the session cookie outlives the page, the token does not. */
+	function restoreSession() {
+		api('GET', '/api/setup/session').then(function (r) {
+			if (r.ok && r.data && r.data.csrf_token && !csrf) enterApp(r.data.csrf_token);
 		});
 	}
 
@@ -752,6 +764,7 @@
 			if (config && buildPatch()) { ev.preventDefault(); ev.returnValue = ''; }
 		});
 		passwordInput.focus();
+		restoreSession();
 	}
 
 	if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
