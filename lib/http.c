@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "jsonnul.h"
 #include "log.h"
 #include "status.h"
 #include "utf8.h"
@@ -529,6 +530,7 @@ static int parse_json_body(struct http_req *req)
 {
 	struct json_tokener *tok;
 	enum json_tokener_error jerr;
+	char where[128];
 	size_t end;
 
 	if (req->body_len == 0) {
@@ -557,6 +559,15 @@ static int parse_json_body(struct http_req *req)
 	}
 	if (!json_object_is_type(req->json, json_type_object)) {
 		http_reply_error(req, APIERR_BAD_REQUEST, "The request body must be a JSON object.");
+		return ST_INVALID;
+	}
+	if (jsonnul_check((const char *)req->body, req->body_len, req->json, where, sizeof where) != ST_OK) {
+		if (*where)
+			http_reply_field_error(req, APIERR_INVALID_FIELD, where,
+					       "it must not contain a NUL character (\\u0000)");
+		else
+			http_reply_error(req, APIERR_BAD_REQUEST,
+					 "A member name in the body contains a NUL character (\\u0000).");
 		return ST_INVALID;
 	}
 	return ST_OK;

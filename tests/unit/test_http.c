@@ -970,6 +970,39 @@ START_TEST(body_raw_and_optional)
 }
 END_TEST
 
+START_TEST(body_nul_refused)
+{
+	static const struct {
+		const char *body, *field;
+	} cases[] = {
+		{"{\"name\":\"\\u0000\"}", "name"},
+		{"{\"name\":\"ab\\u0000c\"}", "name"},
+		{"{\"name\":\"a\",\"tags\":[\"x\",\"\\u0000\"]}", "tags[1]"},
+		{"{\"name\":\"a\",\"meta\":{\"k\":[{\"v\":\"\\u0000\"}]}}", "meta.k[0].v"},
+		{"{\"name\":\"a\",\"n\\u0000x\":1}", ""},
+	};
+	struct exchange ex;
+
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		post_json("/items", cases[i].body, &ex);
+		if (*cases[i].field) {
+			ck_error(&ex, 422, "invalid_field");
+			ck_assert_str_eq(err_field(&ex), cases[i].field);
+			ck_assert_ptr_nonnull(strstr(err_message(&ex), "NUL"));
+		} else {
+			ck_error(&ex, 400, "bad_request");
+			ck_assert_ptr_nonnull(strstr(err_message(&ex), "member name"));
+		}
+		ck_assert_ptr_null(ex.seen.route);
+		exchange_free(&ex);
+	}
+	/* An escaped backslash before "u0000" is text, not a NUL. */
+	post_json("/items", "{\"name\":\"\\\\u0000\"}", &ex);
+	ck_assert_int_eq(ex.status, 200);
+	exchange_free(&ex);
+}
+END_TEST
+
 /* Field tables. */
 
 START_TEST(field_required)
@@ -1520,6 +1553,7 @@ static Suite *http_suite(void)
 	tcase_add_test(body, body_invalid_utf8);
 	tcase_add_test(body, body_too_deep);
 	tcase_add_test(body, body_raw_and_optional);
+	tcase_add_test(body, body_nul_refused);
 	suite_add_tcase(s, body);
 
 	tcase_add_test(fields, field_required);
