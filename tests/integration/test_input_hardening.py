@@ -1,10 +1,11 @@
-"""Input that C strings would misread, through lighttpd and the real handlers against the
-fake Zendesk.
+"""Input that C strings would misread, and bodies judged before their sender is known,
+through lighttpd and the real handlers against the fake Zendesk.
 
 json-c decodes "\\u0000" into its strings, but every C string read from them stops
 there: a message of "\\u0000" would pass the non-empty rule and reach Zendesk empty, a
 site token's kid "shop-2026\\u0000" would select the key "shop-2026". Every JSON body
-the API takes, and the JSON inside a site token, refuses NUL."""
+the API takes, and the JSON inside a site token, refuses NUL. And the webhook checks
+X-API-Key before it parses anything of the body."""
 
 import json
 import os
@@ -177,6 +178,43 @@ class SetupStrings(unittest.TestCase):
     def test_login_password_with_a_nul(self):
         r = raw("POST", "/api/setup/session", json.dumps({"password": harness.ADMIN_PASSWORD + "\u0000x"}))
         assert_nul_refused(self, r, "password")
+
+
+class WebhookAuthFirst(unittest.TestCase):
+    """Nothing of an unauthenticated body is parsed: a wrong key is 401 whatever follows."""
+
+    def post(self, body, key, content_type="application/json"):
+        headers = {"Content-Type": content_type}
+        if key is not None:
+            headers["X-API-Key"] = key
+        return SERVER.request("POST", "/api/zendesk/webhook", body=body, headers=headers)
+
+    def test_wrong_key_is_refused_before_the_body_is_read_as_json(self):
+        bodies = (b"{", b"not json at all", b"\xff\xfe", b"[]", b"",
+                  json.dumps(sunco.delivery(sunco.agent_message("conv_x", "\u0000"))).encode())
+        for body in bodies:
+            for key in (None, "wrong", WEBHOOK_SECRET + "x"):
+                r = self.post(body, key)
+                self.assertEqual(r.status, 401, (body[:20], key, r.body))
+                assert_error(self, r, 401, "unauthenticated")
+        assert_error(self, self.post(b"{", "wrong", "text/plain"), 401, "unauthenticated")
+        self.assertEqual(db_rows("SELECT count(*) FROM webhook_events"), [(0,)])
+
+    def test_right_key_then_the_body_checks(self):
+        assert_error(self, self.post(b"{", WEBHOOK_SECRET), 400, "bad_request")
+        assert_error(self, self.post(b"[]", WEBHOOK_SECRET), 400, "bad_request")
+        assert_error(self, self.post(b"", WEBHOOK_SECRET), 400, "bad_request")
+        assert_error(self, self.post(b"{}", WEBHOOK_SECRET, "text/plain"), 415, "unsupported_media_type")
+        body = json.dumps(sunco.delivery(sunco.agent_message("conv_nul", "hi\u0000there"))).encode()
+        e = assert_error(self, self.post(body, WEBHOOK_SECRET), 422, "invalid_field")
+        self.assertEqual(e["field"], "events[0].payload.message.content.text")
+        self.assertEqual(db_rows("SELECT count(*) FROM webhook_events"), [(0,)])
+        r = self.post(json.dumps(sunco.delivery()).encode(), WEBHOOK_SECRET)
+        self.assertEqual((r.status, r.json()), (200, {"applied": 0, "duplicates": 0, "ignored": 0}))
+
+    def test_the_body_limit_still_comes_first(self):
+        r = self.post(b"{" + b" " * (256 * 1024) + b"}", "wrong")
+        assert_error(self, r, 413, "payload_too_large")
 
 
 if __name__ == "__main__":
