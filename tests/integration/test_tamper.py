@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -17,9 +18,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import harness  # noqa: E402
 import sunco_events as sunco  # noqa: E402
 import test_handoff  # noqa: E402
+import test_token  # noqa: E402
 from fake_zendesk import FakeZendesk  # noqa: E402
 from test_handlers import assert_error  # noqa: E402
 from test_setup_session import cookie_of, login  # noqa: E402
+from test_token import claims, post_token, site, token  # noqa: E402
 
 SERVER = FAKE = None
 WEBHOOK_SECRET = "webhook-secret-for-tamper"
@@ -29,7 +32,7 @@ PLANTED = "planted-by-someone-with-the-database-only"
 def setUpModule():
     global SERVER, FAKE
     FAKE = test_handoff.FAKE = FakeZendesk().start()
-    SERVER = test_handoff.SERVER = harness.Server().start()
+    SERVER = test_handoff.SERVER = test_token.SERVER = harness.Server().start()
     harness.connect_zendesk(SERVER, FAKE, WEBHOOK_SECRET)
 
 
@@ -185,6 +188,44 @@ class TransferKey(Case):
                            headers={"Authorization": "Bearer " + t["secret"]})
         self.assertEqual(r.status, 200, r.body)
         self.assertNotIn(PLANTED, json.dumps(r.json()))
+
+
+class ServiceKey(Case):
+    """A key pair planted as current: sites would encrypt user_payload to its public key,
+    and deskbridge must not decrypt with its plain private key."""
+
+    def test_a_planted_private_key_decrypts_nothing(self):
+        test_token.SITE = site({"action": "keypair"})
+        admin = session()
+        r = SERVER.request("PATCH", "/api/setup/config", headers=admin, body={
+            "zendesk": {"shared_secret": test_token.SHARED_SECRET,
+                        "messaging": {"jwt_key_id": test_token.JWT_KEY_ID}},
+            "security": {"authenticate_users": True, "issuer": "https://shop.example",
+                         "site_public_keys": [{"kid": "shop-2026", "pem": test_token.SITE["public"]}]}})
+        self.assertEqual(r.status, 200, r.body)
+        self.addCleanup(SERVER.request, "PATCH", "/api/setup/config", headers=admin,
+                        body={"security": {"authenticate_users": False}})
+        visitor = {"name": "Ana Lima", "email": "ana@shop.example"}
+        self.assertEqual(post_token(token(visitor)).status, 200)
+        planted = site({"action": "keypair"})
+        with sqlite3.connect(SERVER.state.db) as c:
+            (real,) = c.execute("SELECT id FROM service_keys WHERE retired_at IS NULL").fetchone()
+            c.execute("UPDATE service_keys SET retired_at = ? WHERE id = ?", (int(time.time()), real))
+            c.execute("INSERT INTO service_keys (public_pem, private_pem, created_at) VALUES (?, ?, ?)",
+                      (planted["public"], planted["private"].encode(), int(time.time())))
+        self.addCleanup(self.restore, real)
+        mark = len(SERVER.log_text())
+        to_planted = site({"action": "sign", "claims": claims(), "payload": visitor,
+                           "publicKey": planted["public"], "privateKey": test_token.SITE["private"],
+                           "options": {"expiresIn": "10m"}})["token"]
+        e = assert_error(self, post_token(to_planted), 422, "invalid_user_payload")
+        self.assertIn("cannot be decrypted", e["message"])
+        self.assert_logged_refusal("service_key", mark, "PRIVATE KEY")
+
+    def restore(self, real):
+        with sqlite3.connect(SERVER.state.db) as c:
+            c.execute("DELETE FROM service_keys WHERE retired_at IS NULL")
+            c.execute("UPDATE service_keys SET retired_at = NULL WHERE id = ?", (real,))
 
 
 if __name__ == "__main__":
