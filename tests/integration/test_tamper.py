@@ -190,6 +190,26 @@ class TransferKey(Case):
         self.assertNotIn(PLANTED, json.dumps(r.json()))
 
 
+class AppCredentials(Case):
+    def test_planted_app_credentials_open_no_transfer(self):
+        tid = SERVER.request("POST", "/api/transfers", body={
+            "visitor": {"name": "Ana Lima", "email": "app@shop.example"},
+            "message_to_human_agent": "note", "history": []}).json()["id"]
+        creds = "credentials-the-attacker-knows"
+        digest = base64.urlsafe_b64encode(hashlib.sha256(creds.encode()).digest()).decode().rstrip("=")
+        mark = len(SERVER.log_text())
+        plant("app.credentials_sha256", digest)
+        r = SERVER.request("GET", "/api/agent/transfers/%s" % tid, headers={"Authorization": "Bearer " + creds})
+        assert_error(self, r, 401, "unauthenticated")
+        self.assert_logged_refusal("app.credentials_sha256", mark, digest, creds)
+        # New credentials from setup are sealed and open it.
+        r = SERVER.request("POST", "/api/setup/app-credentials", headers=session())
+        self.assertEqual(r.status, 201, r.body)
+        r = SERVER.request("GET", "/api/agent/transfers/%s" % tid,
+                           headers={"Authorization": "Bearer " + r.json()["app_credentials"]})
+        self.assertEqual(r.status, 200, r.body)
+
+
 class ServiceKey(Case):
     """A key pair planted as current: sites would encrypt user_payload to its public key,
     and deskbridge must not decrypt with its plain private key."""
