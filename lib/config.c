@@ -189,8 +189,11 @@ static const char config_sql_secret_put[] =
 	"INSERT INTO secrets (name, value, updated_at) VALUES (?, ?, ?) "
 	"ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
 static const char config_sql_secret_delete[] = "DELETE FROM secrets WHERE name = ?";
+/* An unsealed row counts as none: it is refused on reading anyway (vault_check_sealed). */
 static const char config_sql_secret_add[] =
-	"INSERT INTO secrets (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING";
+	"INSERT INTO secrets (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
+	"SET value = excluded.value, updated_at = excluded.updated_at "
+	"WHERE secrets.value NOT GLOB '" VAULT_PREFIX "*'";
 static const char config_sql_secret_all[] = "SELECT name, value FROM secrets";
 
 static int read_one_dup(struct db *db, const char *sql, const char *name, char **out)
@@ -297,7 +300,7 @@ int config_is_set(struct db *db, const char *name, int *out)
 		return ST_NOT_FOUND;
 	st = read_one_dup(db, key->type == CONFIG_SECRET ? config_sql_secret_get : config_sql_get,
 			  name, &v);
-	*out = v != NULL;
+	*out = v && (key->type != CONFIG_SECRET || vault_check_sealed(v, name) == ST_OK);
 	if (v)
 		memset(v, 0, strlen(v));
 	free(v);
@@ -313,7 +316,8 @@ int config_secret_get_dup(struct db *db, const char *name, char **out)
 	if (st == ST_OK && stored)
 		st = vault_unseal_dup(stored, name, out);
 	free(stored);
-	return st;
+	/* A value that is not sealed is no value: each feature then asks for it to be set. */
+	return st == ST_DENIED ? ST_OK : st;
 }
 
 static int put_sealed(struct db *db, const char *sql, const char *name, const char *value)
@@ -346,6 +350,11 @@ int config_secrets_reseal(struct db *db)
 		const char *name = (const char *)sqlite3_column_text(stmt, 0);
 		char *sealed = NULL;
 		st = vault_reseal_dup((const char *)sqlite3_column_text(stmt, 1), name, &sealed);
+		/* Sealing a planted plain value would make it trusted: it stays, refused. */
+		if (st == ST_DENIED) {
+			st = ST_OK;
+			continue;
+		}
 		if (st == ST_OK)
 			st = db_stmt(db, config_sql_secret_put, &put);
 		if (st == ST_OK) {

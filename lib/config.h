@@ -40,16 +40,19 @@ int config_get_int(struct db *db, const char *name, int64_t *out);
 int config_get_bool(struct db *db, const char *name, int *out);
 /* Sets a validated value (ST_INVALID, with *why, when not valid); NULL value unsets. */
 int config_set(struct db *db, const char *name, const char *value, const char **why);
-/* Whether a secret, or a non-default value, is stored. */
+/* Whether a secret (sealed: see config_secret_get_dup), or a non-default value, is stored. */
 int config_is_set(struct db *db, const char *name, int *out);
 
 /* Secrets by name, for the key table's CONFIG_SECRET keys and for internal ones such
- * as the admin password hash. Caller frees; *out is NULL when unset. */
+ * as the admin password hash. Caller frees; *out is NULL when unset, and when the
+ * stored value is not sealed (refused and logged: see vault_check_sealed). */
 int config_secret_get_dup(struct db *db, const char *name, char **out);
 int config_secret_put(struct db *db, const char *name, const char *value);
-/* Stores value only when name has none yet (the first of racing processes wins). */
+/* Stores value only when name has none yet, or only an unsealed one (the first of
+ * racing processes wins). */
 int config_secret_put_new(struct db *db, const char *name, const char *value);
-/* Key rotation: re-seals every secret with the vault's new key (see vault.h). */
+/* Key rotation: re-seals every secret with the vault's new key (see vault.h); one that
+ * is not sealed is left as it is, refused. */
 int config_secrets_reseal(struct db *db);
 
 #endif

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "jsonnul.h"
 #include "log.h"
 #include "status.h"
 #include "utf8.h"
@@ -40,6 +41,7 @@ struct http_req {
 	unsigned char *body;
 	size_t body_len;
 	struct json_object *json;
+	const struct http_route *route;   /* the one dispatched to */
 
 	/* A request that cannot be routed is answered with this by http_dispatch. */
 	enum apierr parse_error;
@@ -529,6 +531,7 @@ static int parse_json_body(struct http_req *req)
 {
 	struct json_tokener *tok;
 	enum json_tokener_error jerr;
+	char where[128];
 	size_t end;
 
 	if (req->body_len == 0) {
@@ -557,6 +560,15 @@ static int parse_json_body(struct http_req *req)
 	}
 	if (!json_object_is_type(req->json, json_type_object)) {
 		http_reply_error(req, APIERR_BAD_REQUEST, "The request body must be a JSON object.");
+		return ST_INVALID;
+	}
+	if (jsonnul_check((const char *)req->body, req->body_len, req->json, where, sizeof where) != ST_OK) {
+		if (*where)
+			http_reply_field_error(req, APIERR_INVALID_FIELD, where,
+					       "it must not contain a NUL character (\\u0000)");
+		else
+			http_reply_error(req, APIERR_BAD_REQUEST,
+					 "A member name in the body contains a NUL character (\\u0000).");
 		return ST_INVALID;
 	}
 	return ST_OK;
@@ -678,6 +690,23 @@ static int check_field(struct http_req *req, const struct http_field *f)
 	return ST_OK;
 }
 
+static int check_json(struct http_req *req, const struct http_route *route)
+{
+	int st;
+
+	if (req->body_len == 0 && route->body == HTTP_BODY_JSON_OPTIONAL)
+		return ST_OK;
+	if (req->body_len > 0 && !json_media_type_ok(http_req_header(req, "Content-Type"))) {
+		http_reply_error(req, APIERR_UNSUPPORTED_MEDIA_TYPE,
+				 "Send the body as Content-Type: application/json; charset=utf-8.");
+		return ST_INVALID;
+	}
+	st = parse_json_body(req);
+	for (const struct http_field *f = route->fields; st == ST_OK && f && f->name; f++)
+		st = check_field(req, f);
+	return st;
+}
+
 static int check_body(struct http_req *req, const struct http_route *route)
 {
 	const char *ctype = http_req_header(req, "Content-Type");
@@ -699,17 +728,7 @@ static int check_body(struct http_req *req, const struct http_route *route)
 		}
 		return ST_OK;
 	}
-	if (req->body_len == 0 && route->body == HTTP_BODY_JSON_OPTIONAL)
-		return ST_OK;
-	if (req->body_len > 0 && !json_media_type_ok(ctype)) {
-		http_reply_error(req, APIERR_UNSUPPORTED_MEDIA_TYPE,
-				 "Send the body as Content-Type: application/json; charset=utf-8.");
-		return ST_INVALID;
-	}
-	st = parse_json_body(req);
-	for (const struct http_field *f = route->fields; st == ST_OK && f && f->name; f++)
-		st = check_field(req, f);
-	return st;
+	return route->body == HTTP_BODY_JSON_DEFERRED ? ST_OK : check_json(req, route);
 }
 
 void http_dispatch(struct http_req *req, const struct http_route *routes, size_t n, void *ctx)
@@ -749,12 +768,26 @@ void http_dispatch(struct http_req *req, const struct http_route *routes, size_t
 		return;
 	}
 	/* route_match() leaves the params of the route that matched. */
+	req->route = found;
 	if (check_body(req, found) != ST_OK) {
 		if (!http_replied(req))
 			http_reply_error(req, APIERR_INTERNAL, NULL);
 		return;
 	}
 	found->fn(req, ctx);
+}
+
+int http_req_parse_json(struct http_req *req)
+{
+	int st = ST_INVALID;
+
+	if (req->json)
+		return ST_OK;
+	if (req->route && req->route->body == HTTP_BODY_JSON_DEFERRED)
+		st = check_json(req, req->route);
+	if (st != ST_OK && !http_replied(req))
+		http_reply_error(req, APIERR_INTERNAL, NULL);
+	return st;
 }
 
 /* Responses. */

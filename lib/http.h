@@ -26,6 +26,9 @@ enum http_body {
 	HTTP_BODY_NONE,  /* any body is left unread */
 	HTTP_BODY_JSON,  /* application/json, parsed and checked against the route's fields */
 	HTTP_BODY_JSON_OPTIONAL,  /* the same, or no body at all (http_req_json is NULL) */
+	/* Read within the limit only; the route authenticates its sender first, then
+	 * http_req_parse_json checks it as HTTP_BODY_JSON would. */
+	HTTP_BODY_JSON_DEFERRED,
 	HTTP_BODY_RAW,   /* kept as bytes; Content-Type must be one of the route's media types */
 };
 
@@ -92,6 +95,9 @@ int http_req_is_https(const struct http_req *req);
 void http_req_set_client(struct http_req *req, const char *client, int https);
 const char *http_req_client(const struct http_req *req);
 struct json_object *http_req_json(const struct http_req *req);   /* borrowed */
+/* For an HTTP_BODY_JSON_DEFERRED route: the checks HTTP_BODY_JSON makes before a route
+ * runs. Anything but ST_OK has been answered (415, 400, 422, 500). */
+int http_req_parse_json(struct http_req *req);
 const unsigned char *http_req_body(const struct http_req *req, size_t *len);
 
 /* Responses. Each sets the whole response; the last one called wins. */

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "db.h"
+#include "jsonnul.h"
 #include "jwt.h"
 #include "keys.h"
 #include "pkeycache.h"
@@ -149,6 +150,8 @@ int identity_parse_payload(const char *json, size_t len, char **name, char **ema
 	if (json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) != len || !json_object_is_type(obj, json_type_object))
 		*why = "the user payload is not a JSON object";
+	else if (jsonnul_check(json, len, obj, NULL, 0) != ST_OK)
+		*why = "the user payload contains a NUL character";
 	else if (!json_object_object_get_ex(obj, "name", &n) || !json_object_is_type(n, json_type_string))
 		*why = "the user payload has no name";
 	else if (!json_object_object_get_ex(obj, "email", &e) || !json_object_is_type(e, json_type_string))

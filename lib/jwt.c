@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "jsonnul.h"
 #include "pkeycache.h"
 #include "status.h"
 
@@ -76,7 +77,8 @@ static int parse_segment(const char *b64, size_t b64_len, struct json_object **o
 		end++;
 	if (json_tokener_get_error(tok) != json_tokener_success || end != raw_len ||
 	    !json_object_is_type(*out, json_type_object) ||
-	    top_level_members((const char *)raw, raw_len) != (size_t)json_object_object_length(*out)) {
+	    top_level_members((const char *)raw, raw_len) != (size_t)json_object_object_length(*out) ||
+	    jsonnul_check((const char *)raw, raw_len, *out, NULL, 0) != ST_OK) {
 		json_object_put(*out);
 		*out = NULL;
 		st = ST_INVALID;

@@ -15,8 +15,8 @@ struct jwt;   /* opaque: one parsed, not yet verified token */
 struct json_object;
 
 /* Parses "header.claims.signature": exactly three non-empty segments of strict
- * base64url, header and claims JSON objects without duplicate member names, within the
- * size limits. ST_INVALID for anything else. */
+ * base64url, header and claims JSON objects without duplicate member names or NUL
+ * characters, within the size limits. ST_INVALID for anything else. */
 int jwt_parse(const char *token, size_t len, struct jwt **out);
 void jwt_free(struct jwt *jwt);
 

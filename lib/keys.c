@@ -128,6 +128,8 @@ int keys_private_usable(struct db *db, int64_t now, struct keys_private *out)
 		st = stored ? vault_unseal_dup(stored, keys_label, &out->pem[out->n]) : ST_NOMEM;
 		if (st == ST_OK)
 			out->n++;
+		else if (st == ST_DENIED)
+			st = ST_OK;   /* a private key planted unsealed decrypts nothing */
 		free(stored);
 	}
 	if (st == ST_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
@@ -156,6 +158,12 @@ int keys_reseal(struct db *db)
 		char *stored = strndup(sqlite3_column_blob(stmt, 1), (size_t)sqlite3_column_bytes(stmt, 1));
 		char *sealed = NULL;
 		st = stored ? vault_reseal_dup(stored, keys_label, &sealed) : ST_NOMEM;
+		free(stored);
+		/* Sealing a planted plain key would make it trusted: it stays, refused. */
+		if (st == ST_DENIED) {
+			st = ST_OK;
+			continue;
+		}
 		if (st == ST_OK)
 			st = db_stmt(db, keys_sql_set_private, &put);
 		if (st == ST_OK) {
@@ -163,7 +171,6 @@ int keys_reseal(struct db *db)
 			sqlite3_bind_int64(put, 2, sqlite3_column_int64(stmt, 0));
 			st = db_exec_stmt(put);
 		}
-		free(stored);
 		free(sealed);
 	}
 	if (st == ST_OK && rc != SQLITE_DONE)

@@ -24,7 +24,7 @@ int keys_rotate(struct db *db, int64_t now);
 #define KEYS_USABLE_MAX 4
 
 /* The private keys that may decrypt at now, current first: PEMs the caller frees
- * with keys_private_free. */
+ * with keys_private_free. One stored unsealed is left out (vault_check_sealed). */
 struct keys_private {
 	char *pem[KEYS_USABLE_MAX];
 	size_t n;

@@ -16,7 +16,6 @@
 #include "log.h"
 #include "status.h"
 
-#define VAULT_PREFIX "v1:"
 #define VAULT_NONCE_LEN 12
 #define VAULT_TAG_LEN 16
 
@@ -221,6 +220,14 @@ int vault_seal_dup(const char *plain, const char *label, char **out)
 	return st == ST_OK ? seal_with(vault_keys[0], plain, label, out) : st;
 }
 
+int vault_check_sealed(const char *stored, const char *label)
+{
+	if (strncmp(stored, VAULT_PREFIX, strlen(VAULT_PREFIX)) == 0)
+		return ST_OK;
+	log_error("the secret %s in the database is not sealed, so it is refused: enter it again", label);
+	return ST_DENIED;
+}
+
 int vault_unseal_dup(const char *stored, const char *label, char **out)
 {
 	unsigned char *raw = NULL;
@@ -228,10 +235,9 @@ int vault_unseal_dup(const char *stored, const char *label, char **out)
 	int st;
 
 	*out = NULL;
-	if (strncmp(stored, VAULT_PREFIX, strlen(VAULT_PREFIX)) != 0) {
-		*out = strdup(stored);
-		return *out ? ST_OK : ST_NOMEM;
-	}
+	st = vault_check_sealed(stored, label);
+	if (st != ST_OK)
+		return st;
 	st = memo_find_dup(stored, label, out);
 	if (st != ST_NOT_FOUND)
 		return st;

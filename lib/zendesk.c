@@ -99,6 +99,7 @@
 
 #include "config.h"
 #include "desk.h"
+#include "jsonnul.h"
 #include "status.h"
 
 #define ZENDESK_CONNECT_TIMEOUT_MS 3000L
@@ -295,6 +296,11 @@ static int exchange(const char *method, const char *url, struct json_object *bod
 			out->retry_after_s = (long)retry_after;
 		if (resp.data)
 			out->json = json_tokener_parse(resp.data);
+		/* An id cut at a NUL would name another conversation: such an answer is unreadable. */
+		if (out->json && jsonnul_check(resp.data, resp.len, out->json, NULL, 0) != ST_OK) {
+			json_object_put(out->json);
+			out->json = NULL;
+		}
 	} else if (!out->error[0]) {
 		snprintf(out->error, sizeof out->error, "%s", curl_easy_strerror(rc));
 	}

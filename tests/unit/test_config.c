@@ -544,9 +544,8 @@ START_TEST(sealed_at_rest)
 	kept = stored[10];
 	stored[10] = stored[10] == 'A' ? 'B' : 'A';
 	ck_assert_int_eq(vault_unseal_dup(stored, "zendesk.api_token", &v), ST_CRYPTO);
-	ck_assert_int_eq(vault_unseal_dup("plain-from-before", "x", &v), ST_OK);
-	ck_assert_str_eq(v, "plain-from-before");
-	free(v);
+	ck_assert_int_eq(vault_unseal_dup("plain-from-before", "x", &v), ST_DENIED);
+	ck_assert_ptr_null(v);
 	/* Opened once (and remembered), a value is still tamper-evident. */
 	stored[10] = kept;
 	ck_assert_int_eq(vault_unseal_dup(stored, "zendesk.api_token", &v), ST_OK);
@@ -574,6 +573,63 @@ START_TEST(sealed_at_rest)
 	ck_assert_int_ne(vault_load(), ST_OK);
 	free(sealed);
 	free(stored);
+}
+END_TEST
+
+/* A plain row, as written by someone who can write the database but not read the key. */
+static void plant(const char *name, const char *value)
+{
+	sqlite3_stmt *stmt;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db_handle(db), "INSERT INTO secrets (name, value, updated_at) "
+					    "VALUES (?, ?, 0) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+					    -1, &stmt, NULL), SQLITE_OK);
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_DONE);
+	sqlite3_finalize(stmt);
+}
+
+START_TEST(unsealed_refused)
+{
+	char *v = (char *)"sentinel";
+
+	plant("zendesk.api_token", "planted-token");
+	ck_assert_int_eq(config_secret_get_dup(db, "zendesk.api_token", &v), ST_OK);
+	ck_assert_ptr_null(v);
+	ck_assert_int_eq(is_set("zendesk.api_token"), 0);
+	ck_assert_int_eq(vault_check_sealed("planted-token", "zendesk.api_token"), ST_DENIED);
+	ck_assert_int_eq(vault_check_sealed("", "zendesk.api_token"), ST_DENIED);
+	/* Re-entering the secret is what mends it. */
+	ck_assert_int_eq(config_secret_put(db, "zendesk.api_token", "entered-again"), ST_OK);
+	ck_assert_int_eq(config_secret_get_dup(db, "zendesk.api_token", &v), ST_OK);
+	ck_assert_str_eq(v, "entered-again");
+	free(v);
+
+	/* A value made on first use replaces a planted one, never a sealed one. */
+	plant("internal.key", "planted-key");
+	ck_assert_int_eq(config_secret_put_new(db, "internal.key", "fresh"), ST_OK);
+	ck_assert_int_eq(config_secret_get_dup(db, "internal.key", &v), ST_OK);
+	ck_assert_str_eq(v, "fresh");
+	free(v);
+	ck_assert_int_eq(config_secret_put_new(db, "internal.key", "later"), ST_OK);
+	ck_assert_int_eq(config_secret_get_dup(db, "internal.key", &v), ST_OK);
+	ck_assert_str_eq(v, "fresh");
+	free(v);
+
+	/* Rotation does not seal a planted value into trust. */
+	plant("zendesk.shared_secret", "planted-shared");
+	ck_assert_int_eq(vault_rekey_begin(), ST_OK);
+	ck_assert_int_eq(db_begin(db), ST_OK);
+	ck_assert_int_eq(config_secrets_reseal(db), ST_OK);
+	ck_assert_int_eq(db_commit(db), ST_OK);
+	ck_assert_int_eq(vault_rekey_finish(), ST_OK);
+	ck_assert_int_eq(count("SELECT count(*) FROM secrets WHERE value = ?", "planted-shared"), 1);
+	ck_assert_int_eq(config_secret_get_dup(db, "zendesk.shared_secret", &v), ST_OK);
+	ck_assert_ptr_null(v);
+	ck_assert_int_eq(config_secret_get_dup(db, "zendesk.api_token", &v), ST_OK);
+	ck_assert_str_eq(v, "entered-again");
+	free(v);
 }
 END_TEST
 
@@ -869,6 +925,7 @@ static Suite *config_suite(void)
 	tcase_add_test(store, set_get_round_trip);
 	tcase_add_test(store, secrets_write_only);
 	tcase_add_test(store, sealed_at_rest);
+	tcase_add_test(store, unsealed_refused);
 	tcase_add_test(store, rate_limit_take);
 	tcase_add_test(check, rate_limit_client);
 	tcase_add_test(check, proxy_clients);

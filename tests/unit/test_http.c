@@ -170,6 +170,21 @@ static void route_headers(struct http_req *req, void *ctx)
 	seen->add_header_rc[5] = http_add_header(req, "X-Evil", "a\rInjected: 1");
 }
 
+/* Authenticates by X-Key before the body is looked at, as the webhook does. */
+static void route_deferred(struct http_req *req, void *ctx)
+{
+	const char *key = http_req_header(req, "X-Key");
+
+	((struct seen *)ctx)->route = "deferred";
+	if (!key || strcmp(key, "right") != 0) {
+		http_reply_error(req, APIERR_UNAUTHENTICATED, NULL);
+		return;
+	}
+	if (http_req_parse_json(req) != ST_OK)
+		return;
+	http_reply_json(req, 200, json_object_get(http_req_json(req)));
+}
+
 static const struct http_field item_fields[] = {
 	{"name", HTTP_FIELD_STRING, 1, 0, 8, 0, 0},
 	{"count", HTTP_FIELD_INT, 0, 0, 0, 1, 10},
@@ -210,6 +225,7 @@ static const struct http_route routes[] = {
 	{"POST", "/deep", route_echo, HTTP_BODY_JSON, 0, deep_fields, NULL},
 	{"POST", "/small", route_echo, HTTP_BODY_JSON, 16, small_fields, NULL},
 	{"POST", "/optional", route_echo, HTTP_BODY_JSON_OPTIONAL, 0, NULL, NULL},
+	{"POST", "/deferred", route_deferred, HTTP_BODY_JSON_DEFERRED, 64, small_fields, NULL},
 	{"POST", "/upload", route_upload, HTTP_BODY_RAW, 0, NULL, png_only},
 	{"GET", "/no-content", route_no_content, HTTP_BODY_NONE, 0, NULL, NULL},
 	{"GET", "/not-modified", route_not_modified, HTTP_BODY_NONE, 0, NULL, NULL},
@@ -451,6 +467,15 @@ static const char *err_message(const struct exchange *ex)
 		ck_assert_ptr_nonnull(err_code(ex));                                 \
 		ck_assert_str_eq(err_code(ex), (code));                              \
 		ck_assert_ptr_null((ex)->seen.route);                                \
+	} while (0)
+
+/* The same, from a route that ran (HTTP_BODY_JSON_DEFERRED). */
+#define ck_route_error(ex, st, code)                                                 \
+	do {                                                                         \
+		ck_assert_int_eq((ex)->status, (st));                                \
+		ck_assert_ptr_nonnull(err_code(ex));                                 \
+		ck_assert_str_eq(err_code(ex), (code));                              \
+		ck_assert_str_eq((ex)->seen.route, "deferred");                      \
 	} while (0)
 
 /* Routing. */
@@ -966,6 +991,87 @@ START_TEST(body_raw_and_optional)
 
 	post_json("/optional", "[1]", &ex);
 	ck_error(&ex, 400, "bad_request");
+	exchange_free(&ex);
+}
+END_TEST
+
+START_TEST(body_deferred)
+{
+	static const char *const bodies[] = {"{", "[1]", "", "{\"name\":1}", "{\"name\":\"\\u0000\"}"};
+	static const int statuses[] = {400, 400, 400, 400, 422};
+	char *env[] = {"REQUEST_METHOD=POST", "REQUEST_URI=/deferred", "CONTENT_TYPE=application/json",
+		       NULL, "HTTP_X_KEY=wrong", NULL};
+	char length[48];
+	struct exchange ex;
+
+	for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
+		snprintf(length, sizeof length, "CONTENT_LENGTH=%zu", strlen(bodies[i]));
+		env[3] = length;
+		env[4] = "HTTP_X_KEY=wrong";
+		run_env(env, bodies[i], strlen(bodies[i]), &ex);
+		ck_assert_msg(ex.status == 401, "body %zu: %d", i, ex.status);
+		ck_route_error(&ex, 401, "unauthenticated");
+		exchange_free(&ex);
+		env[4] = "HTTP_X_KEY=right";
+		run_env(env, bodies[i], strlen(bodies[i]), &ex);
+		ck_assert_msg(ex.status == statuses[i], "body %zu: %d", i, ex.status);
+		ck_route_error(&ex, statuses[i], statuses[i] == 422 ? "invalid_field" : "bad_request");
+		exchange_free(&ex);
+	}
+	env[4] = "HTTP_X_KEY=wrong";
+	env[2] = "CONTENT_TYPE=text/plain";
+	env[3] = "CONTENT_LENGTH=2";
+	run_env(env, "{}", 2, &ex);
+	ck_route_error(&ex, 401, "unauthenticated");
+	exchange_free(&ex);
+	env[4] = "HTTP_X_KEY=right";
+	run_env(env, "{}", 2, &ex);
+	ck_route_error(&ex, 415, "unsupported_media_type");
+	exchange_free(&ex);
+	/* The limit is read before anything: over it, 413 whoever asks. */
+	env[2] = "CONTENT_TYPE=application/json";
+	env[3] = "CONTENT_LENGTH=65";
+	env[4] = "HTTP_X_KEY=wrong";
+	run_env(env, "{\"name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}", 65, &ex);
+	ck_error(&ex, 413, "payload_too_large");
+	exchange_free(&ex);
+	env[3] = "CONTENT_LENGTH=13";
+	env[4] = "HTTP_X_KEY=right";
+	run_env(env, "{\"name\":\"ok\"}", 13, &ex);
+	ck_assert_int_eq(ex.status, 200);
+	exchange_free(&ex);
+}
+END_TEST
+
+START_TEST(body_nul_refused)
+{
+	static const struct {
+		const char *body, *field;
+	} cases[] = {
+		{"{\"name\":\"\\u0000\"}", "name"},
+		{"{\"name\":\"ab\\u0000c\"}", "name"},
+		{"{\"name\":\"a\",\"tags\":[\"x\",\"\\u0000\"]}", "tags[1]"},
+		{"{\"name\":\"a\",\"meta\":{\"k\":[{\"v\":\"\\u0000\"}]}}", "meta.k[0].v"},
+		{"{\"name\":\"a\",\"n\\u0000x\":1}", ""},
+	};
+	struct exchange ex;
+
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		post_json("/items", cases[i].body, &ex);
+		if (*cases[i].field) {
+			ck_error(&ex, 422, "invalid_field");
+			ck_assert_str_eq(err_field(&ex), cases[i].field);
+			ck_assert_ptr_nonnull(strstr(err_message(&ex), "NUL"));
+		} else {
+			ck_error(&ex, 400, "bad_request");
+			ck_assert_ptr_nonnull(strstr(err_message(&ex), "member name"));
+		}
+		ck_assert_ptr_null(ex.seen.route);
+		exchange_free(&ex);
+	}
+	/* An escaped backslash before "u0000" is text, not a NUL. */
+	post_json("/items", "{\"name\":\"\\\\u0000\"}", &ex);
+	ck_assert_int_eq(ex.status, 200);
 	exchange_free(&ex);
 }
 END_TEST
@@ -1526,6 +1632,8 @@ static Suite *http_suite(void)
 	tcase_add_test(body, body_invalid_utf8);
 	tcase_add_test(body, body_too_deep);
 	tcase_add_test(body, body_raw_and_optional);
+	tcase_add_test(body, body_deferred);
+	tcase_add_test(body, body_nul_refused);
 	suite_add_tcase(s, body);
 
 	tcase_add_test(fields, field_required);

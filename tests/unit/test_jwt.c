@@ -176,6 +176,12 @@ START_TEST(parser_refusals)
 	ck_assert_int_eq(parses("{\"alg\":\"RS256\"}", "{\"sub\":\"a\",\"sub\":\"b\"}", "AA"), ST_INVALID);
 	ck_assert_int_eq(parses("{\"alg\":\"RS256\",\"x\":{\"a\":1,\"b\":\":\"}}", "{}", "AA"), ST_OK);
 	ck_assert_int_eq(parses("{\"alg\":\"RS256\"}", "{\"name\":\"\xff\"}", "AA"), ST_INVALID);
+	/* "\u0000" would cut a C string: kid "shop\u0000x" would select the key "shop". */
+	ck_assert_int_eq(parses("{\"alg\":\"RS256\",\"kid\":\"shop\\u0000x\"}", "{}", "AA"), ST_INVALID);
+	ck_assert_int_eq(parses("{\"alg\":\"RS256\"}", "{\"sub\":\"a\\u0000\"}", "AA"), ST_INVALID);
+	ck_assert_int_eq(parses("{\"alg\":\"RS256\"}", "{\"x\":[{\"y\":\"\\u0000\"}]}", "AA"), ST_INVALID);
+	ck_assert_int_eq(parses("{\"alg\":\"RS256\",\"k\\u0000\":1}", "{}", "AA"), ST_INVALID);
+	ck_assert_int_eq(parses("{\"alg\":\"RS256\",\"kid\":\"shop\\\\u0000x\"}", "{}", "AA"), ST_OK);
 	memset(big, 'a', sizeof big);
 	big[10] = '.';
 	big[20] = '.';
@@ -299,6 +305,7 @@ START_TEST(payload_parser)
 		"{\"name\":\"A\",\"email\":\"a@@c.co\"}", "{\"name\":\"A\",\"email\":\"<a>@c.co\"}",
 		"{\"name\":\"A\",\"email\":\"a@c..co\"}", "{\"name\":\"A\\n\",\"email\":\"a@c.co\"}",
 		"{\"name\":\"\xc3\",\"email\":\"a@c.co\"}", "{\"name\":1,\"email\":\"a@c.co\"}",
+		"{\"name\":\"A\\u0000B\",\"email\":\"a@c.co\"}", "{\"name\":\"A\",\"email\":\"a@c.co\\u0000x\"}",
 	};
 
 	static const char good[] = "{\"name\":\"Zoë\",\"email\":\"zoe@shop.example\",\"x\":1}";
