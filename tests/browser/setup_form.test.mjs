@@ -27,7 +27,6 @@ const SECRETS = {
 	'zendesk.api_token': process.env.FAKE_ZENDESK_API_TOKEN,
 	'zendesk.shared_secret': `sharedsecret-${tag}-C`,
 	'zendesk.messaging.webhook_secret': `webhooksecret-${tag}-D`,
-	'zendesk.account_key': `accountkey-${tag}-E`,
 };
 const JWT_KEY_ID = `app_${tag}`;
 const APP_ID = process.env.FAKE_ZENDESK_APP_ID;
@@ -207,7 +206,7 @@ await check('the Zendesk, security and transfer sections save', async () => {
 	assert(c.zendesk.subdomain === 'acme-support' && c.zendesk.messaging.app_id === APP_ID, 'zendesk not saved');
 	assert(c.zendesk.messaging.jwt_key_id === JWT_KEY_ID, 'jwt_key_id not saved: ' + c.zendesk.messaging.jwt_key_id);
 	assert(c.zendesk.messaging.key_secret_set && c.zendesk.api_token_set && c.zendesk.shared_secret_set &&
-		c.zendesk.messaging.webhook_secret_set && c.zendesk.account_key_set, 'a secret was not saved');
+		c.zendesk.messaging.webhook_secret_set, 'a secret was not saved');
 	assert(c.security.authenticate_users && c.security.allow_anonymous_transfers, 'security switches not saved');
 	assert(c.security.site_public_keys.length === 1 && c.security.site_public_keys[0].kid === 'site-1',
 		'site key not saved: ' + JSON.stringify(c.security.site_public_keys));
@@ -304,10 +303,10 @@ await check('"Access account" shows the live result from Zendesk', async () => {
 	assert(calls.some((c) => c.path === '/sc/v2/apps/' + APP_ID), 'Zendesk was not called: ' + JSON.stringify(calls));
 	const lines = await page.$$eval('#verify-checks li', (lis) => lis.map((li) => ({
 		name: li.dataset.check, cls: li.className, mark: li.querySelector('.check-mark').textContent,
-		text: li.textContent })));
+		message: (li.querySelector('.check-message') || {}).textContent || '' })));
 	assert(lines.map((l) => l.name).join() === 'messaging_key,support_token,agent_workspace,webhook_integration',
 		'checks: ' + JSON.stringify(lines));
-	assert(lines.every((l) => l.cls === 'check-ok' && l.mark === '\u2713' && /: \S/.test(l.text)),
+	assert(lines.every((l) => l.cls === 'check-ok' && l.mark === '\u2713' && /^Zendesk |^The |^deskbridge/.test(l.message)),
 		'a check is not shown as passed with its message: ' + JSON.stringify(lines));
 	await page.locator('#stat-verified time').waitFor();
 });
@@ -375,6 +374,7 @@ await check('app credentials are generated and shown with a copy button', async 
 });
 
 await check('the private app ZIP downloads', async () => {
+	await page.fill('#public-url', 'https://help.example.com');
 	const [download] = await Promise.all([page.waitForEvent('download'), page.click('#app-zip')]);
 	const file = await download.path();
 	const data = readFileSync(file);
