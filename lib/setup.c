@@ -215,10 +215,13 @@ static int fail(struct setup_error *err, const char *field, const char *why, int
 		if (strlen(setup_labels[i].field) == n && strncmp(setup_labels[i].field, field, n) == 0)
 			label = setup_labels[i].label;
 	snprintf(err->field, sizeof err->field, "%s", field);
+	/* The reason may already end its sentence. */
+	n = strlen(why);
+	n = n && why[n - 1] == '.' ? n - 1 : n;
 	if (label)
-		snprintf(err->message, sizeof err->message, "%s: %s.", label, why);
+		snprintf(err->message, sizeof err->message, "%s: %.*s.", label, (int)n, why);
 	else
-		snprintf(err->message, sizeof err->message, "\"%s\" %s.", field, why);
+		snprintf(err->message, sizeof err->message, "\"%s\" %.*s.", field, (int)n, why);
 	err->why = why;
 	err->bad_shape = bad_shape;
 	return ST_INVALID;
