@@ -222,7 +222,6 @@ static int fail(struct setup_error *err, const char *field, const char *why, int
 		snprintf(err->message, sizeof err->message, "%s: %.*s.", label, (int)n, why);
 	else
 		snprintf(err->message, sizeof err->message, "\"%s\" %.*s.", field, (int)n, why);
-	err->why = why;
 	err->bad_shape = bad_shape;
 	return ST_INVALID;
 }

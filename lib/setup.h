@@ -13,8 +13,9 @@ struct json_object;
 
 struct setup_error {
 	char field[128];   /* dotted, as in the JSON */
-	const char *why;   /* a phrase: "must be an integer from 30 to 86400" */
-	char message[384]; /* the field by its label in the form, then why: the API's message */
+	/* The API's message: the field by its label in the form, then why not:
+	 * "Wait for an agent (seconds): must be an integer from 30 to 86400." */
+	char message[384];
 	int bad_shape;     /* the JSON type is wrong (400), rather than the value (422) */
 };
 
