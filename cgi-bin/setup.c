@@ -8,7 +8,6 @@
 #include "admin.h"
 #include "app.h"
 #include "appcreds.h"
-#include "appzip.h"
 #include "audit.h"
 #include "avatar.h"
 #include "keys.h"
@@ -188,8 +187,8 @@ static void config_patch(struct http_req *req, void *ctx)
 	snprintf(actor, sizeof actor, "admin@%s", addr ? addr : "-");
 	st = setup_config_patch(db, http_req_json(req), actor, (int64_t)time(NULL), &err);
 	if (st == ST_INVALID)
-		http_reply_field_error(req, err.bad_shape ? APIERR_BAD_REQUEST : APIERR_INVALID_FIELD,
-				       err.field, err.why);
+		http_reply_error_detail(req, err.bad_shape ? APIERR_BAD_REQUEST : APIERR_INVALID_FIELD,
+					err.message, "field", json_object_new_string(err.field));
 	else if (st != ST_OK)
 		http_reply_error(req, apierr_from_status(st), NULL);
 	else
@@ -231,20 +230,6 @@ static enum apierr verify_error(const struct zendesk_verify_result *r)
 	return APIERR_ZENDESK_INCOMPLETE;
 }
 
-static struct json_object *checks_json(const struct zendesk_verify_result *r)
-{
-	struct json_object *list = json_object_new_array();
-
-	for (int i = 0; i < ZENDESK_CHECKS; i++) {
-		struct json_object *c = json_object_new_object();
-		json_object_object_add(c, "name", json_object_new_string(zendesk_check_name((enum zendesk_check_name)i)));
-		json_object_object_add(c, "ok", json_object_new_boolean(r->check[i].outcome == ZENDESK_OK));
-		json_object_object_add(c, "message", json_object_new_string(r->check[i].message));
-		json_object_array_add(list, c);
-	}
-	return list;
-}
-
 static void zendesk_verify_route(struct http_req *req, void *ctx)
 {
 	struct db *db = admin_db(req, ctx, NULL);
@@ -258,12 +243,13 @@ static void zendesk_verify_route(struct http_req *req, void *ctx)
 	if (st != ST_OK) {
 		http_reply_error(req, apierr_from_status(st), NULL);
 	} else if (result.detail) {
-		http_reply_error_detail(req, verify_error(&result), result.detail, "checks", checks_json(&result));
+		http_reply_error_detail(req, verify_error(&result), result.detail, "checks",
+					setup_checks_json(&result, 0));
 	} else {
 		body = json_object_new_object();
 		json_object_object_add(body, "verified", json_object_new_boolean(1));
 		json_object_object_add(body, "agents_online", json_object_new_int(result.agents_online));
-		json_object_object_add(body, "checks", checks_json(&result));
+		json_object_object_add(body, "checks", setup_checks_json(&result, 0));
 		http_reply_json(req, 200, body);
 	}
 }
@@ -291,20 +277,18 @@ static void app_credentials_new(struct http_req *req, void *ctx)
 static void app_zip(struct http_req *req, void *ctx)
 {
 	struct db *db = admin_db(req, ctx, NULL);
-	const char *host = http_req_header(req, "Host");
 	unsigned char *zip = NULL;
-	char url[300];
 	size_t len = 0;
 	int st;
 
 	if (!db)
 		return;
-	/* The app calls deskbridge back at the address the admin reached it by. */
-	snprintf(url, sizeof url, "%s://%s", http_req_is_https(req) ? "https" : "http",
-		 host ? host : "");
-	st = appzip_build_dup(app_zendesk_app_dir(), url, &zip, &len);
-	if (st == ST_INVALID) {
-		http_reply_error(req, APIERR_BAD_REQUEST, "The Host header is not a valid host name.");
+	st = setup_app_zip_dup(db, app_zendesk_app_dir(), &zip, &len);
+	if (st == ST_NOT_FOUND) {
+		/* Not the Host this request came by: the admin may browse from an address
+		 * that agents' browsers in Zendesk cannot reach. */
+		http_reply_error(req, APIERR_NOT_CONFIGURED, "Enter deskbridge's public address (https://...) "
+				 "and save it first: the app calls deskbridge there from Zendesk.");
 	} else if (st != ST_OK) {
 		http_reply_error(req, apierr_from_status(st), NULL);
 	} else {

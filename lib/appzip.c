@@ -73,8 +73,17 @@ static struct json_object *parameter(const char *name, const char *type, int sec
 	json_object_object_add(p, "name", json_object_new_string(name));
 	json_object_object_add(p, "type", json_object_new_string(type));
 	json_object_object_add(p, "required", json_object_new_boolean(1));
-	if (secure)
+	if (secure) {
+		struct json_object *scopes = json_object_new_array();
+		/* Where Zendesk's proxy may put the secret: only in a request header, which is
+		 * where sidebar.js sends it. zendesk_apps_support, the validator Zendesk runs on an
+		 * uploaded app, warns about a secure parameter without scopes
+		 * (lib/zendesk_apps_support/validations/secure_settings.rb,
+		 * secure_parameters_with_no_scopes_in_manifest). */
+		json_object_array_add(scopes, json_object_new_string("header"));
 		json_object_object_add(p, "secure", json_object_new_boolean(1));
+		json_object_object_add(p, "scopes", scopes);
+	}
 	if (default_value)
 		json_object_object_add(p, "default", json_object_new_string(default_value));
 	return p;

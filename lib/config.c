@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "db.h"
@@ -23,13 +24,15 @@ static const char *valid_service_desk(const char *v)
 /* Zendesk subdomains are DNS labels: the "acme" of acme.zendesk.com. */
 static const char *valid_dns_label(const char *v)
 {
+	static const char why[] = "must be the first part of your Zendesk address, such as acme for "
+				  "acme.zendesk.com (letters, digits and inner hyphens, at most 63)";
 	size_t n = strlen(v);
 
 	if (n == 0 || n > 63 || v[0] == '-' || v[n - 1] == '-')
-		return "must be a DNS label (letters, digits and inner hyphens, at most 63)";
+		return why;
 	for (const char *p = v; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '-')
-			return "must be a DNS label (letters, digits and inner hyphens, at most 63)";
+			return why;
 	return NULL;
 }
 
@@ -50,6 +53,31 @@ static const char *valid_url(const char *v)
 		    *p == '\\' || *p == '#' || *p == '?')
 			return "must be a URL without spaces, query or fragment";
 	return NULL;
+}
+
+/* Where browsers and Zendesk reach deskbridge: an https origin, since the private app
+ * runs in Zendesk's https pages and sends its credentials there. */
+static const char *valid_public_url(const char *v)
+{
+	static const char why[] = "must be the https:// address where browsers reach deskbridge, "
+				  "such as https://help.example.com, with no path, query or fragment";
+	const char *host = v + 8, *end;
+
+	if (strncmp(v, "https://", 8) != 0)
+		return why;
+	end = host + strcspn(host, ":/");
+	if (end == host)
+		return why;
+	for (const char *p = host; p < end; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
+			return why;
+	if (*end == ':') {
+		const char *port = end + 1;
+		end = port + strspn(port, "0123456789");
+		if (end == port || end - port > 5)
+			return why;
+	}
+	return *end == '\0' || strcmp(end, "/") == 0 ? NULL : why;
 }
 
 static const char *valid_email(const char *v)
@@ -114,6 +142,7 @@ static const struct config_key config_table[] = {
 	{"limits.transfers_per_minute", CONFIG_INT, "10", 1, 100000, 0, NULL, 0},
 	{"limits.messages_per_minute", CONFIG_INT, "60", 1, 100000, 0, NULL, 0},
 	{"limits.open_transfers_per_visitor", CONFIG_INT, "3", 1, 1000, 0, NULL, 0},
+	{"deployment.public_url", CONFIG_TEXT, NULL, 0, 0, 300, valid_public_url, 0},
 };
 
 const struct config_key *config_keys(size_t *n)
@@ -177,6 +206,56 @@ const char *config_check(const struct config_key *key, const char *value)
 		return key->validate ? key->validate(value) : NULL;
 	}
 	return "has an unknown type";
+}
+
+static int ascii_prefix(const char *s, const char *prefix)
+{
+	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* What admins paste for their Zendesk: "acme", "acme.zendesk.com" or the address bar's
+ * "https://acme.zendesk.com/agent/dashboard" all name the subdomain acme. */
+static char *subdomain_dup(const char *v)
+{
+	static const char suffix[] = ".zendesk.com";
+	size_t n, s = sizeof suffix - 1;
+	char *out;
+
+	if (ascii_prefix(v, "https://"))
+		v += 8;
+	else if (ascii_prefix(v, "http://"))
+		v += 7;
+	n = strcspn(v, "/?#:");
+	if (n > s && strncasecmp(v + n - s, suffix, s) == 0)
+		n -= s;
+	out = strndup(v, n);
+	for (char *p = out; p && *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return out;
+}
+
+int config_normalize_dup(const struct config_key *key, const char *value, char **out)
+{
+	int subdomain = strcmp(key->name, "zendesk.subdomain") == 0;
+	size_t n;
+
+	if (!subdomain && strcmp(key->name, "deployment.public_url") != 0) {
+		*out = strdup(value);
+		return *out ? ST_OK : ST_NOMEM;
+	}
+	value += strspn(value, " \t\r\n");
+	n = strlen(value);
+	while (n && strchr(" \t\r\n", value[n - 1]))
+		n--;
+	if (!subdomain && n > 8 && value[n - 1] == '/')
+		n--;
+	*out = strndup(value, n);
+	if (*out && subdomain) {
+		char *label = subdomain_dup(*out);
+		free(*out);
+		*out = label;
+	}
+	return *out ? ST_OK : ST_NOMEM;
 }
 
 static const char config_sql_get[] = "SELECT value FROM config WHERE key = ?";
@@ -275,19 +354,27 @@ int config_get_bool(struct db *db, const char *name, int *out)
 int config_set(struct db *db, const char *name, const char *value, const char **why)
 {
 	const struct config_key *key = config_key_find(name);
+	char *v = NULL;
+	int st;
 
 	*why = NULL;
 	if (!key) {
 		*why = "is not a configuration key";
 		return ST_NOT_FOUND;
 	}
-	if (value && (*why = config_check(key, value)) != NULL)
-		return ST_INVALID;
-	if (key->type == CONFIG_SECRET)
-		return value ? config_secret_put(db, name, value)
-			     : write_one(db, config_sql_secret_delete, name, NULL);
-	return value ? write_one(db, config_sql_put, name, value)
-		     : write_one(db, config_sql_delete, name, NULL);
+	if (!value)
+		return write_one(db, key->type == CONFIG_SECRET ? config_sql_secret_delete : config_sql_delete,
+				 name, NULL);
+	st = config_normalize_dup(key, value, &v);
+	if (st == ST_OK && (*why = config_check(key, v)) != NULL)
+		st = ST_INVALID;
+	if (st == ST_OK)
+		st = key->type == CONFIG_SECRET ? config_secret_put(db, name, v)
+						: write_one(db, config_sql_put, name, v);
+	if (v && key->type == CONFIG_SECRET)
+		memset(v, 0, strlen(v));
+	free(v);
+	return st;
 }
 
 int config_is_set(struct db *db, const char *name, int *out)

@@ -30,6 +30,12 @@ struct config_key {
 const struct config_key *config_key_find(const char *name);
 const struct config_key *config_keys(size_t *n);
 
+/* The value as stored, from what an admin typed or pasted (caller frees): a Zendesk
+ * subdomain loses surrounding white space, its scheme, path and ".zendesk.com" and is
+ * lower-cased; a public URL loses white space and its trailing "/"; anything else is
+ * kept as it is. Then config_check decides whether it is valid. */
+int config_normalize_dup(const struct config_key *key, const char *value, char **out);
+
 /* NULL when value is valid for key, else a phrase saying why not. */
 const char *config_check(const struct config_key *key, const char *value);
 
@@ -38,7 +44,7 @@ const char *config_check(const struct config_key *key, const char *value);
 int config_get_dup(struct db *db, const char *name, char **out);
 int config_get_int(struct db *db, const char *name, int64_t *out);
 int config_get_bool(struct db *db, const char *name, int *out);
-/* Sets a validated value (ST_INVALID, with *why, when not valid); NULL value unsets. */
+/* Sets a normalized, validated value (ST_INVALID, with *why, when not valid); NULL unsets. */
 int config_set(struct db *db, const char *name, const char *value, const char **why);
 /* Whether a secret (sealed: see config_secret_get_dup), or a non-default value, is stored. */
 int config_is_set(struct db *db, const char *name, int *out);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "appcreds.h"
+#include "appzip.h"
 #include "audit.h"
 #include "avatar.h"
 #include "cache.h"
@@ -25,7 +26,44 @@
 
 /* Objects of the document that hold fields rather than being one. */
 static const char *const setup_sections[] = {"zendesk", "zendesk.messaging", "security", "transfers",
-					      "limits"};
+					      "limits", "deployment"};
+
+/* Each field by the label the setup form shows it under (www/setup/index.html), so that
+ * an error names what the admin sees; the dotted name stays in the error's "field". */
+static const struct {
+	const char *field, *label;
+} setup_labels[] = {
+	{"transfers_enabled", "Allow transfers to live agents"},
+	{"service_desk", "Service desk"},
+	{"zendesk.subdomain", "Zendesk subdomain"},
+	{"zendesk.account_key", "Chat account key"},
+	{"zendesk.api_user", "Agent email (API user)"},
+	{"zendesk.api_token", "API token"},
+	{"zendesk.account_verified_at", "Zendesk account checked"},
+	{"zendesk.shared_secret", "Zendesk shared secret"},
+	{"zendesk.messaging.app_id", "App ID"},
+	{"zendesk.messaging.key_id", "Key ID"},
+	{"zendesk.messaging.key_secret", "Key secret"},
+	{"zendesk.messaging.webhook_secret", "Webhook secret"},
+	{"zendesk.messaging.jwt_key_id", "Messaging JWT key ID"},
+	{"zendesk.api_base", "Zendesk API address"},
+	{"zendesk.chat_api_base", "Zendesk Chat API address"},
+	{"security.authenticate_users", "Authenticate users"},
+	{"security.allow_anonymous_transfers", "Authenticate anonymous user chat transfers"},
+	{"security.issuer", "Issuer"},
+	{"security.trusted_proxies", "Trusted proxies"},
+	{"security.clock_skew_s", "Allowed clock difference (seconds)"},
+	{"security.site_public_keys", "Site public keys"},
+	{"transfers.join_timeout_s", "Wait for an agent (seconds)"},
+	{"transfers.idle_timeout_s", "End an idle chat after (seconds)"},
+	{"transfers.unavailable_message", "Message when no agent is available"},
+	{"transfers.department", "Department"},
+	{"limits.token_per_minute", "Tokens per minute"},
+	{"limits.transfers_per_minute", "Transfers per minute"},
+	{"limits.messages_per_minute", "Messages per minute"},
+	{"limits.open_transfers_per_visitor", "Open chats per visitor"},
+	{"deployment.public_url", "deskbridge's public address"},
+};
 
 /* Fields shown by GET but owned by other endpoints; a PATCH naming them is refused. */
 static const char *const setup_readonly[] = {
@@ -167,8 +205,23 @@ struct setup_patch {
 
 static int fail(struct setup_error *err, const char *field, const char *why, int bad_shape)
 {
+	const char *label = NULL;
+	size_t n = strlen(field);
+
+	/* A secret's "<name>_set" flag goes by the secret's label. */
+	if (n > 4 && strcmp(field + n - 4, "_set") == 0)
+		n -= 4;
+	for (size_t i = 0; !label && i < sizeof setup_labels / sizeof *setup_labels; i++)
+		if (strlen(setup_labels[i].field) == n && strncmp(setup_labels[i].field, field, n) == 0)
+			label = setup_labels[i].label;
 	snprintf(err->field, sizeof err->field, "%s", field);
-	err->why = why;
+	/* The reason may already end its sentence. */
+	n = strlen(why);
+	n = n && why[n - 1] == '.' ? n - 1 : n;
+	if (label)
+		snprintf(err->message, sizeof err->message, "%s: %.*s.", label, (int)n, why);
+	else
+		snprintf(err->message, sizeof err->message, "\"%s\" %.*s.", field, (int)n, why);
 	err->bad_shape = bad_shape;
 	return ST_INVALID;
 }
@@ -181,7 +234,8 @@ static int value_text_dup(const struct config_key *key, struct json_object *v, c
 
 	*out = NULL;
 	if (!v) {
-		if (key->type == CONFIG_BOOL || key->type == CONFIG_INT) {
+		/* null returns a key to its default: an emptied number field means "the default". */
+		if (!key->default_value && (key->type == CONFIG_BOOL || key->type == CONFIG_INT)) {
 			*why = key->type == CONFIG_BOOL ? "must be true or false" : "must be an integer";
 			return ST_INVALID;
 		}
@@ -209,8 +263,7 @@ static int value_text_dup(const struct config_key *key, struct json_object *v, c
 			*why = "must be a string or null";
 			return ST_INVALID;
 		}
-		*out = strdup(json_object_get_string(v));
-		break;
+		return config_normalize_dup(key, json_object_get_string(v), out);
 	}
 	return *out ? ST_OK : ST_NOMEM;
 }
@@ -273,6 +326,8 @@ static int changes_value(struct db *db, const struct setup_change *c, int *out)
 	*out = 1;
 	if (c->key->type == CONFIG_SECRET)
 		return ST_OK;
+	if (!c->value)
+		return config_is_set(db, c->key->name, out);
 	st = config_get_dup(db, c->key->name, &cur);
 	if (st == ST_OK)
 		*out = !(cur && c->value ? strcmp(cur, c->value) == 0 : cur == c->value);
@@ -364,6 +419,52 @@ int setup_config_patch(struct db *db, struct json_object *patch, const char *act
 	return st;
 }
 
+struct json_object *setup_checks_json(const struct zendesk_verify_result *r, int failed_only)
+{
+	struct json_object *list = json_object_new_array();
+
+	for (int i = 0; i < ZENDESK_CHECKS; i++) {
+		struct json_object *c;
+		int ok = r->check[i].outcome == ZENDESK_OK;
+		if (failed_only && ok)
+			continue;
+		c = json_object_new_object();
+		json_object_object_add(c, "name", json_object_new_string(zendesk_check_name((enum zendesk_check_name)i)));
+		json_object_object_add(c, "ok", json_object_new_boolean(ok));
+		json_object_object_add(c, "ran", json_object_new_boolean(r->check[i].ran));
+		json_object_object_add(c, "message", json_object_new_string(r->check[i].message));
+		json_object_array_add(list, c);
+	}
+	return list;
+}
+
+/* The status panel's "Last Zendesk error": a failed Access account with the checks that
+ * failed, or, once it passes, nothing in place of such an error (a delivery's stays). */
+static int remember_verify(struct db *db, const struct zendesk_verify_result *r, int64_t now)
+{
+	struct json_object *e, *last = NULL;
+	char at[TIMEFMT_LEN], *text = NULL;
+	int st;
+
+	if (!r->detail) {
+		st = cache_get_dup(db, SETUP_LAST_ZENDESK_ERROR, now, &text);
+		if (st == ST_OK && text)
+			last = json_tokener_parse(text);
+		if (st == ST_OK && last && json_object_object_get_ex(last, "checks", NULL))
+			st = cache_put(db, SETUP_LAST_ZENDESK_ERROR, "", now);
+		json_object_put(last);
+		free(text);
+		return st;
+	}
+	e = json_object_new_object();
+	json_object_object_add(e, "message", json_object_new_string(r->detail));
+	json_object_object_add(e, "at", json_object_new_string(timefmt_rfc3339(now, at)));
+	json_object_object_add(e, "checks", setup_checks_json(r, 1));
+	st = cache_put(db, SETUP_LAST_ZENDESK_ERROR, json_object_to_json_string(e), now + 7 * 24 * 3600);
+	json_object_put(e);
+	return st;
+}
+
 int setup_zendesk_verify(struct db *db, int64_t now, struct zendesk_verify_result *out)
 {
 	struct zendesk_account *acct = NULL;
@@ -377,9 +478,29 @@ int setup_zendesk_verify(struct db *db, int64_t now, struct zendesk_verify_resul
 	if (st == ST_OK && out->agent_workspace_id[0])
 		st = outbox_remember_agent_workspace(db, zendesk_app_id(acct), out->agent_workspace_id, now);
 	zendesk_account_free(acct);
+	if (st == ST_OK)
+		st = remember_verify(db, out, now);
 	if (st != ST_OK || out->detail)
 		return st;
 	return config_set(db, "zendesk.account_verified_at", timefmt_rfc3339(now, stamp), &why);
+}
+
+int setup_app_zip_dup(struct db *db, const char *template_dir, unsigned char **zip, size_t *len)
+{
+	char *url = NULL;
+	int st = config_get_dup(db, "deployment.public_url", &url);
+
+	*zip = NULL;
+	if (st == ST_OK && !url)
+		st = ST_NOT_FOUND;
+	if (st == ST_OK) {
+		st = appzip_build_dup(template_dir, url, zip, len);
+		/* A stored address passed its validator; the package refusing it is our bug. */
+		if (st == ST_INVALID)
+			st = ST_IO;
+	}
+	free(url);
+	return st;
 }
 
 /* A time kept in the cache as RFC 3339 text, or JSON null. */

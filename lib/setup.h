@@ -5,6 +5,7 @@
 #ifndef DESKBRIDGE_SETUP_H
 #define DESKBRIDGE_SETUP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct db;
@@ -12,7 +13,9 @@ struct json_object;
 
 struct setup_error {
 	char field[128];   /* dotted, as in the JSON */
-	const char *why;   /* a phrase: "must be an integer from 30 to 86400" */
+	/* The API's message: the field by its label in the form, then why not:
+	 * "Wait for an agent (seconds): must be an integer from 30 to 86400." */
+	char message[384];
 	int bad_shape;     /* the JSON type is wrong (400), rather than the value (422) */
 };
 
@@ -24,7 +27,8 @@ int setup_config_patch(struct db *db, struct json_object *patch, const char *act
 		       int64_t now, struct setup_error *err);
 
 /* GET /api/setup/status: transfer counts, undelivered messages, the last Zendesk
- * error and the schema version; caller puts *out. */
+ * error (with "checks" when it was Access account's), the last webhook and handoff
+ * times and the schema version; caller puts *out. */
 int setup_status_json(struct db *db, int64_t now, struct json_object **out);
 
 /* Where the Zendesk driver records its last failure, as {"message", "at"}. */
@@ -32,8 +36,16 @@ int setup_status_json(struct db *db, int64_t now, struct json_object **out);
 
 struct zendesk_verify_result;
 
-/* "Access account": checks the stored Zendesk credentials live and, when both checks
- * pass, records zendesk.account_verified_at. */
+/* "Access account": checks the stored Zendesk credentials live and, when every check
+ * passes, records zendesk.account_verified_at. A failure becomes the last Zendesk error,
+ * with its failed checks, until a later Access account passes. */
 int setup_zendesk_verify(struct db *db, int64_t now, struct zendesk_verify_result *out);
+/* The checks as the API lists them ([{"name", "ok", "ran", "message"}]), only the failed
+ * ones when failed_only; caller puts. */
+struct json_object *setup_checks_json(const struct zendesk_verify_result *r, int failed_only);
+
+/* The private app ZIP for deployment.public_url; ST_NOT_FOUND while that is not set.
+ * Caller frees *zip. */
+int setup_app_zip_dup(struct db *db, const char *template_dir, unsigned char **zip, size_t *len);
 
 #endif

@@ -27,7 +27,6 @@ const SECRETS = {
 	'zendesk.api_token': process.env.FAKE_ZENDESK_API_TOKEN,
 	'zendesk.shared_secret': `sharedsecret-${tag}-C`,
 	'zendesk.messaging.webhook_secret': `webhooksecret-${tag}-D`,
-	'zendesk.account_key': `accountkey-${tag}-E`,
 };
 const JWT_KEY_ID = `app_${tag}`;
 const APP_ID = process.env.FAKE_ZENDESK_APP_ID;
@@ -79,6 +78,12 @@ function png(width, height, rgb = [31, 95, 174]) {
 }
 
 const ZENDESK_BASE = FAKE;
+const PUBLIC_URL = 'https://help.example.com';
+const top = async (sel) => (await page.locator(sel).first().boundingBox()).y;
+const inViewport = (sel) => page.locator(sel).evaluate((e) => {
+	const r = e.getBoundingClientRect();
+	return r.top >= 0 && r.bottom <= window.innerHeight;
+});
 const zendeskCalls = async () => (await (await fetch(FAKE + '/_fake/requests')).json()).requests;
 
 /* ---- browser ------------------------------------------------------------------------ */
@@ -98,7 +103,8 @@ page.on('console', (msg) => {
 		pageProblems.push('console: ' + msg.text());
 });
 page.on('pageerror', (err) => pageProblems.push('page error: ' + err.message));
-page.on('dialog', (d) => d.accept()); // confirm() before new credentials; beforeunload
+const acceptDialog = (d) => d.accept(); // confirm() before new credentials; beforeunload
+page.on('dialog', acceptDialog);
 
 const errorFor = (field) => page.locator(`[data-error-for="${field}"]`);
 const secretInput = (field) => page.locator(`[data-secret="${field}"]`);
@@ -176,6 +182,32 @@ await check('every visible form control has a label', async () => {
 	assert(unlabelled.length === 0, 'controls without a label: ' + unlabelled.join(', '));
 });
 
+await check('the form runs in IBM\'s order: transfers, Zendesk, credentials, Access account, app, avatar, Save', async () => {
+	const order = ['#transfers-enabled', '#service-desk', '#subdomain', '#key-secret', '#api-token', '#verify',
+		'#app-zip', '#app-creds-generate', '#avatar-file'];
+	const ys = [];
+	for (const sel of order) ys.push(await top(sel));
+	assert(ys.every((y, i) => i === 0 || y > ys[i - 1]), 'out of order: ' +
+		order.map((sel, i) => sel + '@' + Math.round(ys[i])).join(' '));
+	// The save bar sticks to the bottom of the window; in the page it comes after them all.
+	const last = await page.evaluate(() => [...document.querySelectorAll('#config-form input, #config-form button, #config-form a')]
+		.filter((e) => e.offsetParent !== null).pop().id);
+	assert(last === 'save', 'the last control of the form is ' + last);
+	assert(await page.inputValue('#service-desk') === 'zendesk', 'Zendesk is not the service desk');
+	assert((await page.textContent('label[for="service-desk"]')).trim() === 'Service desk', 'no service desk label');
+});
+
+await check('where IBM\'s admins look for the Chat account key, the form says it is not needed and what replaces it', async () => {
+	const note = page.locator('#account-key-note');
+	assert(await note.isVisible(), 'no note about the account key');
+	const text = (await note.textContent()).replace(/\s+/g, ' ');
+	assert(/Chat account key/.test(text) && /Not needed/.test(text), 'note: ' + text);
+	assert(/messaging API key/.test(text) && /API token/.test(text), 'note does not name what replaces it: ' + text);
+	const noteY = await top('#account-key-note');
+	assert(noteY > await top('#subdomain') && noteY < await top('#app-id'), 'the note is not beside the subdomain');
+	assert(await page.locator('[data-secret="zendesk.account_key"]').count() === 0, 'the form still asks for it');
+});
+
 await check('"Allow transfers to live agents" toggles with the keyboard (Space)', async () => {
 	const sw = page.getByRole('switch', { name: 'Allow transfers to live agents' });
 	assert(!(await sw.isChecked()), 'transfers are on before the admin turned them on');
@@ -211,11 +243,24 @@ await check('the Zendesk, security and transfer sections save', async () => {
 	assert(c.zendesk.subdomain === 'acme-support' && c.zendesk.messaging.app_id === APP_ID, 'zendesk not saved');
 	assert(c.zendesk.messaging.jwt_key_id === JWT_KEY_ID, 'jwt_key_id not saved: ' + c.zendesk.messaging.jwt_key_id);
 	assert(c.zendesk.messaging.key_secret_set && c.zendesk.api_token_set && c.zendesk.shared_secret_set &&
-		c.zendesk.messaging.webhook_secret_set && c.zendesk.account_key_set, 'a secret was not saved');
+		c.zendesk.messaging.webhook_secret_set, 'a secret was not saved');
 	assert(c.security.authenticate_users && c.security.allow_anonymous_transfers, 'security switches not saved');
 	assert(c.security.site_public_keys.length === 1 && c.security.site_public_keys[0].kid === 'site-1',
 		'site key not saved: ' + JSON.stringify(c.security.site_public_keys));
 	assert(c.zendesk.api_base === ZENDESK_BASE, 'api_base not saved');
+});
+
+await check('a pasted Zendesk address becomes its subdomain in the form, and saves as it', async () => {
+	await page.fill('#subdomain', 'https://Acme-Support.zendesk.com/agent/dashboard');
+	await page.press('#subdomain', 'Tab');
+	assert(await page.inputValue('#subdomain') === 'acme-support', 'form value: ' + await page.inputValue('#subdomain'));
+	await page.fill('#subdomain', 'acme-support.zendesk.com');
+	await page.press('#subdomain', 'Tab');
+	assert(await page.inputValue('#subdomain') === 'acme-support', 'form value: ' + await page.inputValue('#subdomain'));
+	await saveAndWait();
+	const c = await apiConfig();
+	assert(c.zendesk.subdomain === 'acme-support', 'saved: ' + c.zendesk.subdomain);
+	assert(c.zendesk.messaging.key_secret_set, 'the same subdomain cleared the key secret');
 });
 
 await check('after a reload (the session kept) the values are there and secrets show as "set"', async () => {
@@ -293,6 +338,23 @@ await check('"Access account" names the credential Zendesk rejected', async () =
 		(await key.locator('.check-mark').textContent()) === '\u2713', 'messaging_key not marked ok');
 });
 
+await check('"Access account" puts a failed check beside its field and in the status panel\'s last Zendesk error', async () => {
+	const err = errorFor('zendesk.api_token');
+	assert(await err.isVisible(), 'no error beside the API token');
+	assert(/API token/.test(await err.textContent()), 'beside the token: ' + await err.textContent());
+	assert(await secretInput('zendesk.api_token').getAttribute('aria-invalid') === 'true', 'token not marked invalid');
+	assert(!(await errorFor('zendesk.messaging.key_secret').isVisible()), 'the passing messaging key is marked');
+	assert(!(await errorFor('zendesk.messaging.webhook_secret').isVisible()), 'the webhook is marked');
+	await page.locator('#stat-last-checks li[data-check="support_token"]').waitFor();
+	const row = await page.textContent('#stat-last-checks-row');
+	assert(/Failed checks/.test(row) && /API token/.test(row), 'status panel: ' + row);
+	assert(await page.locator('#stat-last-checks li').count() === 1, 'passing checks listed as failed');
+	assert(/rejected the API token/.test(await page.textContent('#stat-last-error')), 'last error: ' +
+		await page.textContent('#stat-last-error'));
+	await err.scrollIntoViewIfNeeded();
+	await page.screenshot({ path: path.join(OUT, 'setup-verify-error.png') });
+});
+
 await check('"Access account" shows the live result from Zendesk', async () => {
 	const before = (await zendeskCalls()).length;
 	// Back to the right token: "Access account" saves it before it checks.
@@ -307,12 +369,14 @@ await check('"Access account" shows the live result from Zendesk', async () => {
 	assert(calls.some((c) => c.path === '/sc/v2/apps/' + APP_ID), 'Zendesk was not called: ' + JSON.stringify(calls));
 	const lines = await page.$$eval('#verify-checks li', (lis) => lis.map((li) => ({
 		name: li.dataset.check, cls: li.className, mark: li.querySelector('.check-mark').textContent,
-		text: li.textContent })));
+		message: (li.querySelector('.check-message') || {}).textContent || '' })));
 	assert(lines.map((l) => l.name).join() === 'messaging_key,support_token,agent_workspace,webhook_integration',
 		'checks: ' + JSON.stringify(lines));
-	assert(lines.every((l) => l.cls === 'check-ok' && l.mark === '\u2713' && /: \S/.test(l.text)),
+	assert(lines.every((l) => l.cls === 'check-ok' && l.mark === '\u2713' && /^Zendesk |^The |^deskbridge/.test(l.message)),
 		'a check is not shown as passed with its message: ' + JSON.stringify(lines));
 	await page.locator('#stat-verified time').waitFor();
+	await page.locator('#stat-last-checks-row').waitFor({ state: 'hidden' });
+	assert(!(await errorFor('zendesk.api_token').isVisible()), 'the token\'s error stays after it passed');
 });
 
 await check('an invalid join timeout shows the API\'s message beside that field', async () => {
@@ -328,6 +392,52 @@ await check('an invalid join timeout shows the API\'s message beside that field'
 	const c = await apiConfig();
 	assert(c.transfers.join_timeout_s === 120, 'the invalid value was saved');
 	await page.fill('#join-timeout', '120');
+});
+
+await check('a refusal names the field by its label, and the save bar points up to it and scrolls there', async () => {
+	await page.click('#save');
+	await page.fill('#idle-timeout', '5');
+	await page.evaluate(() => window.scrollTo(0, 0));
+	await saveAndWait();
+	const text = (await errorFor('transfers.idle_timeout_s').textContent()).trim();
+	assert(/^End an idle chat after \(seconds\): must be an integer from 30 to 86400\.$/.test(text), 'message: ' + text);
+	assert(!/transfers\.|idle_timeout/.test(await page.textContent('#config-form')), 'an internal key is shown');
+	const status = await page.textContent('#save-status');
+	assert(/marked above/.test(status) && !/below/.test(status), 'save bar: ' + status);
+	assert(await inViewport('#idle-timeout'), 'the field was not scrolled into view');
+	await page.screenshot({ path: path.join(OUT, 'setup-field-error.png') });
+	await page.fill('#idle-timeout', '1800');
+	await saveAndWait();
+});
+
+await check('an emptied number field saves as its default and says which; later saves still work', async () => {
+	const help = await page.textContent('#join-timeout ~ .help');
+	assert(/empty for the default, 300/.test(help), 'help does not name the default: ' + help);
+	await page.fill('#join-timeout', '');
+	await saveAndWait();
+	const status = await page.textContent('#save-status');
+	assert(/^Saved at/.test(status) && /Wait for an agent \(seconds\) is back to its default, 300\./.test(status),
+		'save bar: ' + status + ' / ' + await page.textContent('#form-error'));
+	assert(await page.inputValue('#join-timeout') === '300', 'field shows ' + await page.inputValue('#join-timeout'));
+	assert((await apiConfig()).transfers.join_timeout_s === 300, 'not back to the default');
+	await page.screenshot({ path: path.join(OUT, 'setup-default.png') });
+	await page.fill('#department', 'Support Tier 2');
+	await saveAndWait();
+	assert(/^Saved at/.test(await page.textContent('#save-status')), 'a later save is blocked');
+	await page.fill('#join-timeout', '');
+	await page.keyboard.press('Tab');
+	await page.click('#limit-token').catch(() => {});
+	await page.click('details.advanced > summary');
+	await page.click('#limit-token');
+	await page.keyboard.type('1e');
+	await saveAndWait();
+	const err = (await errorFor('limits.token_per_minute').textContent()).trim();
+	assert(/^Tokens per minute: enter a whole number/.test(err), 'not-a-number error: ' + err);
+	assert((await apiConfig()).limits.token_per_minute === 60, 'a non-number was saved');
+	await page.fill('#limit-token', '60');
+	await page.fill('#join-timeout', '120');
+	await saveAndWait();
+	assert((await apiConfig()).transfers.join_timeout_s === 120, 'join timeout not saved back');
 });
 
 await check('an invalid site public key PEM shows the API\'s message beside the keys', async () => {
@@ -377,13 +487,37 @@ await check('app credentials are generated and shown with a copy button', async 
 	await page.locator('#app-creds-status').filter({ hasText: /Copied|copy/ }).waitFor();
 });
 
+await check('the private app ZIP is refused without deskbridge\'s public address, saying why beside that field', async () => {
+	assert((await apiConfig()).deployment.public_url === null, 'a public address is already set');
+	let downloaded = false;
+	const onDownload = () => { downloaded = true; };
+	page.on('download', onDownload);
+	await page.click('#app-zip');
+	const err = errorFor('deployment.public_url');
+	await err.waitFor({ state: 'visible' });
+	const text = await err.textContent();
+	assert(/public address/.test(text) && /https:\/\//.test(text), 'message: ' + text);
+	assert(!/deployment\./.test(text), 'internal key in the message: ' + text);
+	await page.waitForTimeout(300);
+	page.off('download', onDownload);
+	assert(!downloaded, 'an error was downloaded as a file');
+	await page.screenshot({ path: path.join(OUT, 'setup-zip-refused.png') });
+	const label = (await page.textContent('label[for="public-url"]')).trim();
+	assert(label === 'deskbridge\'s public address', 'label: ' + label);
+});
+
 await check('the private app ZIP downloads', async () => {
+	await page.fill('#public-url', PUBLIC_URL);
 	const [download] = await Promise.all([page.waitForEvent('download'), page.click('#app-zip')]);
 	const file = await download.path();
 	const data = readFileSync(file);
 	assert(data.length > 100, 'download is ' + data.length + ' bytes');
 	assert(data.subarray(0, 2).toString('latin1') === 'PK', 'not a ZIP: ' + data.subarray(0, 16).toString('hex'));
 	assert(/\.zip$/.test(download.suggestedFilename()), 'file name: ' + download.suggestedFilename());
+	assert((await apiConfig()).deployment.public_url === PUBLIC_URL, 'the public address was not saved first');
+	assert(data.includes(Buffer.from('manifest.json')), 'no manifest in the ZIP');
+	assert(await page.textContent('#webhook-url') === PUBLIC_URL + '/api/zendesk/webhook',
+		'webhook address: ' + await page.textContent('#webhook-url'));
 });
 
 await check('the status panel shows transfer counts and recent changes', async () => {
@@ -472,6 +606,71 @@ await check('"Access account" from an older server (no checks) shows only its re
 	} finally {
 		await page.unroute('**/api/setup/zendesk/verify');
 	}
+});
+
+await check('the Zendesk shared secret and the messaging JWT key ID sit right under "Authenticate users"', async () => {
+	const sw = await page.locator('#authenticate-users').locator('xpath=ancestor::div[contains(@class,"switch-row")][1]').boundingBox();
+	const group = await page.locator('#auth-keys').boundingBox();
+	assert(group.y >= sw.y + sw.height && group.y - (sw.y + sw.height) < 80, 'not beside the switch: ' +
+		JSON.stringify({ sw, group }));
+	const same = await page.evaluate(() => document.querySelector('#authenticate-users').closest('section') ===
+		document.querySelector('[data-secret-field="zendesk.shared_secret"]').closest('section') &&
+		document.querySelector('#jwt-key-id').closest('#auth-keys') !== null);
+	assert(same, 'the fields are not in the "Authenticate users" section');
+	assert(/Zendesk shared secret/.test(await page.textContent('label[for="shared-secret"]')), 'label');
+});
+
+await check('"Authenticate anonymous user chat transfers" is disabled, with the reason, while "Authenticate users" is off', async () => {
+	const auth = page.getByRole('switch', { name: 'Authenticate users' });
+	const anon = page.locator('#allow-anonymous');
+	assert(await auth.isChecked() && await anon.isEnabled(), 'starts off or disabled');
+	assert(await page.isHidden('#anonymous-reason'), 'reason shown while it applies');
+	await auth.uncheck();
+	assert(await anon.isDisabled(), 'still enabled');
+	const reason = page.locator('#anonymous-reason');
+	assert(await reason.isVisible() && /Turn on Authenticate users first/.test(await reason.textContent()), 'no reason');
+	const described = await anon.getAttribute('aria-describedby');
+	assert(described.split(' ').includes('anonymous-reason'), 'reason not announced: ' + described);
+	await page.locator('#allow-anonymous').scrollIntoViewIfNeeded();
+	await page.screenshot({ path: path.join(OUT, 'setup-security.png') });
+	await auth.check();
+	assert(await anon.isEnabled() && await reason.isHidden(), 'not enabled again');
+});
+
+await check('turning "Authenticate users" on with no site public key warns before saving', async () => {
+	page.off('dialog', acceptDialog);
+	let asked = '';
+	const dismiss = (d) => { asked = d.message(); d.dismiss(); };
+	page.on('dialog', dismiss);
+	try {
+		await page.getByRole('switch', { name: 'Authenticate users' }).uncheck();
+		await saveAndWait();
+		await page.click('#site-keys .key-item button');
+		assert(await page.isHidden('#auth-no-keys'), 'warned while off');
+		await page.getByRole('switch', { name: 'Authenticate users' }).check();
+		const warning = page.locator('#auth-no-keys');
+		assert(await warning.isVisible() && /no site public key/.test((await warning.textContent()).replace(/\s+/g, ' ')),
+			'no warning shown');
+		await page.click('#save');
+		await page.waitForFunction(() => /Nothing was saved/.test(document.querySelector('#save-status').textContent));
+		assert(/no site public key/.test(asked), 'no confirmation asked: ' + asked);
+		const c = await apiConfig();
+		assert(c.security.authenticate_users === false && c.security.site_public_keys.length === 1, 'saved anyway');
+	} finally {
+		page.off('dialog', dismiss);
+		page.on('dialog', acceptDialog);
+	}
+});
+
+await check('"Try a transfer" opens the demo chat', async () => {
+	const link = page.locator('#try-transfer');
+	assert(await link.getAttribute('href') === '/webchat/demo.html', 'href');
+	assert(await link.getAttribute('target') === '_blank', 'not a new tab');
+	const [demo] = await Promise.all([context.waitForEvent('page'), link.click()]);
+	await demo.waitForLoadState();
+	assert(new URL(demo.url()).pathname === '/webchat/demo.html', 'opened ' + demo.url());
+	assert((await demo.title()).length > 0, 'the demo page has no title');
+	await demo.close();
 });
 
 await check('app credentials are not shown again after a reload', async () => {

@@ -60,6 +60,9 @@ function unzip(buf) {
 const HOSTILE_USER = '<img src=x onerror="window.__pwned=1">my order';
 const HOSTILE_BOT = '<script>window.__pwned=2</script>Let me get you a person';
 let creds, transfer, app;
+// The app is built for deskbridge's public address; the stand-in for Zendesk's proxy below
+// reaches it at BASE, as a TLS-terminating reverse proxy would.
+const PUBLIC_URL = 'https://deskbridge.example';
 if (!BASE)
 	bail('DESKBRIDGE_BASE_URL is set', new Error('run me through run_browser_tests.py'));
 let browser;
@@ -67,7 +70,8 @@ try {
 	const login = await fetch(BASE + '/api/setup/session', { method: 'POST', headers: { 'Content-Type': 'application/json' },
 		body: JSON.stringify({ password: process.env.DESKBRIDGE_ADMIN_PASSWORD }) });
 	const session = { Cookie: login.headers.get('set-cookie').split(';')[0], 'X-CSRF-Token': (await login.json()).csrf_token };
-	assert((await api('PATCH', '/api/setup/config', { body: { transfers_enabled: true }, headers: session })).status === 200, 'config');
+	assert((await api('PATCH', '/api/setup/config', { body: { transfers_enabled: true, deployment: { public_url: PUBLIC_URL } },
+		headers: session })).status === 200, 'config');
 	creds = (await api('POST', '/api/setup/app-credentials', { headers: session })).body.app_credentials;
 	const t = await api('POST', '/api/transfers', { body: {
 		visitor: { name: 'Zoë <b>Visitor</b>', email: 'zoe@shop.example' },
@@ -126,7 +130,8 @@ async function openSidebar({ tags, secure = { app_credentials: creds }, delayMs 
 		const headers = {};
 		for (const [k, v] of Object.entries(opts.headers || {}))
 			headers[k] = opts.secure ? String(v).replace(/\{\{setting\.(\w+)\}\}/g, (_, n) => secure[n] ?? '') : v;
-		const r = await fetch(opts.url, { method: opts.type || 'GET', headers });
+		const url = opts.url.startsWith(PUBLIC_URL + '/') ? BASE + opts.url.slice(PUBLIC_URL.length) : opts.url;
+		const r = await fetch(url, { method: opts.type || 'GET', headers });
 		const text = await r.text();
 		let json = null;
 		try { json = JSON.parse(text); } catch { json = null; }
@@ -154,14 +159,14 @@ await check('the app ZIP holds the sidebar page, with a CSP without unsafe-inlin
 	const csp = /http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(html);
 	assert(csp && /default-src 'self'/.test(csp[1]) && !/unsafe-inline/.test(csp[1]), 'CSP: ' + (csp && csp[1]));
 	assert(!/<script>|<script [^>]*>[^<]/.test(html.replace(/<script src="[^"]+"><\/script>/g, '')), 'inline script');
-	assert(settings.deskbridge_url === BASE, 'deskbridge_url default: ' + settings.deskbridge_url);
+	assert(settings.deskbridge_url === PUBLIC_URL, 'deskbridge_url default: ' + settings.deskbridge_url);
 });
 
 await check('it shows a loading state, then the visitor, the bot\'s note and the conversation with times', async () => {
 	const { page, context, calls } = await openSidebar({ tags: ['deskbridge_dept_billing', 'deskbridge_' + transfer, 'vip'], delayMs: 800 });
 	assert(/Loading/.test(await statusText(page)) && await page.isVisible('#status'), 'no loading state');
 	await page.locator('#transfer').waitFor({ state: 'visible' });
-	assert(calls.length === 1 && calls[0].url === BASE + '/api/agent/transfers/' + transfer, 'request: ' + JSON.stringify(calls));
+	assert(calls.length === 1 && calls[0].url === PUBLIC_URL + '/api/agent/transfers/' + transfer, 'request: ' + JSON.stringify(calls));
 	assert(calls[0].headers.Authorization === 'Bearer {{setting.app_credentials}}' && calls[0].secure === true,
 		'credentials must go as a secure setting placeholder');
 	assert((await page.textContent('#visitor-name')) === 'Zoë <b>Visitor</b>', 'name');

@@ -147,6 +147,8 @@ class Installed(unittest.TestCase):
             r = login(server)
             self.assertEqual(r.status, 200)
             s = {"Cookie": "deskbridge_admin=" + cookie_of(r), "X-CSRF-Token": r.json()["csrf_token"]}
+            self.assertEqual(server.request("PATCH", "/api/setup/config", headers=s, body={
+                "deployment": {"public_url": "https://help.example.com"}}).status, 200)
             z = server.request("GET", "/api/setup/zendesk-app.zip", headers=s)
             self.assertEqual((z.status, z.body[:2]), (200, b"PK"))
         finally:

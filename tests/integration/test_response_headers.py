@@ -39,6 +39,9 @@ class Headers:
         r = self.server.request("PUT", "/api/setup/avatar", body=images.png(40, 40),
                                 headers=dict(self.session, **{"Content-Type": "image/png"}))
         self.assertEqual(r.status, 204, r.body)
+        r = self.server.request("PATCH", "/api/setup/config", body={"deployment": {"public_url": "https://help.example.com"}},
+                                headers=self.session)
+        self.assertEqual(r.status, 200, r.body)
 
     def test_every_kind_of_path_has_its_whole_header_set(self):
         for path, want in EXPECTED.items():

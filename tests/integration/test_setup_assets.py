@@ -53,8 +53,15 @@ class AppCredentials(unittest.TestCase):
                                 headers={"X-CSRF-Token": "nope"}), 403, "csrf_failed")
 
 
+def set_public_url(url):
+    r = call("PATCH", "/api/setup/config", body={"deployment": {"public_url": url}})
+    assert r.status == 200, r.body
+
+
 class AppZip(unittest.TestCase):
     def test_package(self):
+        set_public_url("https://help.example.com")
+        # The address the admin browses from (here 127.0.0.1) is not the app's.
         r = call("GET", "/api/setup/zendesk-app.zip")
         self.assertEqual(r.status, 200, r.body[:200])
         self.assertEqual(r.header("Content-Type"), "application/zip")
@@ -73,11 +80,11 @@ class AppZip(unittest.TestCase):
         self.assertEqual(m["defaultLocale"], "en")
         self.assertIn("en.json", " ".join(names))
         self.assertEqual(m["location"]["support"]["ticket_sidebar"]["url"], "assets/iframe.html")
-        host = "127.0.0.1"
-        self.assertEqual(m["domainWhitelist"], [host])
+        self.assertEqual(m["domainWhitelist"], ["help.example.com"])
         params = {p["name"]: p for p in m["parameters"]}
         self.assertIs(params["app_credentials"]["secure"], True)
-        self.assertEqual(params["deskbridge_url"]["default"], "http://%s:%d" % (host, SERVER.port))
+        self.assertEqual(params["app_credentials"]["scopes"], ["header"])
+        self.assertEqual(params["deskbridge_url"]["default"], "https://help.example.com")
         t = json.loads(z.read("translations/en.json"))
         self.assertEqual(set(t["app"]["parameters"]), set(params))
         self.assertTrue(t["app"]["short_description"])
@@ -89,14 +96,20 @@ class AppZip(unittest.TestCase):
         self.assertIn("{{setting.app_credentials}}", script)
         self.assertNotIn("innerHTML", script)
 
-    def test_bad_host_header(self):
-        # lighttpd refuses such a Host itself; a server that passes it on gets our 400.
-        self.assertEqual(call("GET", "/api/setup/zendesk-app.zip",
-                              headers={"Host": "evil.example/path"}).status, 400)
-        for host in ("evil.example/path", "a b", ""):
+    def test_host_header_is_not_used(self):
+        set_public_url("https://help.example.com")
+        for host in ("evil.example", "evil.example/path", "a b", ""):
             r, _ = SERVER.state.cgi("setup", "GET", "/api/setup/zendesk-app.zip",
                                     headers=dict(SESSION, Host=host))
-            assert_error(self, r, 400, "bad_request")
+            self.assertEqual(r.status, 200, (host, r.body[:200]))
+            m = json.loads(zipfile.ZipFile(io.BytesIO(r.body)).read("manifest.json"))
+            self.assertEqual(m["domainWhitelist"], ["help.example.com"], host)
+
+    def test_needs_public_url(self):
+        set_public_url(None)
+        e = assert_error(self, call("GET", "/api/setup/zendesk-app.zip"), 503, "not_configured")
+        self.assertIn("public address", e["message"])
+        self.assertNotIn("deployment.public_url", e["message"])
 
     def test_needs_session(self):
         assert_error(self, call("GET", "/api/setup/zendesk-app.zip", session=False), 401,

@@ -110,7 +110,9 @@ class Patch(unittest.TestCase):
                 e = assert_error(self, patch({"zendesk": {"messaging": {"jwt_key_id": bad}}}),
                                  422, "invalid_field")
                 self.assertEqual(e["field"], "zendesk.messaging.jwt_key_id")
-                self.assertIn("zendesk.messaging.jwt_key_id", e["message"])
+                # The form's label, not the internal key, and no capital after the colon.
+                self.assertRegex(e["message"], r"^Messaging JWT key ID: must ")
+                self.assertNotIn("zendesk.messaging.jwt_key_id", e["message"])
         self.assertEqual(get_config()["zendesk"]["messaging"]["jwt_key_id"], kid)
         e = assert_error(self, patch({"zendesk": {"messaging": {"jwt_key_id": 42}}}), 400,
                          "bad_request")
@@ -158,7 +160,11 @@ class Patch(unittest.TestCase):
             r = patch(body)
             e = assert_error(self, r, status, "invalid_field" if status == 422 else "bad_request")
             self.assertEqual(e["field"], field)
-            self.assertIn(field, e["message"])
+            if "." in field or field == "transfers_enabled":
+                self.assertNotIn(field, e["message"])
+                self.assertRegex(e["message"], r"^[A-Za-z' ()]+: [a-z]")
+            else:
+                self.assertIn(field, e["message"])
         self.assertEqual(get_config(), before)
 
     def test_site_public_keys(self):

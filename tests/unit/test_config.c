@@ -188,6 +188,49 @@ START_TEST(check_dns_label)
 }
 END_TEST
 
+/* What config_set stores for what an admin pasted. */
+static void ck_normalized(const char *name, const char *pasted, const char *stored)
+{
+	char *out = NULL;
+
+	ck_assert_int_eq(config_normalize_dup(key(name), pasted, &out), ST_OK);
+	ck_assert_str_eq(out, stored);
+	free(out);
+}
+
+START_TEST(normalize_pasted_values)
+{
+	ck_normalized("zendesk.subdomain", "acme", "acme");
+	ck_normalized("zendesk.subdomain", "acme.zendesk.com", "acme");
+	ck_normalized("zendesk.subdomain", "https://acme.zendesk.com/agent", "acme");
+	ck_normalized("zendesk.subdomain", " HTTPS://Acme-Support.Zendesk.com/agent/dashboard?x=1 \n",
+		      "acme-support");
+	ck_normalized("zendesk.subdomain", "http://acme.zendesk.com:443", "acme");
+	ck_normalized("zendesk.subdomain", "acme.example.com", "acme.example.com");
+	ck_invalid("zendesk.subdomain", "acme.example.com");
+	ck_normalized("deployment.public_url", " https://help.example.com/ ", "https://help.example.com");
+	ck_normalized("deployment.public_url", "https://help.example.com/x/", "https://help.example.com/x");
+	ck_normalized("transfers.unavailable_message", " Back at 9. ", " Back at 9. ");
+}
+END_TEST
+
+START_TEST(check_public_url)
+{
+	ck_valid("deployment.public_url", "https://help.example.com");
+	ck_valid("deployment.public_url", "https://help.example.com/");
+	ck_valid("deployment.public_url", "https://help.example.com:8443");
+	ck_invalid("deployment.public_url", "http://help.example.com");
+	ck_invalid("deployment.public_url", "https://");
+	ck_invalid("deployment.public_url", "https://help.example.com/deskbridge");
+	ck_invalid("deployment.public_url", "https://help.example.com/?a=1");
+	ck_invalid("deployment.public_url", "https://help.example.com?a=1");
+	ck_invalid("deployment.public_url", "https://help.example.com#top");
+	ck_invalid("deployment.public_url", "https://user@help.example.com");
+	ck_invalid("deployment.public_url", "https://help.example.com:");
+	ck_invalid("deployment.public_url", "https://help.example.com:123456");
+}
+END_TEST
+
 START_TEST(check_messaging_kid)
 {
 	char *s, *kid;
@@ -912,6 +955,8 @@ static Suite *config_suite(void)
 	tcase_add_test(check, check_int_range);
 	tcase_add_test(check, check_dns_label);
 	tcase_add_test(check, check_messaging_kid);
+	tcase_add_test(check, normalize_pasted_values);
+	tcase_add_test(check, check_public_url);
 	tcase_add_test(check, check_url);
 	tcase_add_test(check, check_email);
 	tcase_add_test(check, check_max_length);

@@ -208,6 +208,24 @@
 		return inputs[0] || null;
 	}
 
+	/* The field's label as the admin reads it, without "(optional)" or a secret's badge. */
+	function labelOf(input) {
+		var label = input && input.labels && input.labels[0];
+		if (!label) return input ? input.dataset.field || input.dataset.secret || '' : '';
+		var copy = label.cloneNode(true);
+		$$('.optional, .badge', copy).forEach(function (e) { e.remove(); });
+		return copy.textContent.replace(/\s+/g, ' ').trim();
+	}
+
+	/* What admins paste for their Zendesk, as the server reads it too (lib/config.c):
+	 * "acme.zendesk.com" and "https://acme.zendesk.com/agent" both mean "acme". */
+	function normalizeSubdomain(v) {
+		var s = v.trim().replace(/^https?:\/\//i, '');
+		s = s.split(/[\/?#:]/)[0];
+		s = s.replace(/\.zendesk\.com$/i, '');
+		return s.toLowerCase();
+	}
+
 	function fieldValue(input) {
 		if (input.type === 'checkbox') return input.checked;
 		var s = input.value;
@@ -253,13 +271,52 @@
 		saveStatus.classList.toggle('dirty', !!patch);
 	}
 
+	/* A refused save: the message beside its field, the save bar pointing up at it. */
+	function saveRefused(field, message) {
+		var focus = showFieldError(field, message);
+		setText(saveStatus, focus ? 'Nothing was saved: fix the field marked above and try again.'
+			: 'Nothing was saved: see why below.');
+		saveStatus.classList.add('dirty');
+		if (focus) {
+			focus.focus();
+			focus.scrollIntoView({block: 'center'});
+		}
+		return false;
+	}
+
+	/* Number fields holding something that is not a number read as empty; say so rather
+	 * than reset them to their default. */
+	function badNumber() {
+		return $$('input[data-type="int"]', form).filter(function (i) { return i.validity.badInput; })[0] || null;
+	}
+
+	/* Authenticate users with no site key refuses every visitor: the admin confirms it. */
+	function noSiteKeys() {
+		return $('#authenticate-users').checked && siteKeys.length === 0 && !$('#new-key-pem').value.trim();
+	}
+
 	function save() {
 		clearErrors();
+		var bad = badNumber();
+		if (bad) return Promise.resolve(saveRefused(bad.dataset.field, labelOf(bad) +
+			': enter a whole number, or leave it empty for the default.'));
 		var patch = buildPatch();
 		if (!patch) {
 			setText(saveStatus, 'No changes to save.');
 			return Promise.resolve(true);
 		}
+		var sec = patch.security || {};
+		if (noSiteKeys() && ('authenticate_users' in sec || 'site_public_keys' in sec) && !window.confirm(
+			'Authenticate users is on, but no site public key is set: deskbridge will refuse every transfer ' +
+			'until you add one. Save anyway?')) {
+			setText(saveStatus, 'Nothing was saved: add a site public key, or turn Authenticate users off.');
+			saveStatus.classList.add('dirty');
+			$('#new-key-kid').focus();
+			return Promise.resolve(false);
+		}
+		var defaulted = $$('input[data-type="int"]', form).filter(function (i) {
+			return getPath(patch, i.dataset.field) === null;
+		});
 		var button = $('#save');
 		button.disabled = true;
 		setText(saveStatus, 'Saving…');
@@ -267,17 +324,13 @@
 			button.disabled = false;
 			if (!r.ok) {
 				if (r.status === 401) return false;
-				var focus = showFieldError(r.error.field, r.error.message);
-				setText(saveStatus, 'Nothing was saved: fix the field marked below and try again.');
-				saveStatus.classList.add('dirty');
-				if (focus) {
-					focus.focus();
-					focus.scrollIntoView({block: 'center'});
-				}
-				return false;
+				return saveRefused(r.error.field, r.error.message);
 			}
 			fill(r.data);
-			setText(saveStatus, 'Saved at ' + new Date().toLocaleTimeString() + '.');
+			var said = defaulted.map(function (i) {
+				return ' ' + labelOf(i) + ' is back to its default, ' + getPath(r.data, i.dataset.field) + '.';
+			});
+			setText(saveStatus, 'Saved at ' + new Date().toLocaleTimeString() + '.' + said.join(''));
 			saveStatus.classList.remove('dirty');
 			loadStatus();
 			return true;
@@ -319,7 +372,7 @@
 	var idSeq = 0;
 	function wireFields() {
 		$$('.field').forEach(function (box) {
-			var input = $('input[data-field], textarea[data-field], input[data-secret]', box);
+			var input = $('input[data-field], textarea[data-field], select[data-field], input[data-secret]', box);
 			if (!input) return;
 			var name = input.dataset.field || input.dataset.secret;
 			var err = $$('[data-error-for]', box).filter(function (e) { return e.dataset.errorFor === name; })[0];
@@ -366,6 +419,7 @@
 				siteKeys.splice(i, 1);
 				keysChanged = true;
 				renderKeys();
+				renderAuthState();
 				updateDirty();
 				$('#new-key-kid').focus();
 			});
@@ -410,7 +464,31 @@
 		else setText(v, 'Not yet');
 		renderAvatar(cfg.agent_avatar && cfg.agent_avatar.set);
 		renderAppCredsState(!!cfg.app_credentials_set);
+		renderWebhookUrl();
+		renderAuthState();
 		updateDirty();
+	}
+
+	/* Where Zendesk must send its webhook: deskbridge's public address once it is known. */
+	function renderWebhookUrl() {
+		var base = (config && config.deployment && config.deployment.public_url) || window.location.origin;
+		setText($('#webhook-url'), base + '/api/zendesk/webhook');
+	}
+
+	/* "Authenticate anonymous user chat transfers" means something only with
+	 * "Authenticate users" on; with it on and no site key, every visitor is refused. */
+	function renderAuthState() {
+		var on = $('#authenticate-users').checked;
+		var anon = $('#allow-anonymous');
+		anon.disabled = !on;
+		show($('#anonymous-reason'), !on);
+		var help = $('#anonymous-reason').id;
+		var ids = (anon.getAttribute('aria-describedby') || '').split(' ').filter(function (id) {
+			return id && id !== help;
+		});
+		if (!on) ids.push(help);
+		anon.setAttribute('aria-describedby', ids.join(' '));
+		show($('#auth-no-keys'), noSiteKeys());
 	}
 
 	function loadConfig() {
@@ -418,7 +496,7 @@
 			var err = $('#load-error');
 			if (!r.ok) {
 				if (r.status !== 401) {
-					setText(err, 'Could not load the configuration: ' + r.error.message);
+					setText(err, 'Could not load the configuration. ' + r.error.message);
 					show(err, true);
 				}
 				return;
@@ -446,8 +524,8 @@
 	};
 
 	/* One line per check Zendesk was asked about; an older deskbridge sends none. */
-	function renderChecks(checks) {
-		var list = $('#verify-checks');
+	function renderChecks(checks, list) {
+		list = list || $('#verify-checks');
 		list.textContent = '';
 		(Array.isArray(checks) ? checks : []).forEach(function (c) {
 			if (!c || typeof c !== 'object') return;
@@ -457,7 +535,7 @@
 			var text = el('span', {'class': 'check-text'});
 			text.appendChild(el('span', {'class': 'check-name'}, CHECK_NAMES[c.name] || String(c.name)));
 			text.appendChild(el('span', {'class': 'sr-only'}, ok ? ' (passed)' : ' (failed)'));
-			if (c.message) text.appendChild(document.createTextNode(': ' + String(c.message)));
+			if (c.message) text.appendChild(el('span', {'class': 'check-message'}, String(c.message)));
 			li.appendChild(text);
 			list.appendChild(li);
 		});
@@ -492,10 +570,40 @@
 					out.classList.add('bad');
 					setText(out, r.error.message);
 				}
-				renderChecks(r.ok ? r.data && r.data.checks : r.error.checks);
+				var checks = r.ok ? r.data && r.data.checks : r.error.checks;
+				renderChecks(checks);
+				if (!r.ok) markFailedChecks(checks);
 				loadStatus();
 			});
 		});
+	}
+
+	/* The fields each check depends on, in the order to look at them; a check failing with
+	 * every one of them set points at its last. The agent workspace is Zendesk's own. */
+	var CHECK_FIELDS = {
+		messaging_key: ['zendesk.subdomain', 'zendesk.messaging.app_id', 'zendesk.messaging.key_id',
+			'zendesk.messaging.key_secret'],
+		support_token: ['zendesk.api_user', 'zendesk.api_token'],
+		webhook_integration: ['zendesk.messaging.webhook_secret']
+	};
+
+	function isConfigured(name) {
+		if (name === 'zendesk.subdomain' && getPath(config, 'zendesk.api_base')) return true;
+		var v = getPath(config, name);
+		return v === undefined ? !!getPath(config, name + '_set') : v !== null && v !== '';
+	}
+
+	/* Puts each failed check's message beside the field it concerns. */
+	function markFailedChecks(checks) {
+		var first = null;
+		(Array.isArray(checks) ? checks : []).forEach(function (c) {
+			if (!c || c.ok !== false || c.ran === false || !CHECK_FIELDS[c.name]) return;
+			var fields = CHECK_FIELDS[c.name];
+			var field = fields.filter(function (f) { return !isConfigured(f); })[0] || fields[fields.length - 1];
+			var focus = showFieldError(field, String(c.message || ''));
+			first = first || focus;
+		});
+		if (first) first.scrollIntoView({block: 'center'});
 	}
 
 	/* ---- service key ------------------------------------------------------------------- */
@@ -619,6 +727,53 @@
 		setText($('#app-creds-status'), '');
 	}
 
+	/* The ZIP through fetch, so that a refusal shows as a message rather than downloading
+	 * as a file; unsaved changes (deskbridge's public address) are saved first. */
+	function downloadZip(ev) {
+		ev.preventDefault();
+		var status = $('#app-zip-status');
+		var err = $('#err-app-zip');
+		setText(status, '');
+		show(err, false);
+		save().then(function (saved) {
+			if (!saved) {
+				setText(status, 'Fix the form first: the app was not built.');
+				return;
+			}
+			setText(status, 'Building the app…');
+			return fetch('/api/setup/zendesk-app.zip', {credentials: 'same-origin', cache: 'no-store'}).then(function (res) {
+				if (res.ok) {
+					return res.blob().then(function (blob) {
+						var url = URL.createObjectURL(blob);
+						var a = el('a', {href: url, download: 'deskbridge-zendesk-app.zip', hidden: ''});
+						document.body.appendChild(a);
+						a.click();
+						a.remove();
+						setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
+						setText(status, 'Downloaded. Install it in Zendesk as step 3 says.');
+					});
+				}
+				return res.json().catch(function () { return null; }).then(function (data) {
+					var e = data && data.error || {};
+					var message = e.message || STATUS_TEXT[res.status] || ('The server answered with an error (HTTP ' + res.status + ').');
+					setText(status, '');
+					if (res.status === 401) { sessionEnded(); return; }
+					if (e.code === 'not_configured') {
+						var focus = showFieldError('deployment.public_url', message);
+						if (focus) { focus.focus(); focus.scrollIntoView({block: 'center'}); }
+						return;
+					}
+					setText(err, message);
+					show(err, true);
+				});
+			}, function () {
+				setText(status, '');
+				setText(err, STATUS_TEXT[0]);
+				show(err, true);
+			});
+		});
+	}
+
 	function generateCredentials() {
 		var status = $('#app-creds-status');
 		if (config && config.app_credentials_set && !window.confirm(
@@ -684,13 +839,16 @@
 				} else {
 					setText(le, 'None');
 				}
+				var failed = st.data.last_zendesk_error && st.data.last_zendesk_error.checks;
+				renderChecks(failed, $('#stat-last-checks'));
+				show($('#stat-last-checks-row'), $('#stat-last-checks').children.length > 0);
 				renderLastTime(st.data, 'last_webhook_at', '#stat-webhook-row', '#stat-webhook', {bad: true,
 					text: 'never \u2014 agent replies are not reaching deskbridge yet; check the webhook in Admin Center'});
 				renderLastTime(st.data, 'last_handoff_at', '#stat-handoff-row', '#stat-handoff', {bad: false,
 					text: 'never'});
 				setText($('#stat-schema'), st.data.schema_version == null ? '–' : st.data.schema_version);
 			} else if (st.status !== 401) {
-				problems.push('Status: ' + st.error.message);
+				problems.push('The status could not be read. ' + st.error.message);
 			}
 			var list = $('#audit-list');
 			if (au.ok && au.data) {
@@ -715,7 +873,7 @@
 				});
 				show($('#audit-empty'), entries.length === 0);
 			} else if (au.status !== 401) {
-				problems.push('Recent changes: ' + au.error.message);
+				problems.push('The recent changes could not be read. ' + au.error.message);
 			}
 			setText(errBox, problems.join(' '));
 			show(errBox, problems.length > 0);
@@ -745,6 +903,14 @@
 		form.addEventListener('input', updateDirty);
 		form.addEventListener('change', updateDirty);
 		$('#verify').addEventListener('click', verify);
+		$('#subdomain').addEventListener('change', function () {
+			var input = $('#subdomain');
+			input.value = normalizeSubdomain(input.value);
+			updateDirty();
+		});
+		$('#authenticate-users').addEventListener('change', renderAuthState);
+		$('#new-key-pem').addEventListener('input', renderAuthState);
+		$('#app-zip').addEventListener('click', downloadZip);
 		$('#copy-service-key').addEventListener('click', function () {
 			copyText($('#service-key').value, $('#service-key'), $('#service-key-status'));
 		});
