@@ -1,20 +1,23 @@
 """What the web server answers itself under /api/ comes in the API's error shape, behind
 both bundled configurations: a body over the largest the API takes (413, before any
-handler), a path outside every handler (404), an encoded slash, and a request body the server
-cannot read (400). The address the
+handler), a path outside every handler (404), an encoded slash, a request body the server
+cannot read (400), and a handler killed mid-request (500). The address the
 dev server prints, /, leads to the setup form; pages outside /api/ keep the server's own
 error pages, and the JSON error documents are not served as pages."""
 
 import json
 import os
+import signal
 import sqlite3
 import sys
+import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
-CODES = {400: "bad_request", 404: "not_found", 413: "payload_too_large"}
+CODES = {400: "bad_request", 404: "not_found", 413: "payload_too_large", 500: "internal_error"}
 
 
 def parse_raw(answer):
@@ -64,6 +67,26 @@ class ServerErrors:
         r = self.server.request("GET", "/setup/nope")
         self.assertEqual(r.status, 404)
         self.assertTrue(r.header("Content-Type").startswith("text/html"), r.header("Content-Type"))
+
+    def test_handler_killed_mid_request(self):
+        self.server.state.admin("config", "set", "transfers_enabled", "true")
+        self.assertEqual(self.server.request("GET", "/api/health").status, 200)
+        # The database held locked keeps the handler waiting inside the request.
+        db = sqlite3.connect(self.server.state.db, timeout=5, isolation_level=None)
+        self.addCleanup(db.close)
+        db.execute("BEGIN EXCLUSIVE")
+        answer = {}
+        t = threading.Thread(target=lambda: answer.setdefault("r", self.server.request(
+            "POST", "/api/transfers", body={"visitor": {"name": "Kim", "email": "kim@shop.example"}})))
+        t.start()
+        time.sleep(1)
+        for pid in self.server.handler_pids():
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if f.read().split(b"\0")[0].endswith(b"/transfer"):
+                    os.kill(pid, signal.SIGKILL)
+        t.join(30)
+        db.execute("ROLLBACK")
+        self.assert_api_error(answer["r"], 500, "the handler killed")
 
     def transfers(self):
         with sqlite3.connect(self.server.state.db) as db:
