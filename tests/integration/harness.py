@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,20 @@ def free_port():
         return s.getsockname()[1]
 
 
+def self_signed_pem(folder):
+    """A certificate for 127.0.0.1 and its key in one PEM file (as lighttpd's ssl.pemfile
+    and Apache's SSLCertificateFile take them), made with the openssl command."""
+    key, cert, pem = (os.path.join(folder, n) for n in ("tls.key", "tls.crt", "tls.pem"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=60)
+    with open(pem, "w") as out:
+        for part in (cert, key):
+            with open(part) as f:
+                out.write(f.read())
+    return pem
+
+
 def sanitizer_env(report_dir):
     """Sanitizer reports go to files, so a leak in any process fails the run."""
     return {
@@ -50,13 +65,18 @@ def sanitizer_env(report_dir):
 
 
 class Response:
-    def __init__(self, status, headers, body):
+    def __init__(self, status, headers, body, header_list=None):
         self.status = status
         self.headers = headers
         self.body = body
+        self.header_list = header_list or list(headers.items())
 
     def header(self, name):
         return self.headers.get(name.lower())
+
+    def all_headers(self, name):
+        """Every value of a header sent more than once, in order."""
+        return [v for k, v in self.header_list if k.lower() == name.lower()]
 
     def json(self):
         return json.loads(self.body.decode("utf-8"))
@@ -130,10 +150,13 @@ class State:
 class Server:
     """lighttpd in the foreground with the real handlers, on a free loopback port."""
 
-    def __init__(self, state=None, procs=1, env=None, cgi_bin=CGI_BIN):
+    def __init__(self, state=None, procs=1, env=None, cgi_bin=CGI_BIN, tls=False):
         self.state = state or State()
         self.cgi_bin = cgi_bin
         self.port = free_port()
+        # With tls, a second listener speaks HTTPS with a certificate made for the test.
+        self.tls_pem = self_signed_pem(self.state.dir) if tls else None
+        self.https_port = free_port() if tls else None
         self.run_dir = os.path.join(self.state.dir, "run")
         os.mkdir(self.run_dir, 0o700)
         self.log_path = os.path.join(self.state.dir, "lighttpd.log")
@@ -148,6 +171,8 @@ class Server:
                     "DESKBRIDGE_WWW": os.path.join(SRCDIR, "www"),
                     "DESKBRIDGE_CGI_BIN": self.cgi_bin, "DESKBRIDGE_RUN_DIR": self.run_dir,
                     "DESKBRIDGE_PROCS": str(self.procs)})
+        if self.tls_pem:
+            env.update({"DESKBRIDGE_TLS_CERT": self.tls_pem, "DESKBRIDGE_TLS_PORT": str(self.https_port)})
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             ["lighttpd", "-D", "-f", self.config],
@@ -209,10 +234,18 @@ class Server:
         except OSError:
             return ""
 
-    def request(self, method, path, body=None, headers=None, timeout=15, source=None):
-        """source: the loopback address to send from (127.0.0.2, ...), another client."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout,
-                                          source_address=(source, 0) if source else None)
+    def connection(self, https=False, source=None, timeout=15):
+        """An HTTP connection to the server (HTTPS, checking the test's certificate, on its
+        TLS listener), from the source address given (any of loopback's 127/8)."""
+        src = (source, 0) if source else None
+        if https:
+            ctx = ssl.create_default_context(cafile=self.tls_pem)
+            return http.client.HTTPSConnection("127.0.0.1", self.https_port, timeout=timeout,
+                                               source_address=src, context=ctx)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout, source_address=src)
+
+    def request(self, method, path, body=None, headers=None, timeout=15, https=False, source=None):
+        conn = self.connection(https, source, timeout)
         try:
             h = dict(headers or {})
             if isinstance(body, (dict, list)):
@@ -220,7 +253,7 @@ class Server:
                 h.setdefault("Content-Type", "application/json")
             conn.request(method, path, body=body, headers=h)
             r = conn.getresponse()
-            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read(), r.getheaders())
         finally:
             conn.close()
 
@@ -245,9 +278,14 @@ class ApacheServer(Server):
     """Apache httpd 2.4 with mod_fcgid, including conf/apache-httpd.conf the way the
     README tells operators to: Define the paths, Include the snippet."""
 
-    def __init__(self, state=None, paths=None, env=None, plain_cgi=False):
-        super().__init__(state=state, env=env)
+    def __init__(self, state=None, paths=None, env=None, plain_cgi=False, tls=False, conf=None):
+        super().__init__(state=state, env=env, tls=tls)
         self.plain_cgi = plain_cgi
+        # Lines of the main configuration before the Include (Defines, MPM limits).
+        self.extra_conf = list(conf or [])
+        # With tls, the snippet is included in a TLS virtual host, as an operator would.
+        if tls:
+            self.port = self.https_port
         self.paths = paths or {"WWW": os.path.join(SRCDIR, "www"), "CGI_BIN": CGI_BIN,
                                "SQL_DIR": os.path.join(SRCDIR, "sql"),
                                "ZENDESK_APP_DIR": os.path.join(SRCDIR, "www", "zendesk-app"),
@@ -260,7 +298,8 @@ class ApacheServer(Server):
         os.makedirs(os.path.join(d, "docroot"), exist_ok=True)
         mods = "/usr/lib/apache2/modules"
         lines = ["ServerRoot /etc/apache2", "ServerName 127.0.0.1", "PidFile %s/httpd.pid" % d,
-                 "Listen 127.0.0.1:%d" % self.port, "ErrorLog %s" % self.log_path, "LogLevel warn",
+                 "Listen 127.0.0.1:%d%s" % (self.port, " https" if self.tls_pem else ""),
+                 "ErrorLog %s" % self.log_path, "LogLevel warn",
                  "TypesConfig /etc/mime.types", "DirectoryIndex index.html",
                  "DocumentRoot %s/docroot" % d]
         for m in ("mpm_event", "authz_core", "alias", "headers", "mime", "dir", "env",
@@ -275,7 +314,16 @@ class ApacheServer(Server):
         for k in ("WWW", "CGI_BIN", "SQL_DIR", "ZENDESK_APP_DIR"):
             lines.append('Define DESKBRIDGE_%s "%s"' % (k, self.paths[k]))
         lines.append('Define DESKBRIDGE_DB "%s"' % self.state.db)
-        lines.append("Include %s" % self.paths["CONF"])
+        lines += self.extra_conf
+        if self.tls_pem:
+            lines += ["LoadModule socache_shmcb_module %s/mod_socache_shmcb.so" % mods,
+                      "LoadModule ssl_module %s/mod_ssl.so" % mods,
+                      "SSLSessionCache shmcb:%s/ssl_scache(512000)" % d,
+                      "<VirtualHost 127.0.0.1:%d>" % self.port, "SSLEngine on",
+                      "SSLCertificateFile %s" % self.tls_pem,
+                      "Include %s" % self.paths["CONF"], "</VirtualHost>"]
+        else:
+            lines.append("Include %s" % self.paths["CONF"])
         self.config = os.path.join(d, "httpd.conf")
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")

@@ -3,8 +3,9 @@
 pages and library, the private app's ZIP and the public avatar. A header set in one
 lighttpd conditional used to replace those of another that also matched, so the setup
 and Web Chat pages went out without X-Content-Type-Options and Referrer-Policy; this
-asserts the whole set on each. HSTS over TLS is not run here (no TLS listener in the
-test servers); its directive is one no page branch sets."""
+asserts the whole set on each. Over plain HTTP no path carries HSTS; over TLS (lighttpd's
+optional TLS listener, and the Apache snippet included in a TLS virtual host, each with a
+self-signed certificate made for the test) every path carries the same set plus HSTS."""
 
 import os
 import sys
@@ -13,7 +14,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import images  # noqa: E402
-from test_setup_session import cookie_of, login  # noqa: E402
+from test_setup_session import cookie_of  # noqa: E402
 
 CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 EVERY = {"X-Content-Type-Options": "nosniff"}
@@ -30,25 +31,33 @@ EXPECTED = {
 
 
 class Headers:
+    https = False
+
+    def request(self, method, path, **kw):
+        return self.server.request(method, path, https=self.https, **kw)
+
     def setUp(self):
-        r = login(self.server)
+        r = self.request("POST", "/api/setup/session", body={"password": harness.ADMIN_PASSWORD})
         self.assertEqual(r.status, 200, r.body)
         self.session = {"Cookie": "deskbridge_admin=" + cookie_of(r), "X-CSRF-Token": r.json()["csrf_token"]}
-        r = self.server.request("POST", "/api/setup/app-credentials", headers=self.session)
+        r = self.request("POST", "/api/setup/app-credentials", headers=self.session)
         self.assertEqual(r.status, 201, r.body)
-        r = self.server.request("PUT", "/api/setup/avatar", body=images.png(40, 40),
-                                headers=dict(self.session, **{"Content-Type": "image/png"}))
+        r = self.request("PUT", "/api/setup/avatar", body=images.png(40, 40),
+                         headers=dict(self.session, **{"Content-Type": "image/png"}))
         self.assertEqual(r.status, 204, r.body)
         r = self.server.request("PATCH", "/api/setup/config", body={"deployment": {"public_url": "https://help.example.com"}},
                                 headers=self.session)
         self.assertEqual(r.status, 200, r.body)
 
     def test_every_kind_of_path_has_its_whole_header_set(self):
+        hsts = "max-age=31536000" if self.https else None
         for path, want in EXPECTED.items():
-            r = self.server.request("GET", path, headers=self.session if "/api/setup/" in path else None)
+            r = self.request("GET", path, headers=self.session if "/api/setup/" in path else None)
             self.assertEqual(r.status, 200, path)
+            want = dict(want, **{"Strict-Transport-Security": hsts})
             got = {name: r.header(name) for name in want}
             self.assertEqual(got, want, path)
+            self.assertEqual(len(r.all_headers("Strict-Transport-Security")), 1 if hsts else 0, path)
 
 
 class Lighttpd(Headers, unittest.TestCase):
@@ -65,6 +74,30 @@ class Apache(Headers, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = harness.ApacheServer().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+
+class LighttpdTLS(Headers, unittest.TestCase):
+    https = True
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.Server(tls=True).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+
+class ApacheTLS(Headers, unittest.TestCase):
+    https = True
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.ApacheServer(tls=True).start()
 
     @classmethod
     def tearDownClass(cls):
