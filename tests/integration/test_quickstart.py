@@ -49,6 +49,18 @@ def login(port, password):
         return e.code
 
 
+def wait_printed(out, text, seconds=20):
+    """What quickstart printed, once it has printed text: it prints the password only
+    after it sees lighttpd listen, which may be after a client has been answered."""
+    deadline = time.time() + seconds
+    while True:
+        out.seek(0)
+        printed = out.read()
+        if text in printed or time.time() > deadline:
+            return printed
+        time.sleep(0.1)
+
+
 class Serve(unittest.TestCase):
     def setUp(self):
         self.base = tempfile.mkdtemp(prefix="deskbridge-serve-")
@@ -101,8 +113,7 @@ class Serve(unittest.TestCase):
         with urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=5) as r:
             self.assertEqual((r.status, r.url), (200, "http://127.0.0.1:%d/setup/" % port))
         self.assertGreaterEqual(len(running_under(state_dir)), 5)
-        out.seek(0)
-        printed = out.read()
+        printed = wait_printed(out, "Ctrl-C stops")
         password = re.search(r"Admin password \(shown only this once\): (\S+)", printed).group(1)
         self.assertEqual(login(port, password), 200)
         # The command it prints for a new password works as printed.

@@ -45,7 +45,7 @@ class Headers:
         r = self.request("PUT", "/api/setup/avatar", body=images.png(40, 40),
                          headers=dict(self.session, **{"Content-Type": "image/png"}))
         self.assertEqual(r.status, 204, r.body)
-        r = self.server.request("PATCH", "/api/setup/config", body={"deployment": {"public_url": "https://help.example.com"}},
+        r = self.request("PATCH", "/api/setup/config", body={"deployment": {"public_url": "https://help.example.com"}},
                                 headers=self.session)
         self.assertEqual(r.status, 200, r.body)
 
