@@ -156,7 +156,7 @@ class Config(unittest.TestCase):
     def test_invalid_values_change_nothing(self):
         for key, value, why in (("transfers.join_timeout_s", "29", "from 30 to 86400"),
                                 ("security.clock_skew_s", "301", "from 0 to 300"),
-                                ("zendesk.subdomain", "-acme", "DNS label"),
+                                ("zendesk.subdomain", "-acme", "first part of your Zendesk address"),
                                 ("zendesk.api_base", "ftp://x", "URL"),
                                 ("zendesk.api_user", "not-an-email", "email"),
                                 ("transfers_enabled", "yes", "true or false")):
