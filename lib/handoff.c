@@ -72,12 +72,9 @@ static int verified_visitor(struct db *db, struct json_object *body, const char 
  * random bits, base64url as the Web Chat library writes them. */
 static const char *check_client_secret(const char *v)
 {
-	size_t n = v ? strlen(v) : 0;
+	static const char base64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-	if (!v)
-		return NULL;
-	if (n < HANDOFF_CLIENT_SECRET_MIN || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-						     "0123456789-_") != n)
+	if (v && (strlen(v) < HANDOFF_CLIENT_SECRET_MIN || strspn(v, base64url) != strlen(v)))
 		return "must be 22 to 128 base64url characters (at least 128 random bits)";
 	return NULL;
 }
