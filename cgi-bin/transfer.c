@@ -15,12 +15,14 @@
 #include "timefmt.h"
 #include "transfer.h"
 
-/* After the response: hand over what the request stored, or pass the visitor's activity on. */
+/* After the response: hand over what the request stored, then a read receipt that
+ * waited for its window (or for the conversation); or only the receipt. */
 static void deliver_later(struct db *db, const char *id)
 {
 	struct outbox_result result;
 
 	outbox_deliver(db, id, (int64_t)time(NULL), &result);
+	outbox_read(db, id);
 }
 
 static void read_later(struct db *db, const char *id)
@@ -92,6 +94,7 @@ static const struct http_field create_fields[] = {
 	{"locale", HTTP_FIELD_STRING, 0, 1, 35, 0, 0},
 	{"page_url", HTTP_FIELD_STRING, 0, 1, 2048, 0, 0},
 	{"client_request_id", HTTP_FIELD_STRING, 0, 1, 128, 0, 0},
+	{"client_secret", HTTP_FIELD_STRING, 0, 1, HANDOFF_CLIENT_SECRET_MAX, 0, 0},
 	{NULL, 0, 0, 0, 0, 0, 0},
 };
 
@@ -104,7 +107,7 @@ static void create(struct http_req *req, void *ctx)
 
 	if (!db || app_over_limit(req, db, http_req_client(req), "limits.transfers_per_minute"))
 		return;
-	st = handoff_create(db, http_req_json(req), http_req_bearer(req),
+	st = handoff_create(db, http_req_json(req), http_req_bearer(req), http_req_client(req),
 			    (int64_t)time(NULL), &body, &refusal);
 	if (st != ST_OK)
 		http_reply_error(req, apierr_from_status(st), NULL);
@@ -160,7 +163,7 @@ static void events(struct http_req *req, void *ctx)
 	struct json_object *body, *next;
 	char *end = NULL, etag[48];
 	long long after = 0;
-	int due = 0, st;
+	int due = 0, read_pending = 0, st;
 
 	if (!db)
 		return;
@@ -169,13 +172,15 @@ static void events(struct http_req *req, void *ctx)
 		return;
 	}
 	st = transfer_poll(db, http_req_param(req, "id"), http_req_bearer(req), after, (int64_t)time(NULL),
-			   &body, &due);
+			   &body, &due, &read_pending);
 	if (st != ST_OK) {
 		reply_refused(req, st);
 		return;
 	}
 	if (due)
 		app_after_response(ctx, deliver_later, http_req_param(req, "id"));
+	else if (read_pending)
+		app_after_response(ctx, read_later, http_req_param(req, "id"));
 	/* The ETag names what the poller has after this answer: with nothing new, a poller
 	 * that sends it back gets an empty 304. */
 	json_object_object_get_ex(body, "next", &next);
@@ -249,11 +254,20 @@ static const struct http_field typing_fields[] = {
 	{NULL, 0, 0, 0, 0, 0, 0},
 };
 
+/* The database for a visitor's typing or read, within limits.activity_per_minute for
+ * the transfer; otherwise answers the refusal and returns NULL. */
+static struct db *activity_db(struct http_req *req, void *ctx)
+{
+	struct db *db = transfer_db(req, ctx);
+
+	return db && !app_over_limit(req, db, http_req_param(req, "id"), "limits.activity_per_minute") ? db : NULL;
+}
+
 /* Checked and answered, not passed on: Zendesk takes only conversation:read from a
  * user (ActivityPost), so the agent workspace cannot show the visitor typing. */
 static void typing(struct http_req *req, void *ctx)
 {
-	if (!transfer_db(req, ctx))
+	if (!activity_db(req, ctx))
 		return;
 	http_reply_empty(req, 204);
 }
@@ -265,7 +279,7 @@ static const struct http_field read_fields[] = {
 
 static void mark_read(struct http_req *req, void *ctx)
 {
-	struct db *db = transfer_db(req, ctx);
+	struct db *db = activity_db(req, ctx);
 	struct json_object *seq;
 	int st;
 

@@ -141,6 +141,7 @@ static const struct config_key config_table[] = {
 	{"limits.token_per_minute", CONFIG_INT, "60", 1, 100000, 0, NULL, 0},
 	{"limits.transfers_per_minute", CONFIG_INT, "10", 1, 100000, 0, NULL, 0},
 	{"limits.messages_per_minute", CONFIG_INT, "60", 1, 100000, 0, NULL, 0},
+	{"limits.activity_per_minute", CONFIG_INT, "120", 1, 100000, 0, NULL, 0},
 	{"limits.open_transfers_per_visitor", CONFIG_INT, "3", 1, 1000, 0, NULL, 0},
 	{"deployment.public_url", CONFIG_TEXT, NULL, 0, 0, 300, valid_public_url, 0},
 };

@@ -9,6 +9,7 @@
 #include "availability.h"
 #include "config.h"
 #include "identity.h"
+#include "ratelimit.h"
 #include "status.h"
 #include "transfer.h"
 
@@ -67,6 +68,17 @@ static int verified_visitor(struct db *db, struct json_object *body, const char 
 	return st;
 }
 
+/* A creation secret is what only the client that made a transfer knows: at least 128
+ * random bits, base64url as the Web Chat library writes them. */
+static const char *check_client_secret(const char *v)
+{
+	static const char base64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+	if (v && (strlen(v) < HANDOFF_CLIENT_SECRET_MIN || strspn(v, base64url) != strlen(v)))
+		return "must be 22 to 128 base64url characters (at least 128 random bits)";
+	return NULL;
+}
+
 static const char *check_request(struct json_object *body, const char **field)
 {
 	const char *url = body_string(body, "page_url"), *why;
@@ -81,7 +93,34 @@ static const char *check_request(struct json_object *body, const char **field)
 		*field = "page_url";
 		return "must be an http:// or https:// URL";
 	}
+	if ((why = check_client_secret(body_string(body, "client_secret"))) != NULL) {
+		*field = "client_secret";
+		return why;
+	}
 	return NULL;
+}
+
+/* Whose open transfers the cap counts, in *out (caller frees). A site's token verified the
+ * external id: nobody else can open chats under it. A typed email proves nothing, so an
+ * unverified visitor is that email from that client address (an IPv6 /64, as the rate
+ * limits count): someone elsewhere who types the victim's email fills only their own cap.
+ * The address alone would make everyone behind one NAT share three chats; an attacker
+ * typing many emails is held by limits.transfers_per_minute. */
+static int cap_key_dup(const struct identity *visitor, int verified, const char *client, char **out)
+{
+	char addr[64];
+	size_t n;
+
+	if (verified) {
+		*out = strdup(visitor->external_id);
+		return *out ? ST_OK : ST_NOMEM;
+	}
+	ratelimit_client(client, addr, sizeof addr);
+	n = strlen(visitor->external_id) + strlen(addr) + 7;
+	if (!(*out = malloc(n)))
+		return ST_NOMEM;
+	snprintf(*out, n, "%s from %s", visitor->external_id, addr);
+	return ST_OK;
 }
 
 /* No agent online: the admin's message. Unknown availability (Zendesk not set up for it,
@@ -116,13 +155,13 @@ static struct json_object *created_json(const struct transfer_created *c)
 	return o;
 }
 
-int handoff_create(struct db *db, struct json_object *body, const char *bearer,
+int handoff_create(struct db *db, struct json_object *body, const char *bearer, const char *client,
 		   int64_t now, struct json_object **out, struct handoff_refusal *r)
 {
 	struct identity visitor = {0};
 	struct transfer_request req = {0};
 	struct transfer_created created = {0};
-	char *department = NULL;
+	char *department = NULL, *cap_key = NULL;
 	const char *field = NULL, *why;
 	int enabled = 0, secure = 0, st;
 
@@ -153,7 +192,10 @@ int handoff_create(struct db *db, struct json_object *body, const char *bearer,
 		req.locale = body_string(body, "locale");
 		req.page_url = body_string(body, "page_url");
 		req.client_request_id = body_string(body, "client_request_id");
+		req.client_secret = body_string(body, "client_secret");
 	}
+	if (st == ST_OK && visitor.email && (st = cap_key_dup(&visitor, secure, client, &cap_key)) == ST_OK)
+		req.cap_key = cap_key;
 	if (st == ST_OK && visitor.email)
 		st = config_get_int(db, "limits.open_transfers_per_visitor", &req.max_open);
 	if (st == ST_OK && visitor.email)
@@ -165,10 +207,17 @@ int handoff_create(struct db *db, struct json_object *body, const char *bearer,
 			 "agents (the limit). End one, or wait for it to end, before starting another.",
 			 (long long)req.max_open);
 		st = ST_OK;
+	} else if (st == ST_CONFLICT) {
+		/* Nothing about the transfer that id made: not whether it is open, nor whose. */
+		r->err = APIERR_CONFLICT;
+		snprintf(r->message, sizeof r->message, "This client_request_id has been used already. "
+			 "Start a transfer with a new client_request_id and client_secret.");
+		st = ST_OK;
 	}
 	if (st == ST_OK && created.secret)
 		*out = created_json(&created);
 	free(created.secret);
+	free(cap_key);
 	free(department);
 	identity_clear(&visitor);
 	return st;

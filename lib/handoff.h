@@ -11,6 +11,10 @@
 struct db;
 struct json_object;
 
+/* client_secret: the shortest base64url of 128 bits, and the longest accepted. */
+#define HANDOFF_CLIENT_SECRET_MIN 22
+#define HANDOFF_CLIENT_SECRET_MAX 128
+
 struct handoff_refusal {
 	enum apierr err;
 	const char *field;   /* the body field at fault, or NULL */
@@ -20,9 +24,9 @@ struct handoff_refusal {
 };
 
 /* ST_OK and *out = {"id", "secret", "state", "next", "poll_after_ms"} (caller puts), or
- * ST_OK, *out NULL and the refusal. */
-/* The site token is body's "token", else bearer (the Authorization: Bearer credentials). */
-int handoff_create(struct db *db, struct json_object *body, const char *bearer,
+ * ST_OK, *out NULL and the refusal. The site token is body's "token", else bearer (the
+ * Authorization: Bearer credentials); client is the client address the request came from. */
+int handoff_create(struct db *db, struct json_object *body, const char *bearer, const char *client,
 		   int64_t now, struct json_object **out, struct handoff_refusal *refusal);
 
 #endif

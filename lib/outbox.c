@@ -373,6 +373,15 @@ int outbox_deliver(struct db *db, const char *transfer_id, int64_t now, struct o
 	return st;
 }
 
+/* Read receipts are spaced in milliseconds: whole seconds would let two land 2 s apart. */
+static int64_t clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int outbox_sweep(struct db *db, int64_t now, struct outbox_result *out)
 {
 	char ids[200][TRANSFER_ID_LEN];
@@ -387,22 +396,33 @@ int outbox_sweep(struct db *db, int64_t now, struct outbox_result *out)
 		out->retrying += one.retrying;
 		out->failed += one.failed;
 	}
+	if (st == ST_OK)
+		st = transfer_reads_due(db, clock_ms(), OUTBOX_READ_EVERY_MS, ids, sizeof ids / sizeof *ids, &n);
+	for (size_t i = 0; st == ST_OK && i < n; i++)
+		st = outbox_read(db, ids[i]);
 	return st;
 }
 
 int outbox_read(struct db *db, const char *transfer_id)
 {
 	struct zendesk_account *acct = NULL;
-	struct transfer_handoff h;
+	struct transfer_handoff h = {0};
 	struct zendesk_call call;
-	int busy = 0, st = struggling(db, (int64_t)time(NULL), &busy);
+	int64_t now_ms = clock_ms();
+	int due = 0, busy = 0, claimed = 0;
+	int st = transfer_read_due(db, transfer_id, now_ms, OUTBOX_READ_EVERY_MS, &due);
 
-	if (st != ST_OK || busy)
+	/* Cheap reads first: most requests that look here find nothing due. */
+	if (st == ST_OK && due)
+		st = struggling(db, now_ms / 1000, &busy);
+	if (st != ST_OK || !due || busy)
 		return st;
-	st = transfer_handoff_get(db, transfer_id, &h);
-	if (st == ST_OK && h.zendesk_conversation_id && h.zendesk_user_id)
-		st = zendesk_account_load(db, &acct);
-	if (st == ST_OK && acct && zendesk_messaging_ready(acct))
+	st = zendesk_account_load(db, &acct);
+	if (st == ST_OK && zendesk_messaging_ready(acct))
+		st = transfer_read_claim(db, transfer_id, now_ms, OUTBOX_READ_EVERY_MS, &claimed);
+	if (st == ST_OK && claimed)
+		st = transfer_handoff_get(db, transfer_id, &h);
+	if (st == ST_OK && claimed && h.zendesk_conversation_id && h.zendesk_user_id)
 		st = zendesk_read(acct, h.zendesk_conversation_id, h.zendesk_user_id, &call);
 	zendesk_account_free(acct);
 	transfer_handoff_clear(&h);

@@ -34,6 +34,10 @@
  * than this after the answer was given up on (longer than a Zendesk call may take), so
  * that the look finds it rather than posting it twice. */
 #define OUTBOX_UNCERTAIN_WAIT_S 10
+/* A visitor's reads reach Zendesk at most once this often per transfer, each receipt
+ * carrying the latest read: a client that reads in a loop costs Zendesk, and the process
+ * that waits on it, one call a window, and an agent sees a read within a few seconds. */
+#define OUTBOX_READ_EVERY_MS 3000
 
 struct db;
 
@@ -43,11 +47,14 @@ struct outbox_result {
 
 /* Delivers the transfer's due jobs, oldest first, stopping at the first that must wait. */
 int outbox_deliver(struct db *db, const char *transfer_id, int64_t now, struct outbox_result *out);
-/* The same for every transfer with a job due (deskbridge-admin sweep). */
+/* The same for every transfer with a job or a read receipt due (deskbridge-admin sweep). */
 int outbox_sweep(struct db *db, int64_t now, struct outbox_result *out);
-/* The visitor has read the agent's messages: passed on at once and not stored, as it is
- * only worth anything now, so it is dropped while Zendesk is failing deliveries. The
- * visitor's typing is not passed on: Zendesk takes only conversation:read from a user. */
+/* Passes the visitor's read on to Zendesk when a receipt is due (transfer_read_due, every
+ * OUTBOX_READ_EVERY_MS at most); a read within the window waits for the next request
+ * that touches the transfer, or a sweep, and so does one while Zendesk is failing
+ * deliveries. A receipt Zendesk does not take is not tried again: the next read sends
+ * its own. The visitor's typing is not passed on: Zendesk takes only conversation:read
+ * from a user. */
 int outbox_read(struct db *db, const char *transfer_id);
 
 /* Keeps the agent workspace's switchboard integration id of app_id for the handoffs

@@ -34,13 +34,14 @@ static const char transfer_sql_expired[] =
 static const char transfer_sql_purge[] =
 	"DELETE FROM transfers WHERE state = 'ended' AND ended_at < ?";
 static const char transfer_sql_find_request[] =
-	"SELECT id FROM transfers WHERE visitor_external_id = ? AND client_request_id = ?"
-	" AND created_at > ?";
+	"SELECT id, client_secret_hash, created_at FROM transfers WHERE visitor_external_id = ?"
+	" AND client_request_id = ?";
 static const char transfer_sql_insert[] =
 	"INSERT INTO transfers (id, secret_hash, state, client_request_id, visitor_external_id,"
 	" visitor_name, visitor_email, visitor_authenticated, message_to_human_agent, history,"
-	" department, locale, page_url, next_seq, created_at, updated_at, last_activity_at)"
-	" VALUES (?1, ?2, 'waiting', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, ?13, ?13, ?13)";
+	" department, locale, page_url, next_seq, created_at, updated_at, last_activity_at,"
+	" client_secret_hash, cap_key)"
+	" VALUES (?1, ?2, 'waiting', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, ?13, ?13, ?13, ?14, ?15)";
 static const char transfer_sql_secret[] = "SELECT secret_hash FROM transfers WHERE id = ?";
 static const char transfer_sql_row[] =
 	"SELECT state, next_seq, created_at, last_activity_at, agent_joined_at, agent_id,"
@@ -60,7 +61,7 @@ static const char transfer_sql_queue_ahead[] =
 	"AND o.state = 'waiting' AND o.id <> t.id AND o.department IS t.department "
 	"AND o.created_at <= t.created_at AND (o.created_at < t.created_at OR o.rowid < t.rowid)";
 static const char transfer_sql_open_of_visitor[] =
-	"SELECT count(*) FROM transfers WHERE visitor_external_id = ? AND state <> 'ended'";
+	"SELECT count(*) FROM transfers WHERE cap_key = ? AND state <> 'ended'";
 static const char transfer_sql_activity[] =
 	"UPDATE transfers SET last_activity_at = ?2 WHERE id = ?1";
 static const char transfer_sql_set_ended[] =
@@ -86,7 +87,7 @@ static const char transfer_sql_job_fail[] =
 static const char transfer_sql_poll_head[] =
 	"SELECT state, next_seq, created_at, last_activity_at, agent_joined_at, agent_id, secret_hash,"
 	" EXISTS (SELECT 1 FROM outbox WHERE transfer_id = ?1 AND state = 'pending'"
-	" AND next_attempt_at <= ?2) FROM transfers WHERE id = ?1";
+	" AND next_attempt_at <= ?2), read_pending FROM transfers WHERE id = ?1";
 static const char transfer_sql_job_due[] =
 	"SELECT 1 FROM outbox WHERE transfer_id = ? AND state = 'pending' AND next_attempt_at <= ?"
 	" LIMIT 1";
@@ -108,8 +109,17 @@ static const char transfer_sql_outbox_add[] =
 	"INSERT INTO outbox (transfer_id, kind, client_message_id, seq, payload, next_attempt_at,"
 	" created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)";
 static const char transfer_sql_read[] =
-	"UPDATE transfers SET visitor_read_seq = max(visitor_read_seq, ?2) WHERE id = ?1"
-	" AND ?2 <= next_seq";
+	"UPDATE transfers SET visitor_read_seq = max(visitor_read_seq, ?2), read_pending = 1"
+	" WHERE id = ?1 AND ?2 <= next_seq";
+static const char transfer_sql_read_due[] =
+	"SELECT 1 FROM transfers WHERE id = ?1 AND read_pending = 1 AND read_sent_ms <= ?2"
+	" AND zendesk_conversation_id IS NOT NULL";
+static const char transfer_sql_read_claim[] =
+	"UPDATE transfers SET read_pending = 0, read_sent_ms = ?3, read_sent_seq = visitor_read_seq"
+	" WHERE id = ?1 AND read_pending = 1 AND read_sent_ms <= ?2";
+static const char transfer_sql_reads_due[] =
+	"SELECT id FROM transfers WHERE read_pending = 1 AND read_sent_ms <= ?"
+	" AND zendesk_conversation_id IS NOT NULL LIMIT ?";
 
 int transfer_counts(struct db *db, struct transfer_counts *out)
 {
@@ -194,6 +204,11 @@ static int secret_hash(const char *secret, unsigned char out[CRYPTO_SHA256_LEN])
 	return crypto_sha256(secret, strlen(secret), out);
 }
 
+static const void *stored_secret(sqlite3_stmt *stmt, int col)
+{
+	return sqlite3_column_bytes(stmt, col) == CRYPTO_SHA256_LEN ? sqlite3_column_blob(stmt, col) : NULL;
+}
+
 static int new_id(const char *prefix, char out[TRANSFER_ID_LEN])
 {
 	unsigned char raw[12];
@@ -267,14 +282,28 @@ static int check_open(struct db *db, const struct transfer_request *req)
 	int64_t open = 0;
 	int st;
 
-	if (req->max_open <= 0)
+	if (req->max_open <= 0 || !req->cap_key)
 		return ST_OK;
-	st = count_of(db, transfer_sql_open_of_visitor, req->visitor->external_id, &open);
+	st = count_of(db, transfer_sql_open_of_visitor, req->cap_key, &open);
 	if (st != ST_OK)
 		return st;
 	return open >= req->max_open ? ST_LIMITED : ST_OK;
 }
 
+/* Whether the retry shows the creation secret its first request did; a first request
+ * that sent none can be answered to nobody. */
+static int same_client(sqlite3_stmt *stmt, int col, const char *client_secret)
+{
+	const void *want = stored_secret(stmt, col);
+	unsigned char got[CRYPTO_SHA256_LEN];
+
+	return want && client_secret && secret_hash(client_secret, got) == ST_OK &&
+	       crypto_equal(want, got, sizeof got);
+}
+
+/* The transfer an earlier request with this client_request_id made, in id; ST_CONFLICT
+ * when this request cannot have it back. The id and its age alone prove nothing: with
+ * visitors not authenticated, anyone may send someone's email and a request id seen once. */
 static int find_request(struct db *db, const struct transfer_request *req, int64_t now,
 			char id[TRANSFER_ID_LEN])
 {
@@ -289,22 +318,28 @@ static int find_request(struct db *db, const struct transfer_request *req, int64
 		return st;
 	sqlite3_bind_text(stmt, 1, req->visitor->external_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, req->client_request_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, now - TRANSFER_IDEMPOTENCY_S);
 	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
+	st = rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_status(rc);
+	if (rc == SQLITE_ROW && (!same_client(stmt, 1, req->client_secret) ||
+				 sqlite3_column_int64(stmt, 2) <= now - TRANSFER_IDEMPOTENCY_S))
+		st = ST_CONFLICT;
+	else if (rc == SQLITE_ROW)
 		snprintf(id, TRANSFER_ID_LEN, "%s", (const char *)sqlite3_column_text(stmt, 0));
 	sqlite3_reset(stmt);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_status(rc);
+	return st;
 }
 
 static int insert_transfer(struct db *db, const struct transfer_request *req, int64_t now,
 			   const char *id, const char *secret)
 {
-	unsigned char hash[CRYPTO_SHA256_LEN];
+	unsigned char hash[CRYPTO_SHA256_LEN], client_hash[CRYPTO_SHA256_LEN];
 	const char *history = req->history ? json_object_to_json_string_ext(req->history,
 									     JSON_C_TO_STRING_PLAIN) : "[]";
 	sqlite3_stmt *stmt;
 	int st = secret_hash(secret, hash);
+
+	if (st == ST_OK && req->client_secret)
+		st = secret_hash(req->client_secret, client_hash);
 
 	if (st == ST_OK)
 		st = db_stmt(db, transfer_sql_insert, &stmt);
@@ -323,6 +358,11 @@ static int insert_transfer(struct db *db, const struct transfer_request *req, in
 	bind_text_or_null(stmt, 11, req->locale);
 	bind_text_or_null(stmt, 12, req->page_url);
 	sqlite3_bind_int64(stmt, 13, now);
+	if (req->client_secret)
+		sqlite3_bind_blob(stmt, 14, client_hash, sizeof client_hash, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, 14);
+	bind_text_or_null(stmt, 15, req->cap_key);
 	return db_exec_stmt(stmt);
 }
 
@@ -397,11 +437,6 @@ static int check_secret(const void *want_or_null, const char *secret)
 	if (!crypto_equal(want, got, sizeof want) || !secret)
 		return want_or_null ? ST_DENIED : ST_NOT_FOUND;
 	return want_or_null ? ST_OK : ST_NOT_FOUND;
-}
-
-static const void *stored_secret(sqlite3_stmt *stmt, int col)
-{
-	return sqlite3_column_bytes(stmt, col) == CRYPTO_SHA256_LEN ? sqlite3_column_blob(stmt, col) : NULL;
 }
 
 int transfer_authorize(struct db *db, const char *id, const char *secret)
@@ -613,7 +648,7 @@ static int job_due(struct db *db, const char *id, int64_t now, int *due)
 
 /* The secret, the row and whether its outbox has work due, in one lookup. */
 static int poll_head(struct db *db, const char *id, const char *secret, int64_t now,
-		     struct transfer_row *row, int *delivery_due)
+		     struct transfer_row *row, int *delivery_due, int *read_pending)
 {
 	sqlite3_stmt *stmt;
 	int rc, st = stmt_id_int(db, transfer_sql_poll_head, id, now, &stmt);
@@ -628,6 +663,7 @@ static int poll_head(struct db *db, const char *id, const char *secret, int64_t 
 	if (st == ST_OK) {
 		row_from(stmt, row);
 		*delivery_due = sqlite3_column_int(stmt, 7);
+		*read_pending = sqlite3_column_int(stmt, 8);
 	}
 	sqlite3_reset(stmt);
 	return st;
@@ -636,15 +672,16 @@ static int poll_head(struct db *db, const char *id, const char *secret, int64_t 
 /* One read snapshot and as few statements as the answer allows: a poll is the request
  * every open chat makes every few seconds. */
 int transfer_poll(struct db *db, const char *id, const char *secret, int64_t after, int64_t now,
-		  struct json_object **out, int *delivery_due)
+		  struct json_object **out, int *delivery_due, int *read_pending)
 {
 	struct transfer_row row;
 	int st = db_begin_read(db);
 
 	*out = NULL;
 	*delivery_due = 0;
+	*read_pending = 0;
 	if (st == ST_OK)
-		st = poll_head(db, id, secret, now, &row, delivery_due);
+		st = poll_head(db, id, secret, now, &row, delivery_due, read_pending);
 	if (st == ST_OK && strcmp(row.state, "ended") != 0) {
 		st = apply_timeouts(db, id, now, &row);
 		/* Ending it just now queued the hand-back. */
@@ -738,6 +775,51 @@ int transfer_post_message(struct db *db, const char *id, const char *client_mess
 int transfer_mark_read(struct db *db, const char *id, int64_t seq)
 {
 	return exec_id_time(db, transfer_sql_read, id, seq);
+}
+
+int transfer_read_due(struct db *db, const char *id, int64_t now_ms, int64_t window_ms, int *due)
+{
+	sqlite3_stmt *stmt;
+	int rc, st = stmt_id_int(db, transfer_sql_read_due, id, now_ms - window_ms, &stmt);
+
+	*due = 0;
+	if (st != ST_OK)
+		return st;
+	rc = sqlite3_step(stmt);
+	*due = rc == SQLITE_ROW;
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_status(rc);
+}
+
+int transfer_read_claim(struct db *db, const char *id, int64_t now_ms, int64_t window_ms, int *claimed)
+{
+	sqlite3_stmt *stmt;
+	int st = stmt_id_int(db, transfer_sql_read_claim, id, now_ms - window_ms, &stmt);
+
+	*claimed = 0;
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_int64(stmt, 3, now_ms);
+	st = db_exec_stmt(stmt);
+	*claimed = st == ST_OK && sqlite3_changes(db_handle(db)) == 1;
+	return st;
+}
+
+int transfer_reads_due(struct db *db, int64_t now_ms, int64_t window_ms, char (*ids)[TRANSFER_ID_LEN],
+		       size_t max, size_t *n)
+{
+	sqlite3_stmt *stmt;
+	int rc = SQLITE_DONE, st = db_stmt(db, transfer_sql_reads_due, &stmt);
+
+	*n = 0;
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_int64(stmt, 1, now_ms - window_ms);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)max);
+	while (*n < max && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		snprintf(ids[(*n)++], TRANSFER_ID_LEN, "%s", (const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_status(rc);
 }
 
 int transfer_end(struct db *db, const char *id, int64_t now)

@@ -48,11 +48,15 @@ struct transfer_request {
 	const char *message_to_human_agent;
 	struct json_object *history;     /* checked with transfer_check_history */
 	const char *department, *locale, *page_url, *client_request_id;
-	int64_t max_open;                /* open transfers one visitor may have; 0: no cap */
+	const char *client_secret;       /* proves a retry of client_request_id; NULL: none */
+	const char *cap_key;             /* whose open transfers max_open counts */
+	int64_t max_open;                /* open transfers cap_key may have; 0: no cap */
 };
 
-/* transfer_create: ST_LIMITED when the visitor already has req->max_open open transfers
- * (a repeat of one of them by client_request_id still answers it). */
+/* transfer_create: ST_LIMITED when cap_key already has req->max_open open transfers (a
+ * repeat of one of them by client_request_id still answers it). ST_CONFLICT when this
+ * visitor used client_request_id before and the request does not show the same
+ * client_secret, or the first use is older than TRANSFER_IDEMPOTENCY_S. */
 struct transfer_created {
 	char id[TRANSFER_ID_LEN];
 	char *secret;        /* caller frees; the only place it exists in clear */
@@ -71,11 +75,11 @@ int transfer_create(struct db *db, const struct transfer_request *req, int64_t n
 int transfer_authorize(struct db *db, const char *id, const char *secret);
 
 /* A poll: the secret check as transfer_authorize (ST_NOT_FOUND, ST_DENIED), then
- * {"state", "next", "poll_after_ms", "events": [seq > after]} and whether the outbox has
- * a delivery due, from one read snapshot. Ends a transfer that waited or idled past its
+ * {"state", "next", "poll_after_ms", "events": [seq > after]}, whether the outbox has a
+ * delivery due and whether a read receipt waits (transfer_read_due), from one read snapshot. Ends a transfer that waited or idled past its
  * timeout first. Caller puts *out. */
 int transfer_poll(struct db *db, const char *id, const char *secret, int64_t after, int64_t now,
-		  struct json_object **out, int *delivery_due);
+		  struct json_object **out, int *delivery_due, int *read_pending);
 
 /* The transfer with every event, for a page that reloads. Caller puts *out. */
 int transfer_get_json(struct db *db, const char *id, int64_t now, struct json_object **out);
@@ -89,8 +93,19 @@ int transfer_agent_json(struct db *db, const char *id, struct json_object **out)
  * answers the first result. ST_CONFLICT when the transfer has ended. */
 int transfer_post_message(struct db *db, const char *id, const char *client_message_id,
 			  const char *text, int64_t now, int64_t *seq, char msg_id[TRANSFER_ID_LEN]);
-/* Records the last seq the visitor has seen (never moving backwards). */
+/* Records the last seq the visitor has seen (never moving backwards), and that a read
+ * receipt is to be passed on. */
 int transfer_mark_read(struct db *db, const char *id, int64_t seq);
+/* Read receipts reach Zendesk at most once every window_ms per transfer, each carrying
+ * the latest read seq. *due 1 when a read came since the last receipt, window_ms have
+ * passed since that one, and the conversation exists in Zendesk. */
+int transfer_read_due(struct db *db, const char *id, int64_t now_ms, int64_t window_ms, int *due);
+/* Takes a due receipt: *claimed 1 for one of several processes racing for it, with the
+ * receipt recorded as sent at now_ms carrying the current read seq. */
+int transfer_read_claim(struct db *db, const char *id, int64_t now_ms, int64_t window_ms, int *claimed);
+/* Transfers with a receipt due, for a sweep; at most max ids. */
+int transfer_reads_due(struct db *db, int64_t now_ms, int64_t window_ms, char (*ids)[TRANSFER_ID_LEN],
+		       size_t max, size_t *n);
 /* Ends the transfer for the visitor; ending an ended transfer changes nothing. */
 int transfer_end(struct db *db, const char *id, int64_t now);
 

@@ -134,7 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 1:
 	case 2:
-		handoff_create(dbs[kind], body, NULL, 1764000000, &out, &refusal);
+		handoff_create(dbs[kind], body, NULL, "192.0.2.1", 1764000000, &out, &refusal);
 		break;
 	default:
 		token_mint(dbs[2], body, NULL, 1764000000, &out, &api_err, &why);

@@ -378,7 +378,8 @@ def connect_zendesk(server, fake, webhook_secret="webhook-secret-for-tests"):
     webhook deliveries at it."""
     admin = server.state.admin
     for key, value in (("transfers_enabled", "true"), ("limits.transfers_per_minute", "100000"),
-                       ("limits.messages_per_minute", "100000"), ("limits.open_transfers_per_visitor", "1000"),
+                       ("limits.messages_per_minute", "100000"), ("limits.activity_per_minute", "100000"),
+                       ("limits.open_transfers_per_visitor", "1000"),
                        ("zendesk.api_base", fake.url), ("zendesk.messaging.app_id", fake.app_id),
                        ("zendesk.messaging.key_id", fake.key_id), ("zendesk.api_user", fake.api_user)):
         admin("config", "set", key, value)

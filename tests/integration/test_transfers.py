@@ -71,13 +71,16 @@ class Create(unittest.TestCase):
                          [("start", "pending")])
 
     def test_client_request_id_is_idempotent_per_visitor(self):
-        a = create(client_request_id="req-1").json()
-        b = create(client_request_id="req-1").json()
+        proof = "c" * 22
+        a = create(client_request_id="req-1", client_secret=proof).json()
+        b = create(client_request_id="req-1", client_secret=proof).json()
         self.assertEqual((a["id"], a["secret"]), (b["id"], b["secret"]))
-        other = create(client_request_id="req-1",
+        other = create(client_request_id="req-1", client_secret="d" * 22,
                        visitor={"name": "Bo", "email": "bo@shop.example"}).json()
         self.assertNotEqual(other["id"], a["id"])
         self.assertEqual(len(db_rows("SELECT 1 FROM outbox WHERE transfer_id = ?", a["id"])), 1)
+        self.assertNotIn(proof.encode(), bytes(db_rows("SELECT client_secret_hash FROM transfers "
+                                                       "WHERE id = ?", a["id"])[0][0]))
 
     def test_refusals(self):
         for body, code, field in (
@@ -88,6 +91,10 @@ class Create(unittest.TestCase):
                 ({"history": [{"from": "user"}]}, "invalid_field", "history"),
                 ({"history": [{"from": "user", "text": "x"}] * 501}, "invalid_field", "history"),
                 ({"page_url": "javascript:alert(1)"}, "invalid_field", "page_url"),
+                ({"client_secret": "a" * 21}, "invalid_field", "client_secret"),
+                ({"client_secret": "a" * 21 + "+"}, "invalid_field", "client_secret"),
+                ({"client_secret": "a" * 129}, "invalid_field", "client_secret"),
+                ({"client_secret": 5}, "bad_request", "client_secret"),
                 ({"message_to_human_agent": 5}, "bad_request", "message_to_human_agent")):
             r = create(**body)
             e = assert_error(self, r, 400 if code == "bad_request" else 422, code)

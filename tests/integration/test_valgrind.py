@@ -84,12 +84,13 @@ class UnderValgrind(unittest.TestCase):
         assert_error(self, req("POST", "/api/token", body=b"{not json",
                                headers={"Content-Type": "application/json"}), 400, "bad_request")
 
-        r = req("POST", "/api/transfers", body={
-            "token": token,
-            "client_request_id": "valgrind-1", "message_to_human_agent": "Refund, please",
-            "history": [{"from": "user", "text": "I want a refund"}]})
+        create = {"token": token, "client_request_id": "valgrind-1", "client_secret": "valgrind-creation-secret-1",
+                  "message_to_human_agent": "Refund, please", "history": [{"from": "user", "text": "I want a refund"}]}
+        r = req("POST", "/api/transfers", body=create)
         self.assertEqual(r.status, 201, r.body)
         t = r.json()
+        self.assertEqual(req("POST", "/api/transfers", body=create).json()["id"], t["id"])
+        assert_error(self, req("POST", "/api/transfers", body=dict(create, client_secret=None)), 409, "conflict")
         auth = {"Authorization": "Bearer " + t["secret"]}
         events = "/api/transfers/%s/events" % t["id"]
         conv = harness.wait_for(lambda: next((c for c in fake.conversations.values() if c["control"]), None),
@@ -104,6 +105,8 @@ class UnderValgrind(unittest.TestCase):
         self.assertEqual(r.status, 202, r.body)
         self.assertEqual(req("POST", "/api/transfers/%s/typing" % t["id"], headers=auth,
                              body={"typing": True}).status, 204)
+        self.assertEqual(req("POST", "/api/transfers/%s/read" % t["id"], headers=auth,
+                             body={"seq": 1}).status, 204)
         self.assertEqual(req("GET", "/api/transfers/" + t["id"], headers=auth).status, 200)
         assert_error(self, req("GET", "/api/transfers/" + t["id"], headers={"Authorization": "Bearer wrong"}),
                      401, "unauthenticated")

@@ -163,6 +163,7 @@ await check('a scripted event stream drives Web Chat\'s callbacks in order, with
 	equal([post.body.message_to_human_agent, post.body.department, post.body.history.map((h) => h.text)],
 		['Wants a refund', 'billing', ['refund?', 'Let me get someone']], 'transfer request');
 	equal(typeof post.body.client_request_id, 'string', 'client_request_id');
+	equal(/^[A-Za-z0-9_-]{43}$/.test(post.body.client_secret), true, 'client_secret: 256 bits, base64url');
 	const polls = net.requests.filter((r) => r.path.includes('/events'));
 	equal(polls.map((r) => r.path.split('after=')[1]).slice(0, 4), ['0', '2', '6', '12'], 'after= cursor');
 	equal(polls[1].headers.Authorization, 'Bearer s3cret', 'Bearer secret');

@@ -174,7 +174,7 @@ await check('4a. A reload while queued, then Connect again: the waiting transfer
 	noViolations(second.host);
 });
 
-await check('4b. A reload while the transfer is being made: the retried start keeps its client_request_id and gets the same transfer', async () => {
+await check('4b. A reload while the transfer is being made: the retried start keeps its client_request_id and client_secret and gets the same transfer', async () => {
 	const storage = memoryStorage();
 	const first = page({ storage });
 	first.net.slowCreate = 60000;
@@ -187,6 +187,8 @@ await check('4b. A reload while the transfer is being made: the retried start ke
 	assert(await second.host.startChat(CONNECT), 'startChat failed: ' + JSON.stringify(second.host.transcript));
 	const ids = (net) => net.log.filter((r) => r.path === '/api/transfers').map((r) => r.body.client_request_id);
 	assert(ids(second.net)[0] === ids(first.net)[0], `client_request_id ${ids(first.net)} then ${ids(second.net)}`);
+	const secrets = (net) => net.log.filter((r) => r.path === '/api/transfers').map((r) => r.body.client_secret);
+	assert(secrets(second.net)[0] === secrets(first.net)[0], 'another client_secret on the retry');
 	assert(stored(storage).id === t.id, 'another transfer: ' + stored(storage).id);
 	const mine = (await conversations()).filter((c) => c.metadata && c.metadata.deskbridge_transfer_id === t.id);
 	assert(mine.length === 1, mine.length + ' conversations for the transfer');

@@ -102,6 +102,13 @@ function randomId() {
 	return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/* 256 random bits, base64url: the proof that a retried start comes from this tab. */
+function randomSecret() {
+	const bytes = new Uint8Array(32);
+	globalThis.crypto.getRandomValues(bytes);
+	return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
 function sessionStorageOrNull() {
 	try {
 		return globalThis.sessionStorage || null;
@@ -398,9 +405,12 @@ class DeskbridgeServiceDesk {
 		const item = connectItem(connectMessage);
 		const target = item.transfer_info && item.transfer_info.target && item.transfer_info.target.deskbridge;
 		const pending = this.load();
-		/* One id per attempt, kept across a reload: deskbridge answers a repeat with the same transfer. */
-		const clientRequestId = pending && pending.requesting ? pending.requesting : randomId();
-		this.save({ requesting: clientRequestId });
+		/* One id per attempt, kept across a reload with its secret: deskbridge answers a
+		 * repeat that shows both with the same transfer, and nobody else's. */
+		const again = pending && pending.requesting && pending.requestSecret;
+		const clientRequestId = again ? pending.requesting : randomId();
+		const clientSecret = again ? pending.requestSecret : randomSecret();
+		this.save({ requesting: clientRequestId, requestSecret: clientSecret });
 		/** @type {Record<string, unknown>} */
 		const body = {
 			message_to_human_agent: item.message_to_human_agent || null,
@@ -409,6 +419,7 @@ class DeskbridgeServiceDesk {
 			locale: this.locale,
 			page_url: this.win && this.win.location ? String(this.win.location.href) : null,
 			client_request_id: clientRequestId,
+			client_secret: clientSecret,
 		};
 		if (this.visitor)
 			body.visitor = this.visitor;
