@@ -324,7 +324,7 @@ static void write_histogram(FILE *f, const struct metrics_rows *rows, const stru
 			    const char *labels)
 {
 	char series[METRICS_SERIES_LEN], le[32];
-	double below = 0;
+	double below = 0, count;
 
 	for (size_t i = 0; i < d->nbuckets; i++) {
 		bucket_text(d->buckets[i], le);
@@ -333,7 +333,7 @@ static void write_histogram(FILE *f, const struct metrics_rows *rows, const stru
 		write_sample(f, series, below);
 	}
 	series_name(series, sizeof series, d, "_count", labels, NULL);
-	double count = value_of(rows, series);
+	count = value_of(rows, series);
 	series_name(series, sizeof series, d, "_bucket", labels, "+Inf");
 	write_sample(f, series, count);
 	series_name(series, sizeof series, d, "_sum", labels, NULL);
