@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "avatar.h"
 #include "keys.h"
+#include "metrics.h"
 #include "setup.h"
 #include "status.h"
 #include "zendesk.h"
@@ -54,6 +55,7 @@ static void session_create(struct http_req *req, void *ctx)
 	st = admin_login(db, json_object_get_string(password), http_req_client(req), now_ms(),
 			 &session, &retry_after);
 	if (st == ST_LIMITED) {
+		metrics_count(db, METRIC_RATE_LIMITED, "admin_login");
 		http_reply_errorf(req, APIERR_RATE_LIMITED, "Too many failed logins: wait %lld "
 				  "seconds, then try again.", (long long)retry_after);
 		http_add_retry_after(req, retry_after);

@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "metrics.h"
 #include "status.h"
 #include "webhook.h"
 
@@ -17,6 +18,7 @@ static void deliver(struct http_req *req, void *ctx)
 		return;
 	st = webhook_authenticate(db, http_req_header(req, "X-API-Key"));
 	if (st == ST_DENIED) {
+		metrics_count(db, METRIC_WEBHOOKS_REFUSED, "unauthenticated");
 		http_reply_error(req, APIERR_UNAUTHENTICATED,
 				 "The X-API-Key header does not match the webhook secret from setup.");
 		return;
@@ -27,6 +29,7 @@ static void deliver(struct http_req *req, void *ctx)
 	if (st == ST_OK)
 		st = webhook_receive(db, http_req_json(req), (int64_t)time(NULL), &result);
 	if (st == ST_INVALID) {
+		metrics_count(db, METRIC_WEBHOOKS_REFUSED, "bad_request");
 		http_reply_error(req, APIERR_BAD_REQUEST,
 				 "The body is not a Sunshine Conversations v2 webhook delivery.");
 		return;

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "ratelimit.h"
 #include "vault.h"
@@ -119,6 +120,7 @@ int app_over_limit(struct http_req *req, struct db *db, const char *who, const c
 	if (st == ST_OK)
 		return 0;
 	if (st == ST_LIMITED) {
+		metrics_count(db, METRIC_RATE_LIMITED, limit_key);
 		http_reply_errorf(req, APIERR_RATE_LIMITED, "Too many requests: at most %lld a minute. "
 				  "Try again in %lld seconds.", (long long)limit, (long long)retry_after);
 		http_add_retry_after(req, retry_after);

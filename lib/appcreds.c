@@ -1,4 +1,4 @@
-/* lib/appcreds.c — app credentials, kept in the secrets table as a SHA-256. */
+/* lib/appcreds.c — app credentials and other tokens, kept in the secrets table as a SHA-256. */
 #include "appcreds.h"
 
 #include <stdlib.h>
@@ -19,7 +19,7 @@ static int hash_b64_dup(const char *token, char **out)
 	return st == ST_OK ? crypto_b64url_encode_dup(digest, sizeof digest, out) : st;
 }
 
-int appcreds_new_dup(struct db *db, char **out)
+int appcreds_token_new_dup(struct db *db, const char *secret, char **out)
 {
 	char *token = NULL, *hash = NULL;
 	int st = crypto_token_new(32, &token);
@@ -27,7 +27,7 @@ int appcreds_new_dup(struct db *db, char **out)
 	if (st == ST_OK)
 		st = hash_b64_dup(token, &hash);
 	if (st == ST_OK)
-		st = config_secret_put(db, appcreds_secret, hash);
+		st = config_secret_put(db, secret, hash);
 	free(hash);
 	if (st != ST_OK) {
 		free(token);
@@ -37,10 +37,10 @@ int appcreds_new_dup(struct db *db, char **out)
 	return st;
 }
 
-int appcreds_check(struct db *db, const char *presented)
+int appcreds_token_check(struct db *db, const char *secret, const char *presented)
 {
 	char *want = NULL, *got = NULL;
-	int st = config_secret_get_dup(db, appcreds_secret, &want);
+	int st = config_secret_get_dup(db, secret, &want);
 
 	if (st == ST_OK && !want)
 		st = ST_DENIED;
@@ -53,12 +53,27 @@ int appcreds_check(struct db *db, const char *presented)
 	return st;
 }
 
-int appcreds_is_set(struct db *db, int *out)
+int appcreds_token_is_set(struct db *db, const char *secret, int *out)
 {
 	char *want = NULL;
-	int st = config_secret_get_dup(db, appcreds_secret, &want);
+	int st = config_secret_get_dup(db, secret, &want);
 
 	*out = want != NULL;
 	free(want);
 	return st;
+}
+
+int appcreds_new_dup(struct db *db, char **out)
+{
+	return appcreds_token_new_dup(db, appcreds_secret, out);
+}
+
+int appcreds_check(struct db *db, const char *presented)
+{
+	return appcreds_token_check(db, appcreds_secret, presented);
+}
+
+int appcreds_is_set(struct db *db, int *out)
+{
+	return appcreds_token_is_set(db, appcreds_secret, out);
 }

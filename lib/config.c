@@ -144,6 +144,7 @@ static const struct config_key config_table[] = {
 	{"limits.activity_per_minute", CONFIG_INT, "120", 1, 100000, 0, NULL, 0},
 	{"limits.open_transfers_per_visitor", CONFIG_INT, "3", 1, 1000, 0, NULL, 0},
 	{"deployment.public_url", CONFIG_TEXT, NULL, 0, 0, 300, valid_public_url, 0},
+	{"metrics.allowed_addresses", CONFIG_TEXT, NULL, 0, 0, 2048, proxy_list_check, 0},
 };
 
 const struct config_key *config_keys(size_t *n)

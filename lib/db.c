@@ -138,10 +138,11 @@ static void remove_old_counters(const char *path, const char *current)
 	globfree(&found);
 }
 
-/* Counters that may be lost (rate limits) live in a database file of their own, on a
- * connection of their own, that never waits for the disk. In the main file, one counter
- * write per request made every process re-read its cached pages, and the checkpoints of
- * that stream of writes held a process up to 20 ms waiting for the disk. Not attached to
+/* Counters that may be lost (rate limits; the metrics of what stores nothing, see
+ * metrics.h) live in a database file of their own, on a connection of their own, that
+ * never waits for the disk. In the main file, one counter write per request made every
+ * process re-read its cached pages, and the checkpoints of that stream of writes held a
+ * process up to 20 ms waiting for the disk. Not attached to
  * the main connection: BEGIN IMMEDIATE would then lock the counters too, and every
  * counted request would queue behind every durable commit. The file is named after the
  * boot: with synchronous=OFF an operating-system crash may corrupt it, and a new boot
@@ -172,7 +173,9 @@ static int open_counters(struct db *db, const char *path)
 	if (st == ST_OK)
 		st = exec_sql(db->counters, "CREATE TABLE IF NOT EXISTS rate_limits ("
 				  " bucket TEXT PRIMARY KEY, window_start INTEGER NOT NULL,"
-				  " count INTEGER NOT NULL) WITHOUT ROWID");
+				  " count INTEGER NOT NULL) WITHOUT ROWID;"
+				  "CREATE TABLE IF NOT EXISTS metrics ("
+				  " series TEXT PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID");
 	if (st == ST_OK && created && unsynced)
 		remove_old_counters(path, counters);
 	return st;

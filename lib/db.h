@@ -34,8 +34,8 @@ int db_ping(struct db *db);
  * as long as the process (a literal or a static table entry): the cache keys on it.
  * The statement comes reset with no bindings; the db keeps ownership. */
 int db_stmt(struct db *db, const char *sql, sqlite3_stmt **out);
-/* The same on the counters file (rate_limits), which commits without waiting for the
- * disk and outside the main file's transactions. */
+/* The same on the counters file (rate_limits, metrics), which commits without waiting
+ * for the disk and outside the main file's transactions. */
 int db_counters_stmt(struct db *db, const char *sql, sqlite3_stmt **out);
 /* Steps a statement that returns no rows (or whose rows are ignored) and resets it. */
 int db_exec_stmt(sqlite3_stmt *stmt);

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "identity.h"
 #include "ratelimit.h"
+#include "metrics.h"
 #include "status.h"
 #include "transfer.h"
 
@@ -201,6 +202,7 @@ int handoff_create(struct db *db, struct json_object *body, const char *bearer, 
 	if (st == ST_OK && visitor.email)
 		st = transfer_create(db, &req, now, &created);
 	if (st == ST_LIMITED) {
+		metrics_count(db, METRIC_RATE_LIMITED, "limits.open_transfers_per_visitor");
 		r->err = APIERR_RATE_LIMITED;
 		r->retry_after = 60;
 		snprintf(r->message, sizeof r->message, "This visitor already has %lld open chats with "

@@ -74,6 +74,11 @@ static int trusted_addr(const char *trusted, const char *addr, size_t len)
 	return 0;
 }
 
+int proxy_listed(const char *list, const char *addr)
+{
+	return addr && trusted_addr(list, addr, strlen(addr));
+}
+
 const char *proxy_list_check(const char *list)
 {
 	struct proxy_net net;

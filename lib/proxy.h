@@ -13,6 +13,9 @@
  * else why not (a static phrase). */
 const char *proxy_list_check(const char *list);
 
+/* 1 when addr, one address, is on list (may be NULL), else 0. */
+int proxy_listed(const char *list, const char *addr);
+
 /* The client of a request from remote (REMOTE_ADDR): when remote is on trusted (may be
  * NULL), the right-most address of forwarded_for (X-Forwarded-For, may be NULL) that is
  * not on it, and *https from forwarded_proto (its last value is "https"); else remote

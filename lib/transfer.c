@@ -13,6 +13,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "identity.h"
+#include "metrics.h"
 #include "status.h"
 #include "timefmt.h"
 
@@ -409,6 +410,8 @@ int transfer_create(struct db *db, const struct transfer_request *req, int64_t n
 		 * Zendesk outage delays it instead of losing it. */
 		if (st == ST_OK)
 			st = queue(db, out->id, "start", NULL, 0, start, now);
+		if (st == ST_OK)
+			metrics_count(db, METRIC_TRANSFERS_CREATED, NULL);
 	}
 	if (st == ST_OK && out->existing)
 		st = secret_for(db, out->id, &out->secret);
@@ -525,6 +528,8 @@ static int end_locked(struct db *db, const char *id, const char *by, const char 
 	st = append_event(db, id, "ended", data, now, NULL);
 	if (st == ST_OK)
 		st = exec_id_time(db, transfer_sql_set_ended, id, now);
+	if (st == ST_OK)
+		metrics_count(db, METRIC_TRANSFERS_ENDED, reason);
 	if (st == ST_OK && strcmp(by, "agent") != 0)
 		st = queue(db, id, "end", NULL, 0, job, now);
 	json_object_put(data);
@@ -764,6 +769,8 @@ int transfer_post_message(struct db *db, const char *id, const char *client_mess
 		st = queue(db, id, "message", client_message_id, *seq, data, now);
 	if (st == ST_OK && !found)
 		st = exec_id_time(db, transfer_sql_activity, id, now);
+	if (st == ST_OK && !found)
+		metrics_count(db, METRIC_MESSAGES, "visitor_to_agent");
 	if (st == ST_OK)
 		st = db_commit(db);
 	if (st != ST_OK)
@@ -969,6 +976,7 @@ int transfer_agent_message(struct db *db, const char *id, const struct transfer_
 		st = hand_over(db, id, agent, now);
 	if (st != ST_OK)
 		return st == ST_CONFLICT ? ST_OK : st;
+	metrics_agent_message(db, !row.agent_joined, now - row.created_at);
 	data = json_object_new_object();
 	json_object_object_add(data, "from", json_object_new_string("agent"));
 	json_object_object_add(data, "id", json_object_new_string(message_id));

@@ -11,6 +11,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "desk.h"
+#include "metrics.h"
 #include "status.h"
 #include "timefmt.h"
 #include "transfer.h"
@@ -93,6 +94,7 @@ static int apply(struct db *db, const struct desk_events *events, int64_t now, s
 		st = cache_put(db, WEBHOOK_LAST_AT, timefmt_rfc3339(now, at), now + 365 * 24 * 3600);
 	for (size_t i = 0; st == ST_OK && i < events->n; i++) {
 		const struct desk_event *e = &events->event[i];
+		metrics_webhook_event(db, e->type);
 		if (e->type == DESK_EVENT_OTHER || e->type == DESK_EVENT_VISITOR_ECHO || !e->event_id ||
 		    !e->conversation_id) {
 			out->ignored++;

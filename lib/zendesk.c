@@ -100,6 +100,7 @@
 #include "config.h"
 #include "desk.h"
 #include "jsonnul.h"
+#include "metrics.h"
 #include "status.h"
 
 #define ZENDESK_CONNECT_TIMEOUT_MS 3000L
@@ -124,6 +125,7 @@ static struct json_object *jobj(struct json_object *obj, const char *name)
 }
 
 struct zendesk_account {
+	struct db *db;       /* borrowed: where each call is counted */
 	char *base;          /* no trailing slash */
 	char *app_id, *key_id, *key_secret;
 	char *api_user, *api_token;
@@ -156,8 +158,10 @@ int zendesk_account_load(struct db *db, struct zendesk_account **out)
 	char *subdomain = NULL, *base = NULL;
 	int st = a ? ST_OK : ST_NOMEM;
 
-	if (st == ST_OK)
+	if (st == ST_OK) {
+		a->db = db;
 		st = config_get_dup(db, "zendesk.api_base", &base);
+	}
 	if (st == ST_OK && !base)
 		st = config_get_dup(db, "zendesk.subdomain", &subdomain);
 	if (st == ST_OK && (base || subdomain)) {
@@ -248,17 +252,64 @@ static void reply_free(struct zendesk_reply *r)
 	r->json = NULL;
 }
 
+/* Whether the path segment at p is word. */
+static int segment_is(const char *p, const char *word)
+{
+	size_t n = strlen(word);
+
+	return strncmp(p, word, n) == 0 && (p[n] == '\0' || p[n] == '/' || p[n] == '?');
+}
+
+/* The metrics label of a call to url (built on a->base): a fixed name per resource,
+ * never an id. */
+static const char *endpoint_of(const struct zendesk_account *a, const char *url)
+{
+	static const struct {
+		const char *segment, *endpoint;
+	} collections[] = {{"switchboards", "switchboard"}, {"integrations", "integrations"}, {"users", "users"},
+			   {"conversations", "conversations"}},
+	  actions[] = {{"messages", "messages"}, {"activity", "activity"}, {"passControl", "switchboard"},
+		       {"releaseControl", "switchboard"}};
+	size_t base = strlen(a->base);
+	const char *path = url + base, *action;
+
+	if (strncmp(url, a->base, base) != 0)
+		return "other";
+	if (segment_is(path, "/api/v2/agent_availabilities"))
+		return "availability";
+	if (strncmp(path, "/api/v2/users/", 14) == 0)
+		return "support_users";
+	if (strncmp(path, "/sc/v2/apps/", 12) != 0)
+		return "other";
+	path += 12 + strcspn(path + 12, "/?");   /* past the app id */
+	if (*path != '/')
+		return "apps";
+	path++;
+	if (segment_is(path, "conversations") && path[13] == '/') {
+		/* conversations/{id}/{action} */
+		action = path + 14 + strcspn(path + 14, "/?");
+		for (size_t i = 0; *action == '/' && i < sizeof actions / sizeof *actions; i++)
+			if (segment_is(action + 1, actions[i].segment))
+				return actions[i].endpoint;
+		return "conversations";
+	}
+	for (size_t i = 0; i < sizeof collections / sizeof *collections; i++)
+		if (segment_is(path, collections[i].segment))
+			return collections[i].endpoint;
+	return "other";
+}
+
 /* Sends method url with body (NULL: none) as Basic user:password. Never hangs: connect
  * and total timeouts on every call, TLS verification left on, no redirects followed. */
-static int exchange(const char *method, const char *url, struct json_object *body,
-		    const char *user, const char *password, struct zendesk_reply *out)
+static int exchange(const struct zendesk_account *a, const char *method, const char *url,
+		    struct json_object *body, const char *user, const char *password, struct zendesk_reply *out)
 {
 	static int initialised;
 	struct zendesk_body resp = {0};
 	struct curl_slist *headers = NULL;
 	CURL *curl;
 	CURLcode rc;
-	curl_off_t retry_after = 0;
+	curl_off_t retry_after = 0, took_us = 0;
 
 	memset(out, 0, sizeof *out);
 	if (!initialised) {
@@ -304,6 +355,8 @@ static int exchange(const char *method, const char *url, struct json_object *bod
 	} else if (!out->error[0]) {
 		snprintf(out->error, sizeof out->error, "%s", curl_easy_strerror(rc));
 	}
+	curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME_T, &took_us);
+	metrics_zendesk_call(a->db, endpoint_of(a, url), out->status, (double)took_us / 1e6);
 	curl_slist_free_all(headers);
 	curl_easy_cleanup(curl);
 	free(resp.data);
@@ -342,7 +395,7 @@ static int agents_online(const struct zendesk_account *a, struct zendesk_reply *
 	snprintf(url, sizeof url, "%s/api/v2/agent_availabilities?filter%%5Bchannel_status%%5D=messaging%%3Aonline",
 		 a->base);
 	snprintf(user, sizeof user, "%s/token", a->api_user);
-	st = exchange("GET", url, NULL, user, a->api_token, r);
+	st = exchange(a, "GET", url, NULL, user, a->api_token, r);
 	*count = 0;
 	if (st == ST_OK && r->status == 200) {
 		if (json_object_object_get_ex(r->json, "data", &data) && json_object_is_type(data, json_type_array))
@@ -413,7 +466,7 @@ static void verify_messaging(const struct zendesk_account *acct, struct zendesk_
 		return;
 	}
 	if ((*st = messaging_url(acct, url, sizeof url, NULL, NULL, NULL)) != ST_OK ||
-	    (*st = exchange("GET", url, NULL, acct->key_id, acct->key_secret, &r)) != ST_OK)
+	    (*st = exchange(acct, "GET", url, NULL, acct->key_id, acct->key_secret, &r)) != ST_OK)
 		return;
 	o = outcome_of(&r, 200);
 	if (o == ZENDESK_OK && !json_object_object_get_ex(r.json, "app", NULL))
@@ -461,7 +514,7 @@ static int get_list(const struct zendesk_account *a, const char *url, const char
 {
 	struct zendesk_reply r;
 	struct json_object *v = NULL;
-	int st = exchange("GET", url, NULL, a->key_id, a->key_secret, &r);
+	int st = exchange(a, "GET", url, NULL, a->key_id, a->key_secret, &r);
 
 	*array = NULL;
 	if (st != ST_OK)
@@ -649,7 +702,7 @@ static int post_messaging(const struct zendesk_account *a, const char *url, stru
 {
 	struct zendesk_reply r;
 	struct json_object *o = NULL, *v = NULL;
-	int st = exchange("POST", url, body, a->key_id, a->key_secret, &r);
+	int st = exchange(a, "POST", url, body, a->key_id, a->key_secret, &r);
 
 	if (st != ST_OK)
 		return st;
@@ -684,7 +737,7 @@ int zendesk_support_user(const struct zendesk_account *a, const char *external_i
 	json_object_object_add(user, "external_id", json_object_new_string(external_id));
 	json_object_object_add(user, "verified", json_object_new_boolean(1));
 	json_object_object_add(body, "user", user);
-	st = exchange("POST", url, body, login, a->api_token, &r);
+	st = exchange(a, "POST", url, body, login, a->api_token, &r);
 	json_object_put(body);
 	if (st != ST_OK)
 		return st;
@@ -712,7 +765,7 @@ int zendesk_user(const struct zendesk_account *a, const char *external_id, const
 	json_object_object_add(profile, "email", json_object_new_string(email));
 	json_object_object_add(body, "profile", profile);
 	if (st == ST_OK)
-		st = exchange("POST", url, body, a->key_id, a->key_secret, &r);
+		st = exchange(a, "POST", url, body, a->key_id, a->key_secret, &r);
 	json_object_put(body);
 	if (st != ST_OK)
 		return st;
@@ -721,7 +774,7 @@ int zendesk_user(const struct zendesk_account *a, const char *external_id, const
 		reply_free(&r);
 		st = messaging_url(a, url, sizeof url, "/users/", external_id, NULL);
 		if (st == ST_OK)
-			st = exchange("GET", url, NULL, a->key_id, a->key_secret, &r);
+			st = exchange(a, "GET", url, NULL, a->key_id, a->key_secret, &r);
 		if (st != ST_OK)
 			return st;
 	}
@@ -806,7 +859,7 @@ static int find_on_page(const struct zendesk_account *a, const char *conversatio
 		st = ST_TOO_LARGE;
 	curl_free(escaped);
 	if (st == ST_OK)
-		st = exchange("GET", url, NULL, a->key_id, a->key_secret, &r);
+		st = exchange(a, "GET", url, NULL, a->key_id, a->key_secret, &r);
 	if (st != ST_OK)
 		return st;
 	classify(&r, "looking for a message sent before", call);

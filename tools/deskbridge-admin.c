@@ -16,6 +16,7 @@
 #include "db.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "outbox.h"
 #include "status.h"
 #include "transfer.h"
@@ -50,6 +51,8 @@ static const char usage_text[] =
 	"                                address may log in at once: those of ADDR (an IPv4\n"
 	"                                or IPv6 address; an IPv6 one frees its /64), or of\n"
 	"                                every address, and end the slow-down of logins\n"
+	"  metrics-token                 print a new bearer token for GET /api/metrics (shown\n"
+	"                                once, stored as a hash; the old one stops working)\n"
 	"\n"
 	"The database is --db, else $DESKBRIDGE_DB, else " DESKBRIDGE_DEFAULT_DB ".\n"
 	"The key file is $DESKBRIDGE_KEY_FILE, else the database's path with .key appended;\n"
@@ -396,6 +399,19 @@ static int cmd_unlock(struct db *db, const char *address)
 	return 0;
 }
 
+static int cmd_metrics_token(struct db *db)
+{
+	char *token = NULL;
+	int st = metrics_token_new_dup(db, &token);
+
+	if (st != ST_OK)
+		return fail("making the metrics token", st);
+	printf("%s\n", token);
+	fputs("The scraper sends it as Authorization: Bearer; it is not shown again.\n", stderr);
+	free(token);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *password_file = NULL;
@@ -427,7 +443,7 @@ int main(int argc, char **argv)
 			return usage();
 	} else if (strcmp(argv[i], "config") != 0 && strcmp(argv[i], "status") != 0 &&
 		   strcmp(argv[i], "stats") != 0 && strcmp(argv[i], "sweep") != 0 &&
-		   strcmp(argv[i], "rekey") != 0) {
+		   strcmp(argv[i], "rekey") != 0 && strcmp(argv[i], "metrics-token") != 0) {
 		return usage();
 	} else if (strcmp(argv[i], "config") != 0 && argc != i + 1) {
 		return usage();
@@ -459,6 +475,8 @@ int main(int argc, char **argv)
 		rc = cmd_rekey(db);
 	else if (strcmp(argv[i], "unlock") == 0)
 		rc = cmd_unlock(db, argc == i + 3 ? argv[i + 2] : NULL);
+	else if (strcmp(argv[i], "metrics-token") == 0)
+		rc = cmd_metrics_token(db);
 	else
 		rc = cmd_status(db);
 	db_close(db);

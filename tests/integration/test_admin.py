@@ -46,7 +46,9 @@ class Init(unittest.TestCase):
             self.assertEqual(c.execute("PRAGMA journal_mode").fetchone()[0], "wal")
             versions = [r[0] for r in c.execute("SELECT version FROM schema_migrations")]
             keys = c.execute("SELECT count(*) FROM service_keys WHERE retired_at IS NULL").fetchone()
-        self.assertEqual(versions, list(range(1, harness.LATEST_MIGRATION + 1)))
+        # Every migration of sql/, in order (a number taken on another branch may be missing).
+        self.assertEqual(versions, sorted(int(f[:3]) for f in os.listdir(os.path.join(harness.SRCDIR, "sql"))
+                                          if f[:3].isdigit() and f.endswith(".sql")))
         self.assertEqual(keys[0], 1)
 
     def test_password_from_environment_and_file(self):
