@@ -1,7 +1,8 @@
-"""Cross-origin access (CORS) through lighttpd and Apache httpd (mod_fcgid), both over
-TLS: the visitor API answers the origins in security.allowed_origins, exactly, and only
-those; the setup, agent, webhook and token APIs answer no other origin, whatever the
-setting says; the setting itself takes only https origins as browsers send them."""
+"""Cross-origin access (CORS) through lighttpd and Apache httpd (mod_fcgid, and plain
+CGI through mod_cgid), all over TLS: the visitor API answers the origins in
+security.allowed_origins, exactly, and only those; the setup, agent, webhook and token
+APIs answer no other origin, whatever the setting says; the setting itself takes only
+https origins as browsers send them."""
 
 import json
 import os
@@ -195,6 +196,18 @@ class Apache(Cors, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = harness.ApacheServer(tls=True).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+
+class ApachePlainCGI(Cors, unittest.TestCase):
+    """mod_cgid hands OPTIONS to the handler as mod_fcgid does."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.ApacheServer(tls=True, plain_cgi=True).start()
 
     @classmethod
     def tearDownClass(cls):
