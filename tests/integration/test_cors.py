@@ -4,7 +4,6 @@ security.allowed_origins, exactly, and only those; the setup, agent, webhook and
 APIs answer no other origin, whatever the setting says; the setting itself takes only
 https origins as browsers send them."""
 
-import json
 import os
 import sys
 import unittest
