@@ -108,6 +108,7 @@ await check('End chat ends the transfer on deskbridge and in Zendesk', async () 
 	await page.click('#end');
 	await shows(page, 'status', 'You ended the chat.');
 	await leftNothingOpen(transfer);
+	console.log(`# the listed site's page made ${calls.length} requests to deskbridge (preflights not counted)`);
 });
 
 await check('no CSP violation, CORS refusal or script error happened on the listed site', async () => {
