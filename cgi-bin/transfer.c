@@ -329,5 +329,5 @@ static const struct http_route routes[] = {
 
 int main(void)
 {
-	return app_main("transfer", routes, sizeof routes / sizeof *routes);
+	return app_main_cross_origin("transfer", routes, sizeof routes / sizeof *routes);
 }

@@ -53,6 +53,9 @@ static const struct {
 		"Transfers to live agents are turned off."},
 	[APIERR_AGENTS_UNAVAILABLE] = {503, "agents_unavailable",
 		"No agent is available right now. Please try again later."},
+	[APIERR_ORIGIN_NOT_ALLOWED] = {403, "origin_not_allowed",
+		"This API does not answer pages of this origin: the admin lists the sites that may "
+		"call it under Sites on other origins (security.allowed_origins)."},
 };
 
 int apierr_http_status(enum apierr e)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "cors.h"
 #include "db.h"
 #include "log.h"
 #include "metrics.h"
@@ -27,6 +28,7 @@ extern char **environ;
 
 struct app {
 	struct db *db;
+	int cross_origin;
 	app_later_fn *later;
 	char later_arg[128];
 };
@@ -192,8 +194,26 @@ static void install_signals(void)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
+/* Only a request that names its page's origin costs the read of the list: browsers send
+ * Origin on every cross-origin request, and on same-origin ones but GET and HEAD. A
+ * database that cannot be opened allows none; the route then answers 503. */
+static void resolve_cors(struct app *app, struct http_req *req)
+{
+	const char *origin = http_req_header(req, "Origin");
+	char *allowed = NULL;
+	int listed = 0;
+
+	if (origin && (app->db || open_db(app) == ST_OK) &&
+	    config_get_dup(app->db, "security.allowed_origins", &allowed) == ST_OK)
+		listed = cors_origin_listed(allowed, origin);
+	http_req_set_cors(req, listed ? HTTP_CORS_ALLOWED : HTTP_CORS_REFUSED);
+	free(allowed);
+}
+
 static void serve(struct http_req *req, struct app *app, const struct http_route *routes, size_t n)
 {
+	if (app->cross_origin)
+		resolve_cors(app, req);
 	http_dispatch(req, routes, n, app);
 	if (http_finish(req) != ST_OK)
 		log_error("the client went away before the response was written");
@@ -220,9 +240,8 @@ static int whole_request_read(FCGX_Request *fcgx)
 	return FCGX_GetChar(fcgx->in) == EOF && FCGX_HasSeenEOF(fcgx->in) && !FCGX_GetError(fcgx->in);
 }
 
-int app_main(const char *name, const struct http_route *routes, size_t nroutes)
+static int run(struct app *app, const char *name, const struct http_route *routes, size_t nroutes)
 {
-	struct app app = {0};
 	struct http_req *req;
 	FCGX_Request fcgx;
 
@@ -231,11 +250,11 @@ int app_main(const char *name, const struct http_route *routes, size_t nroutes)
 	if (FCGX_IsCGI()) {
 		if (http_req_new_cgi(environ, stdin, stdout, &req) != ST_OK)
 			return 1;
-		serve(req, &app, routes, nroutes);
+		serve(req, app, routes, nroutes);
 		/* The web server sends the response once standard output closes. */
 		fclose(stdout);
-		run_later(&app);
-		db_close(app.db);
+		run_later(app);
+		db_close(app->db);
 		return 0;
 	}
 	app_fastcgi = 1;
@@ -259,13 +278,13 @@ int app_main(const char *name, const struct http_route *routes, size_t nroutes)
 	int close_at_once = listening_on_unix_socket();
 	while (!app_stopping && FCGX_Accept_r(&fcgx) >= 0) {
 		if (http_req_new_fcgi(&fcgx, &req) == ST_OK)
-			serve(req, &app, routes, nroutes);
+			serve(req, app, routes, nroutes);
 		else
 			log_error("out of memory reading a request");
 		if (close_at_once && whole_request_read(&fcgx))
 			FCGX_Detach(&fcgx);
 		FCGX_Finish_r(&fcgx);
-		run_later(&app);
+		run_later(app);
 	}
 #ifdef __linux__
 	/* Leaving anyway: a second signal now would only disturb the exit (and, under the
@@ -273,6 +292,20 @@ int app_main(const char *name, const struct http_route *routes, size_t nroutes)
 	prctl(PR_SET_PDEATHSIG, 0);
 #endif
 	FCGX_Free(&fcgx, 1);
-	db_close(app.db);
+	db_close(app->db);
 	return 0;
+}
+
+int app_main(const char *name, const struct http_route *routes, size_t nroutes)
+{
+	struct app app = {0};
+
+	return run(&app, name, routes, nroutes);
+}
+
+int app_main_cross_origin(const char *name, const struct http_route *routes, size_t nroutes)
+{
+	struct app app = {.cross_origin = 1};
+
+	return run(&app, name, routes, nroutes);
 }

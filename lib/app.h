@@ -14,6 +14,9 @@ struct db;
 /* Serves requests until the web server stops the process (FastCGI) or answers the
  * one request of a plain CGI run. Returns the process exit status. */
 int app_main(const char *name, const struct http_route *routes, size_t nroutes);
+/* The same, for a handler whose routes pages of the origins in security.allowed_origins
+ * may call from those origins (the visitor API): they get CORS headers and preflights. */
+int app_main_cross_origin(const char *name, const struct http_route *routes, size_t nroutes);
 
 /* The database, opened and migrated on first use; NULL after answering 503 db_unavailable. */
 struct db *app_db(struct app *app, struct http_req *req);

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "cors.h"
 #include "db.h"
 #include "proxy.h"
 #include "status.h"
@@ -132,6 +133,7 @@ static const struct config_key config_table[] = {
 	{"security.allow_anonymous_transfers", CONFIG_BOOL, "false", 0, 0, 0, NULL, 0},
 	{"security.issuer", CONFIG_TEXT, NULL, 0, 0, 256, NULL, 0},
 	{"security.trusted_proxies", CONFIG_TEXT, NULL, 0, 0, 2048, proxy_list_check, 0},
+	{"security.allowed_origins", CONFIG_TEXT, NULL, 0, 0, 2048, cors_origins_check, 0},
 	{"security.clock_skew_s", CONFIG_INT, "60", 0, 300, 0, NULL, 0},
 	{"transfers.join_timeout_s", CONFIG_INT, "300", 30, 86400, 0, NULL, 0},
 	{"transfers.idle_timeout_s", CONFIG_INT, "1800", 30, 86400, 0, NULL, 0},

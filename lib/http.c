@@ -51,6 +51,8 @@ struct http_req {
 	char client[64];
 	int forwarded_https;
 
+	enum http_cors cors;
+
 	int status;
 	char content_type[128];       /* empty: no body type */
 	struct http_buf headers;
@@ -387,6 +389,11 @@ void http_req_set_client(struct http_req *req, const char *client, int https)
 const char *http_req_client(const struct http_req *req)
 {
 	return req->client[0] ? req->client : http_req_env(req, "REMOTE_ADDR");
+}
+
+void http_req_set_cors(struct http_req *req, enum http_cors cors)
+{
+	req->cors = cors;
 }
 
 struct json_object *http_req_json(const struct http_req *req)
@@ -731,6 +738,28 @@ static int check_body(struct http_req *req, const struct http_route *route)
 	return route->body == HTTP_BODY_JSON_DEFERRED ? ST_OK : check_json(req, route);
 }
 
+/* A browser asks before a cross-origin request that a plain form could not send
+ * (Fetch standard, CORS-preflight request): OPTIONS, with the Origin and the method. */
+static int is_preflight(const struct http_req *req)
+{
+	return strcmp(req->method, "OPTIONS") == 0 && http_req_header(req, "Origin") &&
+	       http_req_header(req, "Access-Control-Request-Method");
+}
+
+/* The methods of the path, the request headers the visitor API reads, and how long the
+ * browser may keep the answer (Chromium keeps it at most 7200 s). */
+static void reply_preflight(struct http_req *req, const char *allow)
+{
+	if (req->cors != HTTP_CORS_ALLOWED) {
+		http_reply_error(req, APIERR_ORIGIN_NOT_ALLOWED, NULL);
+		return;
+	}
+	http_reply_empty(req, 204);
+	http_add_header(req, "Access-Control-Allow-Methods", allow);
+	http_add_header(req, "Access-Control-Allow-Headers", "Authorization, Content-Type, If-None-Match");
+	http_add_header(req, "Access-Control-Max-Age", "7200");
+}
+
 void http_dispatch(struct http_req *req, const struct http_route *routes, size_t n, void *ctx)
 {
 	char allow[128] = "";
@@ -759,7 +788,9 @@ void http_dispatch(struct http_req *req, const struct http_route *routes, size_t
 	}
 	if (!found) {
 		clear_params(req);
-		if (*allow) {
+		if (*allow && is_preflight(req)) {
+			reply_preflight(req, allow);
+		} else if (*allow) {
 			http_reply_error(req, APIERR_METHOD_NOT_ALLOWED, NULL);
 			http_add_header(req, "Allow", allow);
 		} else {
@@ -956,6 +987,19 @@ int http_finish(struct http_req *req)
 	/* Over HTTPS, browsers are told to stay on it: a secret must never travel in clear. */
 	if (st == ST_OK && http_req_is_https(req))
 		st = buf_appendf(&head, "Strict-Transport-Security: max-age=31536000\r\n");
+	/* The Origin is only echoed once it matched a listed one, which holds no CR or LF.
+	 * The library reads ETag and Retry-After, which a cross-origin page sees only when
+	 * exposed. */
+	if (st == ST_OK && req->cors == HTTP_CORS_ALLOWED) {
+		const char *origin = http_req_header(req, "Origin");
+		st = buf_append(&head, "Access-Control-Allow-Origin: ", 29);
+		if (st == ST_OK)
+			st = buf_append(&head, origin, strlen(origin));
+		if (st == ST_OK)
+			st = buf_appendf(&head, "\r\nAccess-Control-Expose-Headers: ETag, Retry-After\r\n");
+	}
+	if (st == ST_OK && req->cors != HTTP_CORS_NONE)
+		st = buf_appendf(&head, "Vary: Origin\r\n");
 	if (st == ST_OK && req->headers.len)
 		st = buf_append(&head, req->headers.data, req->headers.len);
 	if (st == ST_OK)

@@ -94,6 +94,15 @@ int http_req_is_https(const struct http_req *req);
  * believe); http_req_client is REMOTE_ADDR until then. */
 void http_req_set_client(struct http_req *req, const char *client, int https);
 const char *http_req_client(const struct http_req *req);
+
+/* Whether the request's page may read the answer from another origin (the Fetch
+ * standard's CORS protocol). HTTP_CORS_NONE, every request's start: the handler answers
+ * no other origin, so no CORS header is sent and a preflight is refused (403
+ * origin_not_allowed). HTTP_CORS_REFUSED: the handler answers some origins, not this
+ * one: the same, plus Vary: Origin. HTTP_CORS_ALLOWED: every response names the Origin
+ * in Access-Control-Allow-Origin, and a preflight on a known path is answered 204. */
+enum http_cors { HTTP_CORS_NONE, HTTP_CORS_REFUSED, HTTP_CORS_ALLOWED };
+void http_req_set_cors(struct http_req *req, enum http_cors cors);
 struct json_object *http_req_json(const struct http_req *req);   /* borrowed */
 /* For an HTTP_BODY_JSON_DEFERRED route: the checks HTTP_BODY_JSON makes before a route
  * runs. Anything but ST_OK has been answered (415, 400, 422, 500). */

@@ -52,6 +52,7 @@ static const struct {
 	{"security.allow_anonymous_transfers", "Authenticate anonymous user chat transfers"},
 	{"security.issuer", "Issuer"},
 	{"security.trusted_proxies", "Trusted proxies"},
+	{"security.allowed_origins", "Sites on other origins"},
 	{"security.clock_skew_s", "Allowed clock difference (seconds)"},
 	{"security.site_public_keys", "Site public keys"},
 	{"transfers.join_timeout_s", "Wait for an agent (seconds)"},

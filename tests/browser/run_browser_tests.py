@@ -43,9 +43,20 @@ def run_script(script, line):
     fake = FakeZendesk(key_secret="keysecret-%s-A" % tag, api_token="apitoken-%s-B" % tag).start()
     fake.webhook_url = "http://127.0.0.1:%d/api/zendesk/webhook" % server.port
     fake.webhook_secret = "browser-test-webhook-secret"
+    run_node(script, script_env("http://127.0.0.1:%d" % server.port, fake), line)
+    fake.stop()
+    rc = server.stop()
+    line(rc == 0, "lighttpd stopped cleanly after %s" % os.path.basename(script),
+         "exit code %s" % rc if rc != 0 else None)
+    if rc != 0:
+        print("# lighttpd log:\n" + "\n".join("# " + t for t in server.log_text().splitlines()[-20:]))
+
+
+def script_env(base_url, fake):
+    """What a script gets: where deskbridge is, the admin password, the fake Zendesk."""
     env = dict(os.environ)
     env.update({
-        "DESKBRIDGE_BASE_URL": "http://127.0.0.1:%d" % server.port,
+        "DESKBRIDGE_BASE_URL": base_url,
         "DESKBRIDGE_ADMIN_PASSWORD": harness.ADMIN_PASSWORD,
         "FAKE_ZENDESK_URL": fake.url, "FAKE_ZENDESK_APP_ID": fake.app_id,
         "FAKE_ZENDESK_KEY_ID": fake.key_id, "FAKE_ZENDESK_KEY_SECRET": fake.key_secret,
@@ -55,6 +66,11 @@ def run_script(script, line):
         "BROWSER_OUTPUT_DIR": os.environ.get("BROWSER_OUTPUT_DIR")
         or os.path.join(harness.BUILDDIR, "tests", "browser", "output"),
     })
+    return env
+
+
+def run_node(script, env, line):
+    """Runs the Node script and relays its TAP lines through line()."""
     name = os.path.basename(script)
     script_failed = False
     try:
@@ -83,16 +99,11 @@ def run_script(script, line):
             line(False, "%s finished within %d s" % (name, NODE_TIMEOUT_S))
         if rc != 0 and not script_failed:
             line(False, "%s exited cleanly" % name, "exit code %d" % rc)
-    fake.stop()
-    rc = server.stop()
-    line(rc == 0, "lighttpd stopped cleanly after %s" % name, "exit code %s" % rc if rc != 0 else None)
-    if rc != 0:
-        print("# lighttpd log:\n" + "\n".join("# " + t for t in server.log_text().splitlines()[-20:]))
 
 
-def run_scripts(scripts):
-    """Runs each script as run_script does, then the sanitizer check, printing TAP;
-    returns the exit status."""
+def run_scripts(scripts, run=None):
+    """Runs each script as run (by default run_script) does, then the sanitizer check,
+    printing TAP; returns the exit status."""
     n = 0
     failed = False
 
@@ -105,7 +116,7 @@ def run_scripts(scripts):
             print("# " + d, flush=True)
 
     for script in scripts:
-        run_script(script, line)
+        (run or run_script)(script, line)
     reports = [r for st in harness.State.registry for r in st.sanitizer_reports()]
     detail = "".join(open(r, errors="replace").read() for r in reports[:3])
     line(not reports, "no sanitizer reports from any process", detail)

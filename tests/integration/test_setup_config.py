@@ -64,7 +64,8 @@ class Shape(unittest.TestCase):
         self.assertEqual(c["security"], {"authenticate_users": False,
                                          "allow_anonymous_transfers": False,
                                          "site_public_keys": [], "issuer": None,
-                                         "clock_skew_s": 60, "trusted_proxies": None})
+                                         "clock_skew_s": 60, "trusted_proxies": None,
+                                         "allowed_origins": None})
         self.assertEqual(c["transfers"], {
             "join_timeout_s": 300, "idle_timeout_s": 1800,
             "unavailable_message": "No agent is available right now. Please try again later.",

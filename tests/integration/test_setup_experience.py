@@ -133,6 +133,7 @@ class Labels(unittest.TestCase):
         "zendesk.messaging.jwt_key_id": "kR9x2Vb3", "zendesk.api_base": "ftp://x",
         "zendesk.chat_api_base": "ftp://x", "security.issuer": "x" * 257,
         "security.clock_skew_s": 301, "transfers.join_timeout_s": 5, "transfers.idle_timeout_s": 5,
+        "security.allowed_origins": "http://shop.example",
         "transfers.unavailable_message": "x" * 501, "transfers.department": "x" * 129,
         "limits.token_per_minute": 0, "limits.transfers_per_minute": 0,
         "limits.messages_per_minute": 0, "deployment.public_url": "http://help.example.com",

@@ -17,6 +17,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "cors.h"
 #include "db.h"
 #include "keys.h"
 #include "proxy.h"
@@ -943,6 +944,37 @@ START_TEST(keys_ensure_once)
 }
 END_TEST
 
+START_TEST(cors_origins)
+{
+	const char *list = "https://shop.example, https://127.0.0.1:8443\nhttps://b.example:8080";
+
+	ck_assert_ptr_null(cors_origins_check(list));
+	ck_assert_ptr_null(cors_origins_check(""));
+	ck_assert(key("security.allowed_origins")->validate == cors_origins_check);
+	ck_assert_ptr_nonnull(config_check(key("security.allowed_origins"), "http://shop.example"));
+	for (const char *const *bad = (const char *const[]){
+		     "http://shop.example", "https://shop.example/", "https://shop.example/x", "*", "https://*.shop.example",
+		     "https://shop.example:443", "https://shop.example:65536", "https://shop.example:0",
+		     "https://shop.example:", "https://", "shop.example", "https://user@shop.example",
+		     "https://[::1]:8443", "https://shop.example.", "https://.shop.example", "https://shop.example?a",
+		     NULL};
+	     *bad; bad++)
+		ck_assert_msg(cors_origins_check(*bad) != NULL, "%s accepted", *bad);
+	ck_assert_int_eq(cors_origin_listed(list, "https://shop.example"), 1);
+	ck_assert_int_eq(cors_origin_listed(list, "https://SHOP.example"), 1);
+	ck_assert_int_eq(cors_origin_listed(list, "https://127.0.0.1:8443"), 1);
+	ck_assert_int_eq(cors_origin_listed(list, "https://b.example:8080"), 1);
+	ck_assert_int_eq(cors_origin_listed(list, "https://b.example"), 0);
+	ck_assert_int_eq(cors_origin_listed(list, "https://shop.example:8443"), 0);
+	ck_assert_int_eq(cors_origin_listed(list, "http://shop.example"), 0);
+	ck_assert_int_eq(cors_origin_listed(list, "https://shop.exampl"), 0);
+	ck_assert_int_eq(cors_origin_listed(list, "https://shop.example.evil"), 0);
+	ck_assert_int_eq(cors_origin_listed(list, ""), 0);
+	ck_assert_int_eq(cors_origin_listed(list, NULL), 0);
+	ck_assert_int_eq(cors_origin_listed(NULL, "https://shop.example"), 0);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -974,6 +1006,7 @@ static Suite *config_suite(void)
 	tcase_add_test(store, rate_limit_take);
 	tcase_add_test(check, rate_limit_client);
 	tcase_add_test(check, proxy_clients);
+	tcase_add_test(check, cors_origins);
 	tcase_add_test(store, invalid_changes_nothing);
 	tcase_add_test(store, token_needs_the_signing_key);
 	suite_add_tcase(s, store);

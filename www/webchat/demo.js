@@ -197,8 +197,13 @@ function siteToken() {
 	return $('site-token').value.trim() || null;
 }
 
+/* A copy of this page on a site's own origin names the deskbridge it talks to in its
+ * deskbridge-base-url meta tag (that origin must be in the admin's Sites on other origins);
+ * deskbridge's own copy leaves it empty and talks to where it came from. */
+const baseUrl = document.querySelector('meta[name="deskbridge-base-url"]')?.getAttribute('content') || location.origin;
+
 const desk = createServiceDeskFactory({
-	baseUrl: location.origin,
+	baseUrl,
 	getToken: siteToken,
 	visitor: null,
 	getHistory: () => state.messages.filter((m) => m.phase === 'bot' && (m.kind === 'user' || m.kind === 'bot'))

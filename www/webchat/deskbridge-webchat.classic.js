@@ -1106,7 +1106,9 @@ class DeskbridgeServiceDesk {
 }
 
 /** options:
- *   baseUrl      where deskbridge is served, e.g. 'https://support.example' (required)
+ *   baseUrl      where deskbridge is served, e.g. 'https://support.example' (required); an
+ *                origin other than the page's must be in deskbridge's security.allowed_origins
+ *                (every call is made without cookies: credentials 'omit')
  *   host         'webchat' (IBM watsonx Assistant Web Chat) or 'carbon' (Carbon AI Chat);
  *                by default told apart by what the host passes to the factory
  *   getToken     () => the site's JWT for this visitor (string or Promise), when the
