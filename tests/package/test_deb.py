@@ -289,7 +289,7 @@ class Package(unittest.TestCase):
     def test_01_builds(self):
         src = os.path.join(self.tmp, "src")
         os.mkdir(src)
-        if os.path.isdir(os.path.join(SRCDIR, ".git")) or os.path.isfile(os.path.join(SRCDIR, ".git")):
+        if os.path.exists(os.path.join(SRCDIR, ".git")):
             files = run("git", "-C", SRCDIR, "ls-files", "-co", "--exclude-standard", "-z").stdout
             run("sh", "-c", 'cd "$0" && xargs -0 cp --parents -t "$1"', SRCDIR, src, stdin=files)
         else:
@@ -457,7 +457,24 @@ class Package(unittest.TestCase):
         self.assertFalse(os.path.exists(STATE))
         self.assertIsNone(installed_version())
 
-    def test_13_nothing_is_left(self):
+    def test_13_without_a_password_one_is_generated_and_shown_once(self):
+        p = run("dpkg", "-i", self.deb)
+        found = re.findall(r"Admin password \(shown only this once\): (\S+)", p.stdout + p.stderr)
+        self.assertEqual(len(found), 1, p.stdout + p.stderr)
+        run("a2enconf", "deskbridge")
+        apache = Apache(self.tmp + "/fresh")
+        Package.servers.append(apache)
+        apache.start()
+        self.assertEqual(login(apache, found[0]).status, 200)
+        self.assertEqual(login(apache, PASSWORD).status, 401)
+        apache.stop()
+        again = run("dpkg", "-i", self.deb)
+        self.assertNotIn(found[0], again.stdout + again.stderr)
+        preseed("deskbridge/purge_data boolean true")
+        run("dpkg", "--purge", PACKAGE)
+        self.assertFalse(os.path.exists(STATE))
+
+    def test_14_nothing_is_left(self):
         self.assertEqual(deskbridge_processes(), [])
         for s in self.servers:
             self.assertIsNotNone(s.proc.poll(), "%s still runs" % s.name)
