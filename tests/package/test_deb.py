@@ -116,6 +116,7 @@ class SystemServer:
     """A system web server run with its own Debian configuration, changed only to listen
     on a free loopback port and keep its pid file and logs in a temporary folder."""
 
+    connection = harness.Server.connection
     request = harness.Server.request
 
     def __init__(self, name, tmp):
