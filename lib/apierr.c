@@ -53,6 +53,8 @@ static const struct {
 		"Transfers to live agents are turned off."},
 	[APIERR_AGENTS_UNAVAILABLE] = {503, "agents_unavailable",
 		"No agent is available right now. Please try again later."},
+	[APIERR_TICKETS_DISABLED] = {403, "tickets_disabled",
+		"Leaving a message is turned off."},
 };
 
 int apierr_http_status(enum apierr e)
