@@ -752,6 +752,9 @@ int zendesk_create_ticket(const struct zendesk_account *a, const char *key, cons
 	if (st != ST_OK)
 		return st;
 	classify(&r, "creating the Zendesk ticket", call);
+	/* The same key while Zendesk still carries out the first request: ask again later. */
+	if (r.status == 409)
+		call->outcome = ZENDESK_UNREACHABLE;
 	ticket_id[0] = '\0';
 	if (call->outcome == ZENDESK_OK && json_object_object_get_ex(r.json, "ticket", &t) &&
 	    json_object_object_get_ex(t, "id", &id) && json_object_is_type(id, json_type_int))
