@@ -9,6 +9,7 @@ API's error shape changing nothing."""
 import datetime
 import json
 import os
+import re
 import sqlite3
 import sys
 import unittest
@@ -196,6 +197,20 @@ class Tickets(unittest.TestCase):
                          (first["id"], first["secret"], "created"))
         self.assertEqual(stored_tickets(), n)
         self.assertEqual(len(fake_tickets_for(first)), 1)
+
+    def test_sweep_creates_what_waits(self):
+        FAKE.fail_next(503)
+        created = leave(message="Left while Zendesk had a hiccup.").json()
+        harness.wait_for(lambda: FAKE.calls("POST", "/api/v2/tickets") and
+                         FAKE.calls("POST", "/api/v2/tickets")[-1][3].get("Idempotency-Key") == created["id"],
+                         what="the first attempt")
+        # The retry is due a second after the failure; until then a sweep creates nothing.
+        out = harness.wait_for(lambda: (lambda o: o if re.search(r"^[1-9]\d* message\(s\) left by visitors created",
+                                                                 o, re.M) else None)(
+            SERVER.state.admin("sweep").stdout), what="a sweep that creates it")
+        self.assertIn("created as Zendesk tickets", out)
+        self.assertEqual(state_of(created)["state"], "created")
+        self.assertEqual(len(fake_tickets_for(created)), 1)
 
     def test_the_state_needs_the_secret(self):
         created = leave().json()
