@@ -12,6 +12,7 @@
 #include "handoff.h"
 #include "outbox.h"
 #include "status.h"
+#include "ticket.h"
 #include "timefmt.h"
 #include "transfer.h"
 
@@ -64,21 +65,22 @@ static void availability(struct http_req *req, void *ctx)
 	st = availability_answer_get(db, (int64_t)time(NULL), &a);
 	if (st != ST_OK) {
 		http_reply_error(req, apierr_from_status(st), NULL);
-	} else if (a.enabled && !a.zendesk.configured) {
+	} else if (a.enabled && !a.closed && !a.zendesk.configured) {
 		http_reply_error(req, APIERR_NOT_CONFIGURED, a.zendesk.detail);
-	} else if (a.enabled && !a.zendesk.known) {
+	} else if (a.enabled && !a.closed && !a.zendesk.known) {
 		http_reply_error(req, APIERR_ZENDESK_UNREACHABLE, a.zendesk.detail);
 	} else {
 		body = json_object_new_object();
 		json_object_object_add(body, "agents_online", json_object_new_boolean(!a.no_agent));
 		json_object_object_add(body, "count", json_object_new_int(a.zendesk.count));
-		json_object_object_add(body, "checked_at", a.enabled ?
+		json_object_object_add(body, "checked_at", a.enabled && !a.closed ?
 				       json_object_new_string(timefmt_rfc3339(a.zendesk.checked_at, at)) : NULL);
 		if (a.no_agent) {
 			json_object_object_add(body, "reason", json_object_new_string(
-						       a.enabled ? "no_agents_online" : "transfers_disabled"));
+						       !a.enabled ? "transfers_disabled" : a.closed ? "closed" : "no_agents_online"));
 			json_object_object_add(body, "message", json_object_new_string(a.message));
 		}
+		json_object_object_add(body, "leave_message", json_object_new_boolean(a.leave_message));
 		http_reply_json(req, 200, body);
 	}
 }
@@ -314,6 +316,68 @@ static void end_transfer(struct http_req *req, void *ctx)
 	app_after_response(ctx, deliver_later, http_req_param(req, "id"));
 }
 
+static void deliver_ticket_later(struct db *db, const char *id)
+{
+	ticket_deliver(db, id, (int64_t)time(NULL));
+}
+
+static const struct http_field ticket_fields[] = {
+	{"message", HTTP_FIELD_STRING, 1, 0, TICKET_MESSAGE_MAX, 0, 0},
+	{"token", HTTP_FIELD_STRING, 0, 1, 8192, 0, 0},
+	{"visitor", HTTP_FIELD_OBJECT, 0, 1, 0, 0, 0},
+	{"visitor.name", HTTP_FIELD_STRING, 0, 1, 255, 0, 0},
+	{"visitor.email", HTTP_FIELD_STRING, 0, 1, 254, 0, 0},
+	{"history", HTTP_FIELD_ARRAY, 0, 1, TRANSFER_HISTORY_MAX, 0, 0},
+	{"page_url", HTTP_FIELD_STRING, 0, 1, 2048, 0, 0},
+	{"client_request_id", HTTP_FIELD_STRING, 0, 1, 128, 0, 0},
+	{NULL, 0, 0, 0, 0, 0, 0},
+};
+
+static void create_ticket(struct http_req *req, void *ctx)
+{
+	struct db *db = app_db(ctx, req);
+	struct ticket_refusal refusal;
+	struct json_object *body = NULL, *id;
+	int st;
+
+	if (!db || app_over_limit(req, db, http_req_client(req), "limits.transfers_per_minute"))
+		return;
+	st = ticket_create(db, http_req_json(req), http_req_bearer(req), (int64_t)time(NULL), &body, &refusal);
+	if (st != ST_OK) {
+		http_reply_error(req, apierr_from_status(st), NULL);
+	} else if (!body && refusal.field) {
+		http_reply_field_error(req, refusal.err, refusal.field, refusal.why);
+	} else if (!body) {
+		http_reply_errorf(req, refusal.err, "%s Reason: %s.", apierr_message(refusal.err), refusal.why);
+	} else {
+		json_object_object_get_ex(body, "id", &id);
+		app_after_response(ctx, deliver_ticket_later, json_object_get_string(id));
+		http_reply_json(req, 202, body);
+	}
+}
+
+static void get_ticket(struct http_req *req, void *ctx)
+{
+	struct db *db = app_db(ctx, req);
+	struct json_object *body;
+	int due = 0, st;
+
+	if (!db)
+		return;
+	st = ticket_get_json(db, http_req_param(req, "id"), http_req_bearer(req), (int64_t)time(NULL), &body, &due);
+	if (st == ST_NOT_FOUND)
+		http_reply_error(req, APIERR_NOT_FOUND, "There is no such message.");
+	else if (st == ST_DENIED)
+		http_reply_error(req, APIERR_UNAUTHENTICATED,
+				 "Send the message's secret as Authorization: Bearer <secret>.");
+	else if (st != ST_OK)
+		http_reply_error(req, apierr_from_status(st), NULL);
+	else
+		http_reply_json(req, 200, body);
+	if (st == ST_OK && due)
+		app_after_response(ctx, deliver_ticket_later, http_req_param(req, "id"));
+}
+
 static const struct http_route routes[] = {
 	{"GET", "/api/health", app_route_health, HTTP_BODY_NONE, 0, NULL, NULL},
 	{"GET", "/api/avatar", avatar_get, HTTP_BODY_NONE, 0, NULL, NULL},
@@ -325,6 +389,8 @@ static const struct http_route routes[] = {
 	{"POST", "/api/transfers/{id}/typing", typing, HTTP_BODY_JSON, 0, typing_fields, NULL},
 	{"POST", "/api/transfers/{id}/read", mark_read, HTTP_BODY_JSON, 0, read_fields, NULL},
 	{"POST", "/api/transfers/{id}/end", end_transfer, HTTP_BODY_JSON_OPTIONAL, 0, NULL, NULL},
+	{"POST", "/api/tickets", create_ticket, HTTP_BODY_JSON, 256 * 1024, ticket_fields, NULL},
+	{"GET", "/api/tickets/{id}", get_ticket, HTTP_BODY_NONE, 0, NULL, NULL},
 };
 
 int main(void)

@@ -56,6 +56,8 @@ static const struct {
 	[APIERR_ORIGIN_NOT_ALLOWED] = {403, "origin_not_allowed",
 		"This API does not answer pages of this origin: the admin lists the sites that may "
 		"call it under Sites on other origins (security.allowed_origins)."},
+	[APIERR_TICKETS_DISABLED] = {403, "tickets_disabled",
+		"Leaving a message is turned off."},
 };
 
 int apierr_http_status(enum apierr e)

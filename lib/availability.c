@@ -9,6 +9,7 @@
 
 #include "cache.h"
 #include "config.h"
+#include "hours.h"
 #include "log.h"
 #include "status.h"
 #include "transfer.h"
@@ -93,18 +94,53 @@ int availability_get(struct db *db, int64_t now, struct availability *out)
 	return st;
 }
 
+int availability_closed_dup(struct db *db, int64_t now, int *closed, char **message)
+{
+	char *zone = NULL, *weekly = NULL;
+	int open = 1, st;
+
+	*closed = 0;
+	*message = NULL;
+	st = config_get_dup(db, "hours.time_zone", &zone);
+	if (st == ST_OK)
+		st = config_get_dup(db, "hours.weekly", &weekly);
+	if (st == ST_OK && hours_open_at(zone, weekly, now, &open) == ST_INVALID) {
+		log_error("availability: hours.weekly or hours.time_zone does not check; treated as always open");
+		open = 1;
+	}
+	if (st == ST_OK && !open) {
+		*closed = 1;
+		st = config_get_dup(db, "hours.closed_message", message);
+	}
+	free(zone);
+	free(weekly);
+	return st;
+}
+
 int availability_answer_get(struct db *db, int64_t now, struct availability_answer *out)
 {
 	char *message = NULL;
-	int st;
+	int offer = 0, st;
 
 	memset(out, 0, sizeof *out);
 	st = config_get_bool(db, "transfers_enabled", &out->enabled);
+	if (st == ST_OK)
+		st = config_get_bool(db, "tickets.offer_when_offline", &offer);
 	if (st == ST_OK && out->enabled)
+		st = availability_closed_dup(db, now, &out->closed, &message);
+	if (st == ST_OK && out->enabled && !out->closed)
 		st = availability_get(db, now, &out->zendesk);
-	if (st != ST_OK)
+	if (st != ST_OK) {
+		free(message);
 		return st;
-	out->no_agent = !out->enabled || (out->zendesk.known && out->zendesk.count == 0);
+	}
+	out->no_agent = !out->enabled || out->closed || (out->zendesk.known && out->zendesk.count == 0);
+	out->leave_message = out->no_agent && offer;
+	if (out->closed) {
+		snprintf(out->message, sizeof out->message, "%s", message ? message : "");
+		free(message);
+		return ST_OK;
+	}
 	if (!out->enabled)
 		log_info("availability: transfers_enabled is off, so visitors are told no agent is available");
 	if (!out->no_agent)

@@ -27,10 +27,17 @@ int availability_get(struct db *db, int64_t now, struct availability *out);
 struct availability_answer {
 	struct availability zendesk;   /* only when enabled */
 	int enabled;                   /* transfers_enabled */
-	int no_agent;                  /* turned off, or Zendesk counts none online */
-	char message[2048];            /* when no_agent: the admin's message */
+	int no_agent;                  /* turned off, closed, or Zendesk counts none online */
+	int closed;                    /* enabled, outside hours.weekly: Zendesk is not asked */
+	int leave_message;             /* no agent, and tickets.offer_when_offline is on */
+	char message[2048];            /* when no_agent: the admin's message (closed: hours.closed_message) */
 };
 
 int availability_answer_get(struct db *db, int64_t now, struct availability_answer *out);
+
+/* *closed 1 when now is outside the admin's business hours (hours.weekly in
+ * hours.time_zone), and then the hours.closed_message (caller frees) in *message. A
+ * schedule that no longer checks counts as always open, and is logged. */
+int availability_closed_dup(struct db *db, int64_t now, int *closed, char **message);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "cors.h"
 #include "db.h"
+#include "hours.h"
 #include "proxy.h"
 #include "status.h"
 #include "utf8.h"
@@ -147,6 +148,11 @@ static const struct config_key config_table[] = {
 	{"limits.open_transfers_per_visitor", CONFIG_INT, "3", 1, 1000, 0, NULL, 0},
 	{"deployment.public_url", CONFIG_TEXT, NULL, 0, 0, 300, valid_public_url, 0},
 	{"metrics.allowed_addresses", CONFIG_TEXT, NULL, 0, 0, 2048, proxy_list_check, 0},
+	{"hours.time_zone", CONFIG_TEXT, NULL, 0, 0, 200, hours_check_zone, 0},
+	{"hours.weekly", CONFIG_TEXT, NULL, 0, 0, 500, hours_check_weekly, 0},
+	{"hours.closed_message", CONFIG_TEXT,
+	 "We are closed right now. Leave a message and we will answer by email.", 0, 0, 500, NULL, 0},
+	{"tickets.offer_when_offline", CONFIG_BOOL, "false", 0, 0, 0, NULL, 0},
 };
 
 const struct config_key *config_keys(size_t *n)

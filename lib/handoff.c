@@ -130,9 +130,19 @@ static int check_agents(struct db *db, int64_t now, struct handoff_refusal *r)
 {
 	struct availability a;
 	char *message = NULL;
-	int st = availability_get(db, now, &a);
+	int closed = 0, st = availability_closed_dup(db, now, &closed, &message);
 
 	r->message[0] = '\0';
+	/* Outside business hours no agent is expected: the admin's closed message. */
+	if (st == ST_OK && closed) {
+		r->err = APIERR_AGENTS_UNAVAILABLE;
+		snprintf(r->message, sizeof r->message, "%s", message ? message : "The desk is closed.");
+	}
+	free(message);
+	message = NULL;
+	if (st != ST_OK || closed)
+		return st;
+	st = availability_get(db, now, &a);
 	if (st != ST_OK || !a.known || a.count > 0)
 		return st;
 	st = config_get_dup(db, "transfers.unavailable_message", &message);

@@ -26,7 +26,7 @@
 
 /* Objects of the document that hold fields rather than being one. */
 static const char *const setup_sections[] = {"zendesk", "zendesk.messaging", "security", "transfers",
-					      "limits", "deployment"};
+					      "limits", "deployment", "hours", "tickets"};
 
 /* Each field by the label the setup form shows it under (www/setup/index.html), so that
  * an error names what the admin sees; the dotted name stays in the error's "field". */
@@ -64,6 +64,10 @@ static const struct {
 	{"limits.messages_per_minute", "Messages per minute"},
 	{"limits.open_transfers_per_visitor", "Open chats per visitor"},
 	{"deployment.public_url", "deskbridge's public address"},
+	{"hours.time_zone", "Time zone"},
+	{"hours.weekly", "Opening hours"},
+	{"hours.closed_message", "Message when closed"},
+	{"tickets.offer_when_offline", "Offer to leave a message"},
 };
 
 /* Fields shown by GET but owned by other endpoints; a PATCH naming them is refused. */

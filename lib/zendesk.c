@@ -29,6 +29,20 @@
  *       developer.zendesk.com/api-reference/ticketing/users/users/#create-or-update-user;
  *       the matching: support.zendesk.com/hc/en-us/articles/5851837582490 ("What is the
  *       difference between a user in Zendesk and a user in Sunshine Conversations")
+ *  POST {base}/api/v2/tickets                               {"ticket": {"subject", "comment":
+ *       {"body"}, "requester": {"name", "email"}, "tags"}}, Support API credentials, with
+ *       "Idempotency-Key: <deskbridge's ticket id>": a message a visitor left while no
+ *       agent was available. The Tickets API, not the Requests API: Requests are made by
+ *       the end user themselves (their own credentials, or anonymous requests, which
+ *       admins can turn off), Tickets by an agent on a requester's behalf, "requester"
+ *       creating or matching the end user by email
+ *       (developer.zendesk.com/api-reference/ticketing/tickets/tickets/#create-ticket;
+ *       developer.zendesk.com/documentation/ticketing/managing-tickets/
+ *       tickets-vs-requests-apis-how-to-select-the-right-option-for-your-project).
+ *       Ticket creation takes an Idempotency-Key, kept 2 hours: a repeat answers the
+ *       first ticket (x-idempotency-lookup: hit), the same key with other parameters 400
+ *       IdempotentRequestError (developer.zendesk.com/api-reference/ticketing/
+ *       introduction/#idempotency); 201 {"ticket": {"id", ...}}
  *  POST {base}/sc/v2/apps/{appId}/users                    {"externalId", "profile": {"givenName",
  *  GET  {base}/sc/v2/apps/{appId}/users/{externalId}        "email"}}; 409 when it exists, then fetched
  *       developer.zendesk.com/api-reference/conversations/#tag/Users
@@ -301,8 +315,9 @@ static const char *endpoint_of(const struct zendesk_account *a, const char *url)
 
 /* Sends method url with body (NULL: none) as Basic user:password. Never hangs: connect
  * and total timeouts on every call, TLS verification left on, no redirects followed. */
-static int exchange(const struct zendesk_account *a, const char *method, const char *url,
-		    struct json_object *body, const char *user, const char *password, struct zendesk_reply *out)
+/* header (NULL: none) is one more request header, "Name: value". */
+static int exchange_with(const struct zendesk_account *a, const char *method, const char *url, const char *header,
+			 struct json_object *body, const char *user, const char *password, struct zendesk_reply *out)
 {
 	static int initialised;
 	struct zendesk_body resp = {0};
@@ -323,6 +338,8 @@ static int exchange(const struct zendesk_account *a, const char *method, const c
 	headers = curl_slist_append(headers, "Accept: application/json");
 	if (body)
 		headers = curl_slist_append(headers, "Content-Type: application/json");
+	if (header)
+		headers = curl_slist_append(headers, header);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	if (body)
@@ -361,6 +378,12 @@ static int exchange(const struct zendesk_account *a, const char *method, const c
 	curl_easy_cleanup(curl);
 	free(resp.data);
 	return ST_OK;
+}
+
+static int exchange(const struct zendesk_account *a, const char *method, const char *url,
+		    struct json_object *body, const char *user, const char *password, struct zendesk_reply *out)
+{
+	return exchange_with(a, method, url, NULL, body, user, password, out);
 }
 
 static enum zendesk_outcome outcome_of(const struct zendesk_reply *r, long ok_status)
@@ -746,6 +769,52 @@ int zendesk_support_user(const struct zendesk_account *a, const char *external_i
 		call->outcome = ZENDESK_UNREACHABLE;
 		snprintf(call->detail, sizeof call->detail, "creating or updating the Zendesk requester: "
 			 "the answer has no user");
+	}
+	reply_free(&r);
+	return ST_OK;
+}
+
+int zendesk_create_ticket(const struct zendesk_account *a, const char *key, const char *name,
+			  const char *email, const char *subject, const char *text,
+			  char ticket_id[ZENDESK_ID_LEN], struct zendesk_call *call)
+{
+	struct json_object *body = json_object_new_object(), *ticket = json_object_new_object();
+	struct json_object *requester = json_object_new_object(), *comment = json_object_new_object();
+	struct json_object *tags = json_object_new_array(), *t = NULL, *id = NULL;
+	struct zendesk_reply r;
+	char url[2048], login[600], header[300], tag[64];
+	int st;
+
+	snprintf(url, sizeof url, "%s/api/v2/tickets", a->base);
+	snprintf(login, sizeof login, "%s/token", a->api_user);
+	snprintf(header, sizeof header, "Idempotency-Key: %s", key);
+	/* Lower case: Zendesk lowercases tags. */
+	snprintf(tag, sizeof tag, "deskbridge_%s", key);
+	json_object_object_add(requester, "name", json_object_new_string(name));
+	json_object_object_add(requester, "email", json_object_new_string(email));
+	json_object_object_add(comment, "body", json_object_new_string(text));
+	json_object_array_add(tags, json_object_new_string("deskbridge_message"));
+	json_object_array_add(tags, json_object_new_string(tag));
+	json_object_object_add(ticket, "subject", json_object_new_string(subject));
+	json_object_object_add(ticket, "comment", comment);
+	json_object_object_add(ticket, "requester", requester);
+	json_object_object_add(ticket, "tags", tags);
+	json_object_object_add(body, "ticket", ticket);
+	st = exchange_with(a, "POST", url, header, body, login, a->api_token, &r);
+	json_object_put(body);
+	if (st != ST_OK)
+		return st;
+	classify(&r, "creating the Zendesk ticket", call);
+	/* The same key while Zendesk still carries out the first request: ask again later. */
+	if (r.status == 409)
+		call->outcome = ZENDESK_UNREACHABLE;
+	ticket_id[0] = '\0';
+	if (call->outcome == ZENDESK_OK && json_object_object_get_ex(r.json, "ticket", &t) &&
+	    json_object_object_get_ex(t, "id", &id) && json_object_is_type(id, json_type_int))
+		snprintf(ticket_id, ZENDESK_ID_LEN, "%lld", (long long)json_object_get_int64(id));
+	else if (call->outcome == ZENDESK_OK) {
+		call->outcome = ZENDESK_UNREACHABLE;
+		snprintf(call->detail, sizeof call->detail, "creating the Zendesk ticket: the answer has no ticket id");
 	}
 	reply_free(&r);
 	return ST_OK;

@@ -73,6 +73,12 @@ struct zendesk_call {
  * verified name and email, so the messaging ticket's requester is that user. */
 int zendesk_support_user(const struct zendesk_account *acct, const char *external_id, const char *name,
 			 const char *email, struct zendesk_call *call);
+/* A Zendesk ticket for a message left while no agent was available, requested by
+ * name and email, with comment text; key (deskbridge's ticket id) makes a repeat answer
+ * the ticket already made. ticket_id: Zendesk's number, as text. */
+int zendesk_create_ticket(const struct zendesk_account *acct, const char *key, const char *name,
+			  const char *email, const char *subject, const char *text,
+			  char ticket_id[ZENDESK_ID_LEN], struct zendesk_call *call);
 /* The id of the agent workspace's switchboard integration, read from the switchboard:
  * passControl names an integration by id or name, never by its type. */
 int zendesk_agent_workspace(const struct zendesk_account *acct, char integration_id[ZENDESK_ID_LEN],

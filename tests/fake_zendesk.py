@@ -1,7 +1,7 @@
 """tests/fake_zendesk.py — a stand-in for Zendesk, the one part of the system the tests
 cannot run for real. It answers exactly the endpoints lib/zendesk.c calls, with the JSON
 shapes and status codes of Zendesk's documentation (Sunshine Conversations v2 for
-messaging; the Support API's agent availabilities and users), checks Basic credentials,
+messaging; the Support API's agent availabilities, users and tickets), checks Basic credentials,
 validates every request body against the published Sunshine Conversations OpenAPI spec
 (tests/sunco_request_schemas.json, derived by tests/derive_sunco_schemas.py), records
 every request, echoes every message posted as a v2 webhook, plays the agent on command
@@ -18,6 +18,8 @@ on command.
     fake.deliveries               # each delivery: type, conversation, status, answer
     fake.refusals                 # each request refused as invalid: method, path, reason
     fake.support_users            # the Support users create_or_update made
+    fake.tickets                  # the Support tickets made: ticket, request, idempotency_key
+    fake.fail_next("lost")        # the next call is carried out, and its answer lost
     fake.switchboard_integrations # the switchboard, as List Switchboard Integrations shows it
     fake.remove_switchboard_integration("custom")   # or "zd:agentWorkspace"; then
     fake.restore_switchboard()
@@ -34,11 +36,12 @@ control routes under /_fake/, outside Zendesk's namespace:
     GET  /_fake/deliveries      every webhook delivery made: type, conversation, status
     GET  /_fake/refusals        every request refused as invalid: method, path, reason
     GET  /_fake/switchboard     the switchboard integrations, as the switchboard lists them
+    GET  /_fake/tickets         every Support ticket created: the Create Ticket answer's ticket
     POST /_fake/settle          {"timeout": s} -> {"settled": true|false}
     POST /_fake/agent           {"conversation", "action": "accept" | "says" | "typing" |
                                  "read" | "solves", "text", "typing", "avatar": false (the
                                  agent has no avatarUrl)} -> a webhook delivery
-    POST /_fake/fail            {"how": 500 | "drop" | ["slow", s], "count": n}
+    POST /_fake/fail            {"how": 500 | "drop" | "lost" | ["slow", s], "count": n}
     POST /_fake/agents_online   {"count": n}
 
 What it follows (each behaviour's code cites its source):
@@ -83,6 +86,7 @@ takes the stricter reading:
 
 import base64
 import http.server
+import io
 import itertools
 import json
 import os
@@ -141,6 +145,8 @@ class FakeZendesk:
         self.users = {}              # externalId -> user
         self.conversations = {}      # id -> {"id", "participants", "metadata", "messages", "control"}
         self.support_users = []      # Support API users: {"id", "name", "email", "external_id", ...}
+        self.tickets = []            # Support API tickets: {"ticket", "request", "idempotency_key"}
+        self.idempotency = {}        # Idempotency-Key -> {"at", "body", "answer"}
         self.refusals = []           # {"method", "path", "reason"} of every request refused as invalid
         self.deliveries = []         # {"type", "types", "conversation", "status", "answer", "error", "echo"}
         self.failures = []           # [status or "drop" or ("slow", seconds)] consumed in order
@@ -224,8 +230,9 @@ class FakeZendesk:
         return "http://127.0.0.1:%d" % self.server.server_address[1]
 
     def fail_next(self, how, count=1):
-        """how: an HTTP status, "drop" (close the connection unanswered), or
-        ("slow", seconds) (answer normally after that long)."""
+        """how: an HTTP status, "drop" (close the connection unanswered), "lost" (carry
+        the call out, then close the connection unanswered), or ("slow", seconds)
+        (answer normally after that long)."""
         with self.lock:
             self.failures += [how] * count
 
@@ -402,10 +409,24 @@ class FakeZendesk:
         answered = threading.Event()   # echoes wait for the answer to be written
         h.answered = answered
         try:
-            self._answer(h, method, parsed, raw, how, waiting)
+            if how == "lost":
+                self._lose_answer(h, method, parsed, raw, waiting)
+            else:
+                self._answer(h, method, parsed, raw, how, waiting)
         finally:
             answered.set()
             self._done_waiting(waiting)
+
+    def _lose_answer(self, h, method, parsed, raw, waiting):
+        """Carries the request out, then hangs up without answering: a Zendesk that
+        finished a request whose answer the client never got."""
+        real, h.wfile = h.wfile, io.BytesIO()
+        try:
+            self._answer(h, method, parsed, raw, None, waiting)
+        finally:
+            h.wfile = real
+            h.close_connection = True
+            h.connection.shutdown(socket.SHUT_RDWR)
 
     def _done_waiting(self, waiting):
         with self.lock:
@@ -470,6 +491,8 @@ class FakeZendesk:
             if method == "POST" and path in ("/api/v2/users/create_or_update",
                                              "/api/v2/users/create_or_update.json"):
                 return self._create_or_update(h, body)
+            if method == "POST" and path in ("/api/v2/tickets", "/api/v2/tickets.json"):
+                return self._create_ticket(h, body)
         except Refused as e:
             if e.status == 400:
                 return self._refuse(h, method, path, e.reason, e.status, e.code)
@@ -495,6 +518,9 @@ class FakeZendesk:
         if method == "GET" and route == "refusals":
             with self.lock:
                 return self._send(h, 200, {"refusals": list(self.refusals)})
+        if method == "GET" and route == "tickets":
+            with self.lock:
+                return self._send(h, 200, {"tickets": [t["ticket"] for t in self.tickets]})
         if method == "GET" and route == "switchboard":
             with self.lock:
                 return self._send(h, 200, {"switchboardIntegrations": list(self.switchboard_integrations)})
@@ -610,6 +636,89 @@ class FakeZendesk:
             found["updated_at"] = _now_s()
             answer = dict(found)
         return self._send(h, status, {"user": answer}, {"Location": "/api/v2/users/%d.json" % answer["id"]})
+
+    def _record_invalid(self, h, path, description):
+        # The Support API's validation failure: 422 {"error": "RecordInvalid",
+        # "description": "Record validation errors", "details": {...}}
+        # (developer.zendesk.com/api-reference/introduction/requests/#400-range).
+        with self.lock:
+            self.refusals.append({"method": "POST", "path": path, "reason": description})
+        return self._send(h, 422, {"error": "RecordInvalid", "description": "Record validation errors",
+                                   "details": {"base": [{"description": description}]}})
+
+    def _create_ticket(self, h, body):
+        # developer.zendesk.com/api-reference/ticketing/tickets/tickets/#create-ticket:
+        # POST /api/v2/tickets (the older docs add ".json"), agents only (API token);
+        # {"ticket": {...}} whose only required property is "comment"; "requester"
+        # {"name", "email"} creates the end user, or uses the one with that email;
+        # 201 {"ticket": {...}} with the ticket's JSON format (id, url, subject,
+        # description = the first comment, status "new", requester_id, submitter_id,
+        # tags, via). Idempotency (developer.zendesk.com/api-reference/ticketing/
+        # introduction/#idempotency): an Idempotency-Key is kept 2 hours; a repeat with
+        # the same parameters answers the first response with "x-idempotency-lookup:
+        # hit" (a first use says "miss"), other parameters 400 IdempotentRequestError.
+        # Stricter than known: the requester must have a name and a plausible email,
+        # and the comment a non-empty body (html_body is not used by deskbridge).
+        path = "/api/v2/tickets"
+        if not self._support_auth(h):
+            return self._send(h, 401, {"error": "Couldn't authenticate you"})
+        key = h.headers.get("Idempotency-Key")
+        canonical = json.dumps(body, sort_keys=True)
+        now = time.time()
+        with self.lock:
+            kept = self.idempotency.get(key) if key else None
+            if kept and now - kept["at"] > 2 * 3600:
+                kept = None
+            if kept and kept["body"] != canonical:
+                return self._send(h, 400, {"error": "IdempotentRequestError",
+                                           "description": "Request parameters don't match the given idempotency key"})
+            if kept:
+                return self._send(h, 201, kept["answer"], {"x-idempotency-lookup": "hit"})
+        ticket = body.get("ticket") if isinstance(body, dict) else None
+        if not isinstance(ticket, dict):
+            return self._record_invalid(h, path, "ticket is required")
+        comment = ticket.get("comment")
+        if not isinstance(comment, dict) or not isinstance(comment.get("body"), str) or not comment["body"].strip():
+            return self._record_invalid(h, path, "Description: cannot be blank")
+        requester = ticket.get("requester")
+        if requester is not None:
+            if not isinstance(requester, dict) or not isinstance(requester.get("name"), str) \
+                    or not requester["name"].strip():
+                return self._record_invalid(h, path, "Requester: name is required")
+            email = requester.get("email")
+            if not isinstance(email, str) or "@" not in email or email != email.strip():
+                return self._record_invalid(h, path, "Requester: email is invalid")
+        for k in ("subject",):
+            if k in ticket and not isinstance(ticket[k], str):
+                return self._record_invalid(h, path, "%s must be a string" % k)
+        tags = ticket.get("tags", [])
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            return self._record_invalid(h, path, "tags must be a list of strings")
+        with self.lock:
+            user = None
+            if requester is not None:
+                user = next((u for u in self.support_users if u.get("email", "").lower() == email.lower()), None)
+                if user is None:
+                    uid = 9000000000 + next(_ids)
+                    user = {"id": uid, "url": "%s/api/v2/users/%d.json" % (self.url, uid), "role": "end-user",
+                            "name": requester["name"], "email": email, "active": True, "verified": False,
+                            "created_at": _now_s(), "updated_at": _now_s()}
+                    self.support_users.append(user)
+            tid = len(self.tickets) + 1
+            answer = {"ticket": {
+                "id": tid, "url": "%s/api/v2/tickets/%d.json" % (self.url, tid),
+                "subject": ticket.get("subject"), "raw_subject": ticket.get("subject"),
+                "description": comment["body"], "status": "new", "type": None, "priority": None,
+                "requester_id": user["id"] if user else None, "submitter_id": None,
+                "tags": sorted({t.lower() for t in tags}),
+                "via": {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}},
+                "created_at": _now_s(), "updated_at": _now_s()}}
+            self.tickets.append({"ticket": answer["ticket"], "request": body, "idempotency_key": key})
+            if key:
+                self.idempotency[key] = {"at": now, "body": canonical, "answer": answer}
+        return self._send(h, 201, answer, {"Location": "/api/v2/tickets/%d.json" % tid,
+                                           "x-idempotency-lookup": "miss"} if key else
+                          {"Location": "/api/v2/tickets/%d.json" % tid})
 
     # Validation against the spec (tests/sunco_request_schemas.json).
 

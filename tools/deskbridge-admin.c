@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "outbox.h"
 #include "status.h"
+#include "ticket.h"
 #include "transfer.h"
 #include "vault.h"
 
@@ -351,16 +352,19 @@ static int cmd_stats(struct db *db)
 static int cmd_sweep(struct db *db)
 {
 	struct outbox_result sent;
-	int64_t ended;
+	int64_t ended, tickets = 0;
 	int st = transfer_sweep(db, (int64_t)time(NULL), &ended);
 
 	if (st == ST_OK)
 		st = outbox_sweep(db, (int64_t)time(NULL), &sent);
+	if (st == ST_OK)
+		st = ticket_sweep(db, (int64_t)time(NULL), &tickets);
 	if (st != ST_OK)
 		return fail("sweeping", st);
 	printf("%lld transfer(s) ended by their timeout.\n", (long long)ended);
 	printf("%d delivered to Zendesk, %d to retry, %d refused.\n", sent.delivered, sent.retrying,
 	       sent.failed);
+	printf("%lld message(s) left by visitors created as Zendesk tickets.\n", (long long)tickets);
 	return 0;
 }
 

@@ -141,6 +141,8 @@ class Labels(unittest.TestCase):
         "zendesk.shared_secret": "", "zendesk.messaging.webhook_secret": "",
         "transfers_enabled": "yes", "security.authenticate_users": "yes",
         "security.allow_anonymous_transfers": "yes", "service_desk": "freshdesk",
+        "hours.time_zone": "Mars/Olympus_Mons", "hours.weekly": "mon-fri 9-17",
+        "hours.closed_message": "x" * 501, "tickets.offer_when_offline": "yes",
     }
 
     def test_every_refusal_names_the_fields_label_in_the_form(self):

@@ -549,4 +549,46 @@ await check('the classic-script build is the module, regenerated', async () => {
 		'Strings', 'createCarbonServiceDeskFactory', 'createServiceDeskFactory'], 'exports');
 });
 
+await check('availability() and leaveMessage(): the offer is read, one client_request_id survives a lost answer, and the ticket is followed until Zendesk has it', async () => {
+	let posts = 0, reads = 0;
+	const { d, net } = desk(async (req) => {
+		if (req.path === '/api/availability')
+			return { status: 200, body: { agents_online: false, count: 0, checked_at: null, reason: 'closed',
+				message: 'Closed until 9.', leave_message: true } };
+		if (req.method === 'POST' && req.path === '/api/tickets') {
+			if (++posts === 1)
+				throw new TypeError('Failed to fetch');   /* the first answer is lost */
+			return { status: 202, body: { id: 'tk_1', secret: 'tks', state: 'pending', ticket_id: null, poll_after_ms: 10 } };
+		}
+		if (req.path === '/api/tickets/tk_1') {
+			if (req.headers.Authorization !== 'Bearer tks')
+				return { status: 401, body: { error: { code: 'unauthenticated', message: 'no' } } };
+			return { status: 200, body: ++reads < 2 ? { id: 'tk_1', state: 'pending', ticket_id: null, poll_after_ms: 10 }
+				: { id: 'tk_1', state: 'created', ticket_id: '42', poll_after_ms: null } };
+		}
+		return { status: 404, body: { error: { code: 'not_found', message: 'no' } } };
+	});
+	equal(await d.availability(), { agentsOnline: false, count: 0, reason: 'closed', message: 'Closed until 9.', leaveMessage: true }, 'availability');
+	equal(await d.areAnyAgentsOnline(), false, 'areAnyAgentsOnline');
+	equal(d.leaveMessageOffered, true, 'leaveMessageOffered');
+	const left = await d.leaveMessage({ message: 'Call me', name: 'Mia', email: 'mia@shop.example', pageUrl: 'https://shop.example/' });
+	equal(left, { id: 'tk_1', state: 'created', ticketId: '42' }, 'the result');
+	const sent = net.requests.filter((r) => r.method === 'POST' && r.path === '/api/tickets');
+	equal(sent.length, 2, 'POSTs');
+	equal(sent[0].body.client_request_id === sent[1].body.client_request_id && !!sent[0].body.client_request_id, true, 'one client_request_id');
+	equal(sent[1].body, { message: 'Call me', history: [{ from: 'user', text: 'refund?', time: null }, { from: 'assistant', text: 'Let me get someone', time: null }],
+		page_url: 'https://shop.example/', client_request_id: sent[0].body.client_request_id, visitor: { name: 'Mia', email: 'mia@shop.example' } }, 'the body');
+});
+
+await check('leaveMessage() rejects with the API\'s code when deskbridge refuses it', async () => {
+	const { d } = desk(async () => ({ status: 403, body: { error: { code: 'tickets_disabled', message: 'Leaving a message is turned off.' } } }));
+	let err = null;
+	try {
+		await d.leaveMessage({ message: 'Hi', name: 'Mia', email: 'mia@shop.example' });
+	} catch (e) {
+		err = e;
+	}
+	equal([err && err.name, err && err.code, err && err.status], ['DeskbridgeError', 'tickets_disabled', 403], 'the rejection');
+});
+
 done();

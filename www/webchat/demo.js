@@ -225,6 +225,8 @@ async function toAgent() {
 	 * (which the library has made the admin's) instead of connecting. */
 	if (await desk.areAnyAgentsOnline(connect) === false) {
 		bot(connect.output.generic[0].agent_unavailable.message);
+		if (desk.leaveMessageOffered)
+			offerMessage();
 		return;
 	}
 	desk.visitor = siteToken() ? null : { name: $('visitor-name').value, email: $('visitor-email').value };
@@ -253,6 +255,39 @@ function fromVisitor(text) {
 	else
 		add('bot', 'Bot', "I'm only a demo bot and can't help with that. Type 'agent' to talk to a person.", { phase: 'bot' });
 }
+
+/* ---- leaving a message when no agent is available ------------------------------------- */
+
+function offerMessage() {
+	$('leave-status').textContent = '';
+	$('leave-message').hidden = false;
+	$('leave-text').focus();
+}
+
+$('leave-message').addEventListener('submit', async (e) => {
+	e.preventDefault();
+	const message = $('leave-text').value.trim();
+	if (!message)
+		return;
+	$('leave-send').disabled = true;
+	$('leave-status').textContent = 'Sending…';
+	try {
+		const left = await desk.leaveMessage(siteToken() ? { message } :
+			{ message, name: $('visitor-name').value, email: $('visitor-email').value });
+		$('leave-message').hidden = true;
+		$('leave-text').value = '';
+		bot(left.state === 'created'
+			? 'Thanks! Your message is with our team as request #' + left.ticketId + '. We will answer you by email.'
+			: 'Thanks! Your message is saved and will reach our team shortly. We will answer you by email.');
+	} catch (err) {
+		$('leave-status').textContent = 'Your message could not be sent: ' + err.message;
+	} finally {
+		$('leave-send').disabled = false;
+	}
+});
+$('leave-cancel').addEventListener('click', () => {
+	$('leave-message').hidden = true;
+});
 
 /* ---- wiring --------------------------------------------------------------------------- */
 

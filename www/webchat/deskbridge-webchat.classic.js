@@ -234,6 +234,8 @@ class DeskbridgeServiceDesk {
 				this.strings[k] = options.strings[k];
 		/** The admin's message from the last availability answer that said no agent. @type {string | null} */
 		this.unavailableMessage = null;
+		/** Whether the last availability answer offered leaving a message (leaveMessage). */
+		this.leaveMessageOffered = false;
 		/** @type {Promise<string | null> | null} */
 		this.avatarCheck = null;
 		/** @type {string | null} */
@@ -326,6 +328,7 @@ class DeskbridgeServiceDesk {
 			warn('agent availability is unknown', (r.body && r.body.error) || r.status);
 			return null;
 		}
+		this.leaveMessageOffered = r.body.leave_message === true;
 		if (r.body.agents_online)
 			return true;
 		if (r.body.reason === 'transfers_disabled')
@@ -339,6 +342,74 @@ class DeskbridgeServiceDesk {
 
 	noAgentText() {
 		return this.unavailableMessage || this.strings.agentsUnavailable;
+	}
+
+	/* ---- leaving a message while no agent is available ------------------------------- */
+
+	/** What /api/availability says, for a site's bot choosing between a chat and a message:
+	 * agentsOnline is null when unknown (deskbridge cannot ask Zendesk, or cannot be reached);
+	 * leaveMessage says whether deskbridge takes a message (leaveMessage()) now.
+	 * @returns {Promise<{ agentsOnline: boolean | null, count: number, reason: string | null,
+	 *   message: string | null, leaveMessage: boolean }>} */
+	async availability() {
+		let r = null;
+		try {
+			r = await this.request('GET', '/api/availability');
+		} catch (e) {
+			warn('agent availability could not be asked', e);
+		}
+		if (!r || !r.ok || !r.body)
+			return { agentsOnline: null, count: 0, reason: null, message: null, leaveMessage: false };
+		this.leaveMessageOffered = r.body.leave_message === true;
+		return { agentsOnline: r.body.agents_online === true, count: Number(r.body.count) || 0,
+			reason: typeof r.body.reason === 'string' ? r.body.reason : null,
+			message: typeof r.body.message === 'string' ? r.body.message : null,
+			leaveMessage: this.leaveMessageOffered };
+	}
+
+	/** Leaves a message for the support team, which deskbridge stores and then creates as a
+	 * Zendesk ticket: resolves once deskbridge has it (state "pending"), or once Zendesk has
+	 * it ("created", with Zendesk's ticket number) if that comes within waitMs (default
+	 * 10 s). Retries reuse one client_request_id, so a lost answer never leaves it twice.
+	 * The visitor is the site's token (token, else the getToken option) when deskbridge
+	 * authenticates visitors, otherwise name and email (else the visitor option); history
+	 * defaults to the conversation with the bot, pageUrl to this page. Rejects with a
+	 * DeskbridgeError whose code is the API's (tickets_disabled, invalid_field, ...).
+	 * @param {{ message: string, name?: string, email?: string, token?: string | null,
+	 *   history?: { from: string, text: string, time?: string | null }[], pageUrl?: string | null,
+	 *   waitMs?: number }} m
+	 * @returns {Promise<{ id: string, state: string, ticketId: string | null }>} */
+	async leaveMessage(m) {
+		/** @type {Record<string, unknown>} */
+		const body = {
+			message: String((m && m.message) || ''),
+			history: this.history(m && m.history),
+			page_url: m && m.pageUrl !== undefined ? m.pageUrl : (this.win && this.win.location ? String(this.win.location.href) : null),
+			client_request_id: randomId(),
+		};
+		const token = m && m.token !== undefined ? m.token : (this.getToken ? await this.getToken() : null);
+		if (token)
+			body.token = String(token).trim();
+		if (m && (m.name !== undefined || m.email !== undefined))
+			body.visitor = { name: m.name, email: m.email };
+		else if (this.visitor)
+			body.visitor = this.visitor;
+		const r = await this.requestWithRetry('POST', '/api/tickets', body, null, 3);
+		if (r.status !== 202 || !r.body || typeof r.body.id !== 'string') {
+			const err = (r.body && r.body.error) || { code: 'http_' + r.status, message: 'HTTP ' + r.status };
+			throw new DeskbridgeError(err.code, err.message, r.status);
+		}
+		const auth = { secret: String(r.body.secret) };
+		const deadline = Date.now() + (m && typeof m.waitMs === 'number' ? m.waitMs : 10000);
+		let t = r.body;
+		while (t.state === 'pending' && Date.now() + (t.poll_after_ms || 2000) <= deadline) {
+			await sleep(t.poll_after_ms || 2000);
+			const p = await this.request('GET', '/api/tickets/' + encodeURIComponent(r.body.id), undefined, auth)
+				.catch(() => null);
+			if (p && p.ok && p.body)
+				t = p.body;
+		}
+		return { id: r.body.id, state: String(t.state), ticketId: t.ticket_id || null };
 	}
 
 	/** What the visitor is told when deskbridge refused to start the chat; the refusal
@@ -968,8 +1039,8 @@ class DeskbridgeServiceDesk {
 
 	/* ---- HTTP and storage ----------------------------------------------------------- */
 
-	history() {
-		const given = this.getHistory ? this.getHistory() : this.botHistory;
+	/** @param {{ from: string, text: string, time?: string | null }[]} [given] */
+	history(given = this.getHistory ? this.getHistory() : this.botHistory) {
 		return (given || []).slice(-HISTORY_MAX).map((/** @type {any} */ h) => ({
 			from: h.from === 'user' ? 'user' : 'assistant',
 			text: String(h.text == null ? '' : h.text).slice(0, TEXT_MAX),
