@@ -10,6 +10,7 @@
 #include "appcreds.h"
 #include "audit.h"
 #include "avatar.h"
+#include "dashboard.h"
 #include "keys.h"
 #include "metrics.h"
 #include "setup.h"
@@ -76,14 +77,16 @@ static void session_create(struct http_req *req, void *ctx)
 	admin_session_free(&session);
 }
 
-/* The database when the request has a live admin session (and, unless it is a GET,
- * the session's CSRF token), with that session's cookie in *cookie when asked (caller
+/* The database when the request has a live admin session (and, unless it is a GET or
+ * HEAD, the session's CSRF token), with that session's cookie in *cookie when asked (caller
  * frees); otherwise answers 401 or 403 and returns NULL. Every session cookie is tried:
  * a stale one, or one planted for a parent domain, may come before the live one. */
 static struct db *admin_db(struct http_req *req, void *ctx, char **cookie)
 {
 	struct db *db = app_db(ctx, req);
 	enum admin_auth auth = ADMIN_AUTH_NO_SESSION;
+	const char *method = http_req_method(req);
+	int writes = strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
 	char *value = NULL;
 	int st = ST_OK;
 
@@ -97,7 +100,7 @@ static struct db *admin_db(struct http_req *req, void *ctx, char **cookie)
 		if (st != ST_OK || !value)
 			break;
 		st = admin_session_check(db, value, http_req_header(req, "X-CSRF-Token"),
-					 strcmp(http_req_method(req), "GET") != 0, (int64_t)time(NULL), &auth);
+					 writes, (int64_t)time(NULL), &auth);
 	}
 	if (st != ST_OK)
 		http_reply_error(req, apierr_from_status(st), NULL);
@@ -377,6 +380,21 @@ static void status_get(struct http_req *req, void *ctx)
 		http_reply_error(req, apierr_from_status(st), NULL);
 }
 
+static void dashboard_get(struct http_req *req, void *ctx)
+{
+	struct db *db = admin_db(req, ctx, NULL);
+	struct json_object *body;
+	int st;
+
+	if (!db)
+		return;
+	st = dashboard_json(db, (int64_t)time(NULL), &body);
+	if (st == ST_OK)
+		http_reply_json(req, 200, body);
+	else
+		http_reply_error(req, apierr_from_status(st), NULL);
+}
+
 static const struct http_route routes[] = {
 	{"GET", "/api/health", app_route_health, HTTP_BODY_NONE, 0, NULL, NULL},
 	{"POST", "/api/setup/session", session_create, HTTP_BODY_JSON, 0, login_fields, NULL},
@@ -392,6 +410,7 @@ static const struct http_route routes[] = {
 	{"DELETE", "/api/setup/avatar", avatar_remove, HTTP_BODY_NONE, 0, NULL, NULL},
 	{"POST", "/api/setup/keys/rotate", keys_rotate_route, HTTP_BODY_NONE, 0, NULL, NULL},
 	{"GET", "/api/setup/status", status_get, HTTP_BODY_NONE, 0, NULL, NULL},
+	{"GET", "/api/setup/dashboard", dashboard_get, HTTP_BODY_NONE, 0, NULL, NULL},
 };
 
 int main(void)

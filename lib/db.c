@@ -175,7 +175,9 @@ static int open_counters(struct db *db, const char *path)
 				  " bucket TEXT PRIMARY KEY, window_start INTEGER NOT NULL,"
 				  " count INTEGER NOT NULL) WITHOUT ROWID;"
 				  "CREATE TABLE IF NOT EXISTS metrics ("
-				  " series TEXT PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID");
+				  " series TEXT PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID;"
+				  "CREATE TABLE IF NOT EXISTS delivery_failures ("
+				  " slot INTEGER PRIMARY KEY, hour INTEGER NOT NULL, count INTEGER NOT NULL)");
 	if (st == ST_OK && created && unsynced)
 		remove_old_counters(path, counters);
 	return st;

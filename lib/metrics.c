@@ -115,6 +115,14 @@ static const char metrics_sql_gauges[] =
 	" (SELECT count(*) FROM outbox WHERE state = 'pending'),"
 	" (SELECT min(created_at) FROM outbox WHERE state = 'pending')";
 
+#define METRICS_FAILURE_SLOTS 48
+static const char metrics_sql_failed[] =
+	"INSERT INTO delivery_failures (slot, hour, count) VALUES (?2, ?1, 1)"
+	" ON CONFLICT (slot) DO UPDATE SET count = CASE WHEN hour = excluded.hour THEN count + 1 ELSE 1 END,"
+	" hour = excluded.hour";
+static const char metrics_sql_failures[] =
+	"SELECT hour, count FROM delivery_failures WHERE hour >= ?1 AND hour < ?2";
+
 static int listed(const char *const *values, const char *v)
 {
 	for (; v && *values; values++)
@@ -260,6 +268,37 @@ int metrics_zendesk_call(struct db *db, const char *endpoint, long status, doubl
 	batch_counter(&b, &defs[DEF_ZENDESK_REQUESTS], endpoint, class);
 	batch_observe(&b, &defs[DEF_ZENDESK_DURATION], endpoint, seconds > 0 ? seconds : 0);
 	return batch_add(db, METRIC_IN_COUNTERS, &b);
+}
+
+int metrics_delivery_failed(struct db *db, int64_t now)
+{
+	sqlite3_stmt *stmt;
+	int st = db_counters_stmt(db, metrics_sql_failed, &stmt);
+
+	if (st != ST_OK)
+		return st;
+	sqlite3_bind_int64(stmt, 1, now / 3600);
+	sqlite3_bind_int64(stmt, 2, now / 3600 % METRICS_FAILURE_SLOTS);
+	st = db_exec_stmt(stmt);
+	if (st != ST_OK)
+		log_error("metrics: a delivery failure was not counted: %s", status_str(st));
+	return st;
+}
+
+int metrics_delivery_failures(struct db *db, int64_t first_hour, size_t n, int64_t *counts)
+{
+	sqlite3_stmt *stmt;
+	int rc, st = n <= METRICS_FAILURE_SLOTS ? db_counters_stmt(db, metrics_sql_failures, &stmt) : ST_INVALID;
+
+	if (st != ST_OK)
+		return st;
+	memset(counts, 0, n * sizeof *counts);
+	sqlite3_bind_int64(stmt, 1, first_hour);
+	sqlite3_bind_int64(stmt, 2, first_hour + (int64_t)n);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		counts[sqlite3_column_int64(stmt, 0) - first_hour] = sqlite3_column_int64(stmt, 1);
+	sqlite3_reset(stmt);
+	return rc == SQLITE_DONE ? ST_OK : db_status(rc);
 }
 
 int metrics_authorize(struct db *db, const char *client, const char *bearer)

@@ -13,6 +13,7 @@
 #ifndef DESKBRIDGE_METRICS_H
 #define DESKBRIDGE_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "desk.h"
@@ -46,6 +47,13 @@ int metrics_webhook_event(struct db *db, enum desk_event_type type);
 /* One Zendesk call: endpoint one of the driver's fixed names ("messages", ...), status
  * the HTTP status or 0 when no answer came, seconds its duration. */
 int metrics_zendesk_call(struct db *db, const char *endpoint, long status, double seconds);
+
+/* A delivery to Zendesk that failed (to be retried or given up), counted by the hour in
+ * the counters file for the setup page's Status view, which shows the last 24; a slot
+ * is reused 48 hours later, so the table never grows. */
+int metrics_delivery_failed(struct db *db, int64_t now);
+/* The failures of the n hours from first_hour on (Unix seconds / 3600) into counts[n]. */
+int metrics_delivery_failures(struct db *db, int64_t first_hour, size_t n, int64_t *counts);
 
 /* Who may scrape: ST_OK for client on metrics.allowed_addresses or for the right bearer
  * token; ST_DENIED otherwise; ST_NOT_FOUND when neither a token nor a list is set. */

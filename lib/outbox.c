@@ -10,6 +10,7 @@
 
 #include "cache.h"
 #include "log.h"
+#include "metrics.h"
 #include "setup.h"
 #include "status.h"
 #include "timefmt.h"
@@ -285,7 +286,8 @@ static int may_deliver(struct outbox_run *r, int *go)
 	return st;
 }
 
-/* Keeps the last Zendesk failure for GET /api/setup/status. */
+/* Keeps the last Zendesk failure for GET /api/setup/status, and counts it for the
+ * dashboard. */
 static void remember_error(struct db *db, const char *detail, int64_t now)
 {
 	struct json_object *e = json_object_new_object();
@@ -295,6 +297,7 @@ static void remember_error(struct db *db, const char *detail, int64_t now)
 	json_object_object_add(e, "at", json_object_new_string(timefmt_rfc3339(now, at)));
 	cache_put(db, SETUP_LAST_ZENDESK_ERROR, json_object_to_json_string(e), now + 7 * 24 * 3600);
 	json_object_put(e);
+	metrics_delivery_failed(db, now);
 }
 
 static int deliver_jobs(struct outbox_run *r, struct outbox_result *out)

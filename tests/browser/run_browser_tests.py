@@ -9,7 +9,8 @@ and relays its TAP lines, one per check, so automake's tap-driver counts them. A
 the harness's own check that no process left a sanitizer report, prints the plan, and
 exits non-zero when anything failed.
 
-The script gets DESKBRIDGE_BASE_URL, DESKBRIDGE_ADMIN_PASSWORD, FAKE_ZENDESK_URL (with
+The script gets DESKBRIDGE_BASE_URL, DESKBRIDGE_ADMIN_PASSWORD, DESKBRIDGE_DB (the SQLite
+file, for a script that seeds a history no test can wait for), FAKE_ZENDESK_URL (with
 FAKE_ZENDESK_APP_ID, _KEY_ID, _KEY_SECRET, _API_USER, _API_TOKEN, _WEBHOOK_SECRET) and
 BROWSER_OUTPUT_DIR; deskbridge starts unconfigured.
 """
@@ -58,6 +59,7 @@ def script_env(base_url, fake):
     env.update({
         "DESKBRIDGE_BASE_URL": base_url,
         "DESKBRIDGE_ADMIN_PASSWORD": harness.ADMIN_PASSWORD,
+        "DESKBRIDGE_DB": server.state.db,
         "FAKE_ZENDESK_URL": fake.url, "FAKE_ZENDESK_APP_ID": fake.app_id,
         "FAKE_ZENDESK_KEY_ID": fake.key_id, "FAKE_ZENDESK_KEY_SECRET": fake.key_secret,
         "FAKE_ZENDESK_API_USER": fake.api_user, "FAKE_ZENDESK_API_TOKEN": fake.api_token,

@@ -143,6 +143,7 @@
 		show(logoutButton, true);
 		$('#app-title').focus();
 		loadAll();
+		document.dispatchEvent(new CustomEvent('deskbridge:signed-in'));
 	}
 
 	/* After a reload: the session cookie outlives the page, the token does not. */
