@@ -14,7 +14,7 @@ struct db;
 
 #define DASHBOARD_HOURS 24
 
-/* The whole document at now (docs/API.md); caller frees *out with json_object_put. */
+/* The whole document at now (docs/api.md); caller frees *out with json_object_put. */
 int dashboard_json(struct db *db, int64_t now, struct json_object **out);
 
 #endif

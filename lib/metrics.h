@@ -24,7 +24,7 @@ struct db;
 /* The secret that holds the SHA-256 of the scrape token. */
 #define METRICS_TOKEN_SECRET "metrics.token_sha256"
 
-/* The counters with at most one label, whose values are a fixed list (docs/API.md): a
+/* The counters with at most one label, whose values are a fixed list (docs/api.md): a
  * value not on it is refused (ST_INVALID), so no caller can make an unbounded label. */
 enum metric {
 	METRIC_TRANSFERS_CREATED,   /* no label (NULL); in the caller's transaction */

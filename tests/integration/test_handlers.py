@@ -51,7 +51,7 @@ class ThroughLighttpd(unittest.TestCase):
         assert_api_headers(self, r)
 
     def test_each_prefix_reaches_its_handler(self):
-        # Each mount of API.md is served by its own handler, which answers a path it
+        # Each mount of api.md is served by its own handler, which answers a path it
         # has not built with the API's JSON 404; the log line names the handler.
         for path, handler in (("/api/setup/nothing-here", "setup"),
                               ("/api/token/nothing-here", "token"),

@@ -77,7 +77,7 @@ def zendesk_calls(samples, endpoint=None):
 
 
 def endpoint_of(path):
-    """The label the fake's record of a call should have (docs/API.md, Metrics)."""
+    """The label the fake's record of a call should have (docs/api.md, Metrics)."""
     if path.startswith("/api/v2/agent_availabilities"):
         return "availability"
     if path.startswith("/api/v2/users/"):

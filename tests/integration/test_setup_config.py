@@ -1,4 +1,4 @@
-"""GET/PATCH /api/setup/config and GET /api/setup/audit through lighttpd: the API.md
+"""GET/PATCH /api/setup/config and GET /api/setup/audit through lighttpd: the api.md
 shape, write-only secrets, validation that changes nothing, site keys, the audit log."""
 
 import json

@@ -1504,7 +1504,7 @@ START_TEST(apierr_table_complete)
 		for (int f = 0; f < e; f++)
 			ck_assert_str_ne(code, apierr_code((enum apierr)f));
 	}
-	/* The codes API.md names. */
+	/* The codes api.md names. */
 	ck_assert_str_eq(apierr_code(APIERR_BAD_REQUEST), "bad_request");
 	ck_assert_int_eq(apierr_http_status(APIERR_BAD_REQUEST), 400);
 	ck_assert_str_eq(apierr_code(APIERR_NOT_FOUND), "not_found");

@@ -53,7 +53,7 @@ function memoryStorage() {
 		removeItem: (k) => m.delete(k) };
 }
 
-/* What deskbridge refuses before any route's own answer (docs/API.md, "Authorization"):
+/* What deskbridge refuses before any route's own answer (docs/api.md, "Authorization"):
  * a call on a transfer without its secret as the Bearer is 401, and the stubs below hand
  * out one transfer, tr_1, whose secret is SECRET. */
 const SECRET = 's3cret';

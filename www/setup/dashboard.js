@@ -1,5 +1,5 @@
 /* www/setup/dashboard.js — the setup page's Status view: the last 24 hours of
- * GET /api/setup/dashboard (docs/API.md) drawn as SVG.
+ * GET /api/setup/dashboard (docs/api.md) drawn as SVG.
  *
  * Plain script beside setup.js, under the same CSP (default-src 'self'): no inline
  * styles, so colours are classes of dashboard.css and every number reaches the page

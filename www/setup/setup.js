@@ -1,4 +1,4 @@
-/* www/setup/setup.js — the admin setup form. Talks to /api/setup/... (see docs/API.md).
+/* www/setup/setup.js — the admin setup form. Talks to /api/setup/... (see docs/api.md).
  *
  * Plain script, no build step. Served under a strict CSP (default-src 'self'): no inline
  * scripts or styles, so everything is wired here. Text from the API is always set with
