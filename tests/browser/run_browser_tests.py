@@ -44,7 +44,7 @@ def run_script(script, line):
     fake = FakeZendesk(key_secret="keysecret-%s-A" % tag, api_token="apitoken-%s-B" % tag).start()
     fake.webhook_url = "http://127.0.0.1:%d/api/zendesk/webhook" % server.port
     fake.webhook_secret = "browser-test-webhook-secret"
-    run_node(script, script_env("http://127.0.0.1:%d" % server.port, fake), line)
+    run_node(script, script_env("http://127.0.0.1:%d" % server.port, server, fake), line)
     fake.stop()
     rc = server.stop()
     line(rc == 0, "lighttpd stopped cleanly after %s" % os.path.basename(script),
@@ -53,8 +53,9 @@ def run_script(script, line):
         print("# lighttpd log:\n" + "\n".join("# " + t for t in server.log_text().splitlines()[-20:]))
 
 
-def script_env(base_url, fake):
-    """What a script gets: where deskbridge is, the admin password, the fake Zendesk."""
+def script_env(base_url, server, fake):
+    """What a script gets: where deskbridge is, its database, the admin password, the
+    fake Zendesk."""
     env = dict(os.environ)
     env.update({
         "DESKBRIDGE_BASE_URL": base_url,

@@ -71,7 +71,7 @@ def run_cross_origin(script, line):
     fake.webhook_url = "http://127.0.0.1:%d/api/zendesk/webhook" % server.port
     fake.webhook_secret = "browser-test-webhook-secret"
     sites = [start_site(server.tls_pem, base) for _ in range(2)]
-    env = run_browser_tests.script_env(base, fake)
+    env = run_browser_tests.script_env(base, server, fake)
     env.update({"SITE_URL": sites[0][1], "OTHER_SITE_URL": sites[1][1],
                 # Node's fetch (the admin API, over TLS) trusts the test's certificate.
                 "NODE_EXTRA_CA_CERTS": os.path.join(server.state.dir, "tls.crt")})

@@ -45,7 +45,8 @@ class Availability(unittest.TestCase):
         expire_availability()
         asked = len(FAKE.calls("GET", "/api/v2/agent_availabilities"))
         self.assertEqual(availability(), {"agents_online": False, "count": 0, "checked_at": None,
-                                          "reason": "transfers_disabled", "message": CLOSED})
+                                          "reason": "transfers_disabled", "message": CLOSED,
+                                          "leave_message": False})
         self.assertEqual(len(FAKE.calls("GET", "/api/v2/agent_availabilities")), asked)
         self.assertIn("transfers_enabled is off", SERVER.log_text())
 
