@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 
 #include "cors.h"
+#include "crypto.h"
 #include "db.h"
 #include "hours.h"
 #include "proxy.h"
@@ -436,6 +438,30 @@ int config_secret_put(struct db *db, const char *name, const char *value)
 int config_secret_put_new(struct db *db, const char *name, const char *value)
 {
 	return put_sealed(db, config_sql_secret_add, name, value);
+}
+
+int config_secret_hmac_dup(struct db *db, const char *key_name, const char *msg, char **out)
+{
+	char *key = NULL, *fresh = NULL;
+	int st = config_secret_get_dup(db, key_name, &key);
+
+	*out = NULL;
+	if (st == ST_OK && !key) {
+		st = crypto_token_new(32, &fresh);
+		if (st == ST_OK)
+			st = config_secret_put_new(db, key_name, fresh);
+		free(fresh);
+		if (st == ST_OK)
+			st = config_secret_get_dup(db, key_name, &key);
+		if (st == ST_OK && !key)
+			st = ST_DB;
+	}
+	if (st == ST_OK)
+		st = crypto_hmac_sha256_b64url_dup(key, strlen(key), msg, out);
+	if (key)
+		OPENSSL_cleanse(key, strlen(key));
+	free(key);
+	return st;
 }
 
 int config_secrets_reseal(struct db *db)

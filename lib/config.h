@@ -57,6 +57,9 @@ int config_secret_put(struct db *db, const char *name, const char *value);
 /* Stores value only when name has none yet, or only an unsealed one (the first of
  * racing processes wins). */
 int config_secret_put_new(struct db *db, const char *name, const char *value);
+/* HMAC-SHA-256 of msg, base64url, under the secret key_name, which is made on first use
+ * (of racing processes the first to store it wins, and all then use it). Caller frees. */
+int config_secret_hmac_dup(struct db *db, const char *key_name, const char *msg, char **out);
 /* Key rotation: re-seals every secret with the vault's new key (see vault.h); one that
  * is not sealed is left as it is, refused. */
 int config_secrets_reseal(struct db *db);

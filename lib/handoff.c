@@ -35,22 +35,16 @@ static int body_visitor(struct json_object *body, struct identity *id, struct ha
 {
 	struct json_object *visitor = NULL;
 	const char *name, *email, *why;
-	size_t n;
+	int st;
 
 	json_object_object_get_ex(body, "visitor", &visitor);
 	name = body_string(visitor, "name");
 	email = body_string(visitor, "email");
-	if ((why = identity_check_visitor(name, email)) != NULL)
-		return refuse(r, APIERR_INVALID_FIELD, name && *name ? "visitor.email" : "visitor.name", why);
 	/* Without a verified sub, the email scopes the visitor's retries. */
-	n = strlen(email) + 12;
-	id->external_id = malloc(n);
-	id->name = strdup(name);
-	id->email = strdup(email);
-	if (!id->external_id || !id->name || !id->email)
-		return ST_NOMEM;
-	snprintf(id->external_id, n, "unverified:%s", email);
-	return ST_OK;
+	st = identity_typed(name, email, id, &why);
+	if (st == ST_INVALID)
+		return refuse(r, APIERR_INVALID_FIELD, name && *name ? "visitor.email" : "visitor.name", why);
+	return st;
 }
 
 static int verified_visitor(struct db *db, struct json_object *body, const char *bearer,

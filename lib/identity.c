@@ -312,3 +312,19 @@ int identity_verify(struct db *db, const char *token, size_t token_len, int64_t 
 		identity_clear(out);
 	return st;
 }
+
+int identity_typed(const char *name, const char *email, struct identity *id, const char **why)
+{
+	size_t n;
+
+	if ((*why = identity_check_visitor(name, email)) != NULL)
+		return ST_INVALID;
+	n = strlen(email) + 12;
+	id->external_id = malloc(n);
+	id->name = strdup(name);
+	id->email = strdup(email);
+	if (!id->external_id || !id->name || !id->email)
+		return ST_NOMEM;
+	snprintf(id->external_id, n, "unverified:%s", email);
+	return ST_OK;
+}

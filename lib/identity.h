@@ -49,6 +49,10 @@ int identity_parse_payload(const char *json, size_t len, char **name, char **ema
 			   const char **why);
 /* NULL when name and email are acceptable (the rules user_payload follows), else why. */
 const char *identity_check_visitor(const char *name, const char *email);
+/* An unverified visitor from the name and email they typed (external id
+ * "unverified:<email>"): ST_INVALID with *why when identity_check_visitor refuses them.
+ * The caller frees id's fields. */
+int identity_typed(const char *name, const char *email, struct identity *id, const char **why);
 /* The stable placeholder for an anonymous visitor; caller frees. */
 int identity_anonymous(const char *sub, char **name, char **email);
 

@@ -60,30 +60,6 @@ static int refuse(struct ticket_refusal *r, enum apierr err, const char *field, 
 	return ST_OK;
 }
 
-static int secret_for(struct db *db, const char *id, char **secret)
-{
-	char *key = NULL, *fresh = NULL;
-	int st = config_secret_get_dup(db, ticket_secret_key, &key);
-
-	/* Made on first use; of racing processes the first to store it wins. */
-	if (st == ST_OK && !key) {
-		st = crypto_token_new(32, &fresh);
-		if (st == ST_OK)
-			st = config_secret_put_new(db, ticket_secret_key, fresh);
-		free(fresh);
-		if (st == ST_OK)
-			st = config_secret_get_dup(db, ticket_secret_key, &key);
-		if (st == ST_OK && !key)
-			st = ST_DB;
-	}
-	if (st == ST_OK)
-		st = crypto_hmac_sha256_b64url_dup(key, strlen(key), id, secret);
-	if (key)
-		OPENSSL_cleanse(key, strlen(key));
-	free(key);
-	return st;
-}
-
 /* The visitor from the site's token (security on) or the typed name and email. */
 static int visitor_of(struct db *db, struct json_object *body, const char *bearer, int64_t now,
 		      struct identity *id, struct ticket_refusal *r)
@@ -93,7 +69,6 @@ static int visitor_of(struct db *db, struct json_object *body, const char *beare
 	const char *name, *email, *why;
 	enum identity_error err;
 	int secure = 0, st = config_get_bool(db, "security.authenticate_users", &secure);
-	size_t n;
 
 	if (st != ST_OK)
 		return st;
@@ -108,16 +83,10 @@ static int visitor_of(struct db *db, struct json_object *body, const char *beare
 	json_object_object_get_ex(body, "visitor", &visitor);
 	name = body_string(visitor, "name");
 	email = body_string(visitor, "email");
-	if ((why = identity_check_visitor(name, email)) != NULL)
+	st = identity_typed(name, email, id, &why);
+	if (st == ST_INVALID)
 		return refuse(r, APIERR_INVALID_FIELD, name && *name ? "visitor.email" : "visitor.name", why);
-	n = strlen(email) + 12;
-	id->external_id = malloc(n);
-	id->name = strdup(name);
-	id->email = strdup(email);
-	if (!id->external_id || !id->name || !id->email)
-		return ST_NOMEM;
-	snprintf(id->external_id, n, "unverified:%s", email);
-	return ST_OK;
+	return st;
 }
 
 static const char *check_body(struct json_object *body, const char **field)
@@ -241,11 +210,11 @@ static int store(struct db *db, const struct identity *v, struct json_object *bo
 	if (st == ST_OK && !id[0]) {
 		st = new_id(id);
 		if (st == ST_OK)
-			st = secret_for(db, id, secret);
+			st = config_secret_hmac_dup(db, ticket_secret_key, id, secret);
 		if (st == ST_OK)
 			st = insert(db, id, *secret, v, body, now);
 	} else if (st == ST_OK) {
-		st = secret_for(db, id, secret);
+		st = config_secret_hmac_dup(db, ticket_secret_key, id, secret);
 	}
 	if (st == ST_OK)
 		st = db_commit(db);

@@ -169,37 +169,6 @@ const char *transfer_check_history(struct json_object *history)
 	return NULL;
 }
 
-/* The HMAC key, made on first use; INSERT OR IGNORE then re-read, so that two processes
- * racing to make it agree on one. */
-static int secret_key_dup(struct db *db, char **out)
-{
-	char *fresh = NULL;
-	int st = config_secret_get_dup(db, transfer_secret_key, out);
-
-	if (st != ST_OK || *out)
-		return st;
-	st = crypto_token_new(32, &fresh);
-	if (st == ST_OK)
-		st = config_secret_put_new(db, transfer_secret_key, fresh);
-	free(fresh);
-	return st == ST_OK ? config_secret_get_dup(db, transfer_secret_key, out) : st;
-}
-
-static int secret_for(struct db *db, const char *id, char **secret)
-{
-	char *key = NULL;
-	int st = secret_key_dup(db, &key);
-
-	if (st == ST_OK && !key)
-		st = ST_DB;
-	if (st == ST_OK)
-		st = crypto_hmac_sha256_b64url_dup(key, strlen(key), id, secret);
-	if (key)
-		OPENSSL_cleanse(key, strlen(key));
-	free(key);
-	return st;
-}
-
 static int secret_hash(const char *secret, unsigned char out[CRYPTO_SHA256_LEN])
 {
 	return crypto_sha256(secret, strlen(secret), out);
@@ -403,7 +372,7 @@ int transfer_create(struct db *db, const struct transfer_request *req, int64_t n
 	} else if (st == ST_OK && (st = check_open(db, req)) == ST_OK) {
 		st = new_id("tr_", out->id);
 		if (st == ST_OK)
-			st = secret_for(db, out->id, &out->secret);
+			st = config_secret_hmac_dup(db, transfer_secret_key, out->id, &out->secret);
 		if (st == ST_OK)
 			st = insert_transfer(db, req, now, out->id, out->secret);
 		/* The handoff itself goes through the outbox like every message, so that a
@@ -414,7 +383,7 @@ int transfer_create(struct db *db, const struct transfer_request *req, int64_t n
 			metrics_count(db, METRIC_TRANSFERS_CREATED, NULL);
 	}
 	if (st == ST_OK && out->existing)
-		st = secret_for(db, out->id, &out->secret);
+		st = config_secret_hmac_dup(db, transfer_secret_key, out->id, &out->secret);
 	if (st == ST_OK)
 		st = db_commit(db);
 	if (st != ST_OK) {

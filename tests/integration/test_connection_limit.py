@@ -23,8 +23,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from test_idle_connections import ATTACKER, visitor_polls  # noqa: E402
 
-ATTACKER, VISITOR = "127.0.0.1", "127.0.0.2"
 PER_ADDRESS, TRIED, SECONDS = 10, 60, 12
 TABLE = "deskbridge_test_%d" % os.getpid()
 
@@ -98,13 +98,7 @@ class ConnectionLimit(unittest.TestCase):
         t.start()
         self.addCleanup(t.join, 30)
         self.addCleanup(attack.stop.set)
-        latencies, deadline = [], time.time() + SECONDS
-        while time.time() < deadline:
-            start = time.monotonic()
-            r = self.server.request("GET", "/api/health", source=VISITOR, timeout=30)
-            latencies.append(time.monotonic() - start)
-            self.assertEqual(r.status, 200, r.body)
-            time.sleep(0.2)
+        latencies = visitor_polls(self, self.server, SECONDS)
         attack.stop.set()
         t.join(30)
         latencies.sort()

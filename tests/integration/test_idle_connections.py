@@ -93,6 +93,18 @@ class Attack:
             c["sock"].close()
 
 
+def visitor_polls(test, server, seconds):
+    """Polls from the visitor's address for that long, each one answered; their latencies."""
+    latencies, deadline = [], time.time() + seconds
+    while time.time() < deadline:
+        start = time.monotonic()
+        r = server.request("GET", "/api/health", source=VISITOR, timeout=30)
+        latencies.append(time.monotonic() - start)
+        test.assertEqual(r.status, 200, r.body)
+        time.sleep(0.2)
+    return latencies
+
+
 class IdleConnections:
     def test_half_sent_requests_from_one_address_do_not_shut_others_out(self):
         attack = Attack(self.server.port, self.connections, self.interval)
@@ -101,13 +113,7 @@ class IdleConnections:
         self.addCleanup(t.join, 30)
         self.addCleanup(attack.stop.set)
         time.sleep(1)
-        latencies, deadline = [], time.time() + SECONDS
-        while time.time() < deadline:
-            start = time.monotonic()
-            r = self.server.request("GET", "/api/health", source=VISITOR, timeout=30)
-            latencies.append(time.monotonic() - start)
-            self.assertEqual(r.status, 200, r.body)
-            time.sleep(0.2)
+        latencies = visitor_polls(self, self.server, SECONDS)
         attack.stop.set()
         t.join(30)
         lives = sorted(life for life, _ in attack.lifetimes)
