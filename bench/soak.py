@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import collections
 import concurrent.futures
-import itertools
 import json
 import os
 import random
@@ -118,16 +117,25 @@ class Soak:
             with self.lock:
                 self.errors["webhook %s" % status] += 1
 
-    def agents(self, fake, cids, until, rate, counter):
-        """One of the agent threads: together they answer at rate messages a second,
-        spread at random over the conversations."""
-        interval = 1.0 / rate
-        due = time.time() + random.random() * interval
-        while due < until and time.time() < until:   # behind the pace: what is late is not made up
+    def agents(self, fake, cids, until, rate):
+        """Agents answering at rate messages a second, spread at random over the
+        conversations. Each message is queued as a webhook at its time, not after the last
+        one was answered, so a slow answer shows as a backlog instead of a slower pace."""
+        interval, n, queued = 1.0 / rate, 0, []
+        due = time.time()
+        while due < until:
             time.sleep(max(0.0, due - time.time()))
-            n = next(counter)
-            self.say(fake, random.choice(cids), "agent line %d" % n)
+            n += 1
+            cid, text = random.choice(cids), "agent line %d" % n
+            queued.append((cid, text, fake.deliver_queued(fake.agent_message_event(cid, text))))
             due += interval
+        for cid, text, item in queued:
+            item["done"].wait(120)
+            with self.lock:
+                if item["status"] == 200:
+                    self.agent_sent[cid].append(text)
+                else:
+                    self.errors["webhook %s" % item["status"]] += 1
 
 
 def cpu_seconds(pid):
@@ -223,10 +231,7 @@ async def main_async(args, server, fake, loadgen):
                             "--seconds", str(seconds), "--message-every", str(args.message_every),
                             "--connections", str(args.connections), "--out", results_file], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     until = time.time() + seconds
-    counter = itertools.count(1)
-    threads = [threading.Thread(target=soak.agents, daemon=True,
-                                args=(fake, list(by_id.values()), until, rate / args.agent_threads, counter))
-               for _ in range(args.agent_threads)]
+    threads = [threading.Thread(target=soak.agents, daemon=True, args=(fake, list(by_id.values()), until, rate))]
     for t in threads:
         t.start()
     # Every visitor has its connection open within the first seconds; measure from then.
@@ -345,7 +350,7 @@ def main():
                     help="keep-alive connections the visitors share, as behind a reverse proxy "
                          "(0: one per visitor, as browsers hold them; lighttpd then needs two "
                          "descriptors per visitor)")
-    ap.add_argument("--agent-threads", type=int, default=16)
+    ap.add_argument("--agent-threads", type=int, default=16, help="threads that say the agents' hellos")
     ap.add_argument("--webhook-workers", type=int, default=8)
     ap.add_argument("--p99-ms", type=float, default=100.0)
     ap.add_argument("--zendesk-procs", type=int, default=16,

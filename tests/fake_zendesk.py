@@ -375,6 +375,11 @@ class FakeZendesk:
             raise item["error"]
         return item["status"], item["answer"]
 
+    def deliver_queued(self, *events):
+        """Queues a delivery without waiting for it: the returned item's "done" event is
+        set once it was made, with its "status" (None when deskbridge was unreachable)."""
+        return self._enqueue(self._body(events))
+
     def event(self, type_, payload):
         return {"id": _id("evt_"), "createdAt": _now(), "type": type_, "payload": payload}
 
