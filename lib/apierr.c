@@ -53,6 +53,8 @@ static const struct {
 		"Transfers to live agents are turned off."},
 	[APIERR_AGENTS_UNAVAILABLE] = {503, "agents_unavailable",
 		"No agent is available right now. Please try again later."},
+	[APIERR_ZENDESK_REFUSED] = {502, "zendesk_refused",
+		"Zendesk refused what deskbridge sent on; the message says why."},
 };
 
 int apierr_http_status(enum apierr e)
