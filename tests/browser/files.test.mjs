@@ -2,8 +2,9 @@
 // Debian's chromium, against the real deskbridge and the fake Zendesk (run by
 // run_browser_tests.py): the visitor attaches files with an agent, the fake records the
 // upload and the image message, refusals are shown on the file; the agent's file is a
-// link and the agent's image an image (a link to itself where the page's CSP keeps
-// Zendesk's host out). Saves a screenshot of the chat with the agent's image.
+// link and the agent's image an image, which the demo's CSP lets in from Zendesk's media
+// hosts and no others (an image that does not load is a link to itself). Saves a
+// screenshot of the chat with the agent's image.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -86,13 +87,23 @@ try {
 }
 mkdirSync(OUT, { recursive: true });
 const seen = new Set();
+const PHOTO = png(64, 48, [30, 120, 200]);
 const context = await browser.newContext({ viewport: { width: 900, height: 900 } });
+/* Zendesk's media host, which this machine cannot reach: the fake's attachments are on
+ * acme.zendesk.com; one under /private/ stands for a file the visitor may not read. No
+ * request leaves for any other host. */
+await context.route(/^https?:\/\/(?!127\.0\.0\.1[:/])/, (r) => {
+	const url = new URL(r.request().url());
+	if (url.hostname !== 'acme.zendesk.com')
+		return r.abort();
+	return url.pathname.includes('/private/') ? r.fulfill({ status: 403, contentType: 'text/plain', body: 'denied' })
+		: r.fulfill({ status: 200, contentType: 'image/png', body: PHOTO });
+});
 const { page, cid } = await chatWithAgent(context, seen);
 const problems = [];
 watchProblems(page, problems);
 const fileRequests = [];
 page.on('request', (r) => { if (r.url().endsWith('/files')) fileRequests.push(r.url()); });
-const PHOTO = png(64, 48, [30, 120, 200]);
 
 await check('with an agent, the visitor attaches a PNG: Zendesk gets the upload and an image message from the visitor', async () => {
 	const sent = await attach(page, 'receipt.png', 'image/png', PHOTO);
@@ -120,42 +131,51 @@ await check('a type deskbridge takes none of is refused in the page, without a r
 	assert(fileRequests.length === asked, 'the file was sent: ' + fileRequests.slice(asked));
 });
 
-await check("the agent's file is a link; the agent's image, whose host this page's CSP keeps out, a link to itself", async () => {
+await check("the agent's file is a link; the agent's image, from Zendesk's media host, shows as the image", async () => {
 	await agent(cid, 'file', { alt_text: 'invoice.pdf', text: 'Here is your invoice' });
-	await agent(cid, 'image', { alt_text: 'diagram.png' });
-	const shown = await waitUntil('both media shown', async () => {
-		const agentItems = await items(page, 'agent');
-		return agentItems.length >= 3 && agentItems.slice(-2).every((m) => m.links.length === 1) && agentItems.slice(-2);
+	await agent(cid, 'image', { alt_text: 'diagram.png', text: 'Is it this part?' });
+	const shown = await waitUntil('both media shown, the image loaded', async () => {
+		const agentItems = (await items(page, 'agent')).slice(-2);
+		return agentItems.length === 2 && agentItems[0].links.length === 1 && agentItems[1].images.length === 1
+			&& agentItems[1].images[0].loaded && agentItems;
 	});
 	const conv = await conversation(cid);
 	const [file, image] = conv.messages.slice(-2).map((m) => m.content.mediaUrl);
 	assert(shown[0].text === 'Here is your invoice' && shown[0].links[0].href === file && shown[0].links[0].text === 'invoice.pdf'
 		&& shown[0].links[0].target === '_blank', JSON.stringify(shown[0]));
-	assert(shown[1].links[0].href === image && shown[1].links[0].text === 'diagram.png' && shown[1].images.length === 0,
-		JSON.stringify(shown[1]));
+	assert(shown[1].text === 'Is it this part?' && shown[1].images[0].src === image && shown[1].images[0].alt === 'diagram.png'
+		&& shown[1].links.length === 0, JSON.stringify(shown[1]));
+	await page.screenshot({ path: path.join(OUT, 'files-agent-image.png') });
 });
 
-await check('no script error happened (only the CSP refusing the agent image\'s host)', async () => {
-	const others = problems.filter((p) => !/image 'https:\/\/acme\.zendesk\.com\/.*Content Security Policy/.test(p));
-	assert(others.length === 0, others.join('\n'));
-});
-
-await check("where the page's policy lets Zendesk's media host in, the agent's image shows as an image", async () => {
-	/* bypassCSP stands for a site whose CSP names Zendesk's media hosts in img-src; the
-	 * route stands for Zendesk's CDN, which this machine cannot reach. */
-	const open = await browser.newContext({ viewport: { width: 900, height: 900 }, bypassCSP: true });
-	await open.route('https://acme.zendesk.com/**', (r) => r.fulfill({ status: 200, contentType: 'image/png', body: PHOTO }));
-	const chat = await chatWithAgent(open, seen);
-	await attach(chat.page, 'receipt.png', 'image/png', PHOTO);
-	await agent(chat.cid, 'image', { alt_text: 'diagram.png', text: 'Is it this part?' });
-	const shown = await waitUntil('the agent image loaded', async () => {
-		const last = (await items(chat.page, 'agent')).at(-1);
-		return last && last.images.length === 1 && last.images[0].loaded && last;
+await check("an agent's image that does not load (a private attachment) is a link to itself", async () => {
+	const url = 'https://acme.zendesk.com/sc/attachments/v2/private/scan.png';
+	await agent(cid, 'image', { alt_text: 'scan.png', media_url: url });
+	const shown = await waitUntil('the image replaced by a link', async () => {
+		const last = (await items(page, 'agent')).at(-1);
+		return last && last.links.length === 1 && last;
 	});
-	assert(shown.text === 'Is it this part?' && shown.images[0].alt === 'diagram.png', JSON.stringify(shown));
-	await chat.page.screenshot({ path: path.join(OUT, 'files-agent-image.png') });
-	await chat.page.click('#end');
-	await open.close();
+	assert(shown.links[0].href === url && shown.links[0].text === 'scan.png' && shown.links[0].target === '_blank'
+		&& shown.images.length === 0, JSON.stringify(shown));
+});
+
+await check("the demo's CSP lets images in from Zendesk's media hosts only", async () => {
+	const csp = (await context.request.get(BASE + '/webchat/demo.html')).headers()['content-security-policy'];
+	assert(/(^|; )img-src 'self' https:\/\/\*\.zendesk\.com https:\/\/\*\.zdusercontent\.com https:\/\/smooch\.io https:\/\/\*\.smooch\.io(;|$)/.test(csp), csp);
+	/* The browser applies it: an image from elsewhere is refused before any request. */
+	const refused = await page.evaluate(() => new Promise((resolve) => {
+		document.addEventListener('securitypolicyviolation', (e) => resolve(e.violatedDirective + ' ' + e.blockedURI), { once: true });
+		const img = document.createElement('img');
+		img.src = 'https://images.example/x.png';
+		document.body.append(img);
+		setTimeout(() => resolve('not refused'), 5000);
+	}));
+	assert(refused === 'img-src https://images.example/x.png', refused);
+});
+
+await check('no script error happened (only the CSP refusing the probe image\'s host)', async () => {
+	const others = problems.filter((p) => !/image 'https:\/\/images\.example\/x\.png'.*Content Security Policy/.test(p));
+	assert(others.length === 0, others.join('\n'));
 });
 
 await page.click('#end');

@@ -70,9 +70,9 @@ function renderMessage(m) {
 	return li;
 }
 
-/* The agent's picture as Web Chat shows it beside their messages. This page's CSP
- * (default-src 'self') lets it load only deskbridge's own images, such as the admin's
- * avatar (/api/avatar); a picture elsewhere (Zendesk's) shows as the agent's initial. */
+/* The agent's picture as Web Chat shows it beside their messages: only deskbridge's own,
+ * such as the admin's avatar (/api/avatar). A picture elsewhere (Zendesk's, which may be
+ * on a host this page's CSP keeps out) shows as the agent's initial. */
 function avatarOf(m) {
 	let el;
 	if (m.avatar && new URL(m.avatar, location.href).origin === location.origin) {
@@ -87,8 +87,10 @@ function avatarOf(m) {
 	return el;
 }
 
-/* An agent's image, or a link to their file. Under this page's CSP an image from Zendesk
- * cannot load; it then becomes a link to itself, which the visitor can open. */
+/* An agent's image, or a link to their file. This page's CSP lets in Zendesk's media
+ * hosts; an image that still cannot load (a private attachment, or a copy of this page
+ * whose site's CSP keeps the host out) becomes a link to itself, which the visitor can
+ * open. */
 function linkTo(href, label) {
 	const a = document.createElement('a');
 	a.className = 'media-link';
