@@ -11,10 +11,11 @@
 struct db;
 struct multipart_file;
 
-/* limits.file_upload_bytes may be at most this: Zendesk's own limit for messaging
- * attachments (see lib/zendesk.c). */
+/* limits.file_upload_bytes may be at most this: the 50 MB Zendesk is known to allow an
+ * attachment, which its API reference leaves unstated (see lib/zendesk.c). */
 #define UPLOAD_MAX_BYTES 50000000
-/* The request around the largest file: its multipart framing. */
+/* The request around the largest file: its multipart framing. The bundled server
+ * configurations (conf/, debian/conf/) let this much through on the files route. */
 #define UPLOAD_BODY_MAX (UPLOAD_MAX_BYTES + 16 * 1024)
 /* Larger images are refused rather than decoded. */
 #define UPLOAD_IMAGE_MAX_PIXELS 10000

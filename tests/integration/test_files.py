@@ -2,7 +2,9 @@
 (POST /api/transfers/{id}/files) reaches Zendesk as an attachment and an image or file
 message, judged by its content within the configured size; every refusal (type, size,
 state, malformed multipart, Zendesk failing) leaves nothing in Zendesk; the agent's
-images and files become events carrying only https: addresses on Zendesk's hosts."""
+images and files become events carrying only https: addresses on Zendesk's hosts. Both
+bundled server configurations (lighttpd, and Apache through mod_fcgid or as plain CGI)
+let the largest file limits.file_upload_bytes allows through to the handler."""
 
 import os
 import sys
@@ -66,7 +68,23 @@ def media_messages(conv):
     return [m for m in conv["messages"] if m["content"]["type"] in ("image", "file")]
 
 
-class VisitorToAgent(unittest.TestCase):
+class LargestFile:
+    """The web server in front lets the largest file through: limits.file_upload_bytes at
+    its most (50,000,000 bytes) in its multipart framing."""
+
+    def test_the_largest_file_the_limit_allows_gets_through(self):
+        tid, auth, conv = active_transfer("files-largest@shop.example")
+        SERVER.state.admin("config", "set", "limits.file_upload_bytes", "50000000")
+        try:
+            largest = ("z" * 99 + "\n").encode() * 500000     # 50,000,000 bytes
+            r = upload(tid, auth, largest, "a-long-name-for-the-largest-file-a-visitor-may-send.txt", "text/plain")
+        finally:
+            SERVER.state.admin("config", "unset", "limits.file_upload_bytes")
+        self.assertEqual(r.status, 201, r.body)
+        self.assertEqual(FAKE.attachments[-1]["size"], 50000000)
+
+
+class VisitorToAgent(LargestFile, unittest.TestCase):
     def test_png_reaches_zendesk_as_an_image_message(self):
         tid, auth, conv = active_transfer("files-png@shop.example")
         before = len(FAKE.attachments)
@@ -181,6 +199,43 @@ class VisitorToAgent(unittest.TestCase):
         self.assertEqual([a["removed"] for a in FAKE.attachments[before:]], [True])
         self.assertEqual(media_messages(conv), [])
         self.assertEqual(FAKE.refusals, [])
+
+
+class BehindApache(LargestFile):
+    """The bundled Apache configuration lets a file over 512 KiB through to its handler
+    (FcgidMaxRequestLen, LimitRequestBody), through mod_fcgid or as plain CGI."""
+    plain_cgi = False
+
+    @classmethod
+    def setUpClass(cls):
+        global SERVER, FAKE
+        cls.saved = SERVER, FAKE
+        FAKE = test_handoff.FAKE = FakeZendesk().start()
+        SERVER = test_handoff.SERVER = harness.ApacheServer(plain_cgi=cls.plain_cgi).start()
+        harness.connect_zendesk(SERVER, FAKE)
+
+    @classmethod
+    def tearDownClass(cls):
+        global SERVER, FAKE
+        SERVER.stop()
+        FAKE.stop()
+        SERVER, FAKE = test_handoff.SERVER, test_handoff.FAKE = cls.saved
+
+    def test_a_file_over_512_kib_reaches_zendesk(self):
+        tid, auth, conv = active_transfer("files-apache@shop.example")
+        big = ("y" * 80 + "\n").encode() * 9000     # 729 000 bytes
+        r = upload(tid, auth, big, "log.txt", "text/plain")
+        self.assertEqual(r.status, 201, r.body)
+        self.assertEqual(FAKE.attachments[-1]["size"], len(big))
+        self.assertEqual([m["content"]["type"] for m in media_messages(conv)], ["file"])
+
+
+class Apache(BehindApache, unittest.TestCase):
+    pass
+
+
+class ApachePlainCgi(BehindApache, unittest.TestCase):
+    plain_cgi = True
 
 
 class AgentToVisitor(unittest.TestCase):
