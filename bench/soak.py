@@ -20,9 +20,13 @@ Usage: bench/soak.py [--transfers 2000] [--minutes 5] [--build DIR]
 import argparse
 import asyncio
 import collections
+import concurrent.futures
+import itertools
 import json
 import os
 import random
+import re
+import subprocess
 import sys
 import threading
 import time
@@ -82,96 +86,57 @@ class Pool:
         return status, got, payload
 
 
-class Visitor:
-    def __init__(self, tid, secret, cid):
-        self.id, self.auth, self.cid = tid, {"Authorization": "Bearer " + secret}, cid
-        self.next, self.etag, self.poll_ms = 0, None, 1000
-        self.sent = []              # texts deskbridge answered 202 for, in seq order
-        self.accepted_seq = {}
-        self.agent_seen = []
-
-
 class Soak:
     def __init__(self, args):
         self.args = args
-        self.latencies = []
         self.errors = collections.Counter()
-        self.requests = 0
         self.agent_sent = collections.defaultdict(list)   # cid -> texts
         self.lock = threading.Lock()
 
     async def timed(self, pool, *a, **k):
-        started = time.monotonic()
         try:
             status, headers, body = await pool.request(*a, **k)
         except (OSError, asyncio.IncompleteReadError) as e:
             self.errors["connection: " + type(e).__name__] += 1
-            return None, None, None, time.monotonic() - started
-        self.requests += 1
+            return None, None, None
         if status >= 400:
             code = ""
             if body[:1] == b"{":
                 code = " " + json.loads(body).get("error", {}).get("code", "")
             self.errors["%d%s" % (status, code)] += 1
-        return status, headers, body, time.monotonic() - started
+        return status, headers, body
 
-    async def visitor_loop(self, pool, v, until):
-        await asyncio.sleep(random.random() * 1.0)
-        next_message = time.monotonic() + random.expovariate(1.0 / self.args.message_every)
-        n = 0
-        while time.monotonic() < until:
-            if time.monotonic() >= next_message:
-                n += 1
-                text = "%s says %d" % (v.id, n)
-                cmid = "c%d" % n
-                for _ in range(20):   # retried with the same client_message_id, as the library does
-                    status, _, body, _ = await self.timed(pool, "POST", "/api/transfers/%s/messages" % v.id,
-                                                          headers=v.auth, body={"client_message_id": cmid, "text": text})
-                    if status == 202:
-                        v.accepted_seq[text] = json.loads(body)["seq"]
-                        v.sent.append(text)
-                        break
-                    await asyncio.sleep(0.5)
-                next_message = time.monotonic() + random.expovariate(1.0 / self.args.message_every)
-            await self.poll(pool, v)
-            await asyncio.sleep(v.poll_ms / 1000.0)
-
-    async def poll(self, pool, v, record=True):
-        headers = dict(v.auth)
-        if v.etag:
-            headers["If-None-Match"] = v.etag
-        status, got, body, took = await self.timed(pool, "GET", "/api/transfers/%s/events?after=%d" % (v.id, v.next),
-                                                   headers=headers)
-        if record and status is not None:
-            self.latencies.append(took)
+    def say(self, fake, cid, text):
+        try:
+            status, _ = fake.agent_says(cid, text)
+        except OSError:
+            status = 0
         if status == 200:
-            data = json.loads(body)
-            v.etag = got.get("etag")
-            v.poll_ms = data.get("poll_after_ms", v.poll_ms)
-            for e in data["events"]:
-                if e["seq"] != v.next + 1:
-                    self.errors["events out of sequence"] += 1
-                v.next = e["seq"]
-                if e["type"] == "message" and e["from"] == "agent":
-                    v.agent_seen.append(e["text"])
-
-    def agents(self, fake, visitors, until):
-        """Agents answering at --agent-rate messages a second, spread over the conversations."""
-        n = 0
-        while time.time() < until:
-            v = random.choice(visitors)
-            n += 1
-            text = "agent line %d" % n
-            try:
-                status, _ = fake.agent_says(v.cid, text)
-            except OSError:
-                status = 0
-            if status == 200:
-                with self.lock:
-                    self.agent_sent[v.cid].append(text)
-            else:
+            with self.lock:
+                self.agent_sent[cid].append(text)
+        else:
+            with self.lock:
                 self.errors["webhook %s" % status] += 1
-            time.sleep(1.0 / self.args.agent_rate)
+
+    def agents(self, fake, cids, until, rate, counter):
+        """One of the agent threads: together they answer at rate messages a second,
+        spread at random over the conversations."""
+        interval = 1.0 / rate
+        due = time.time() + random.random() * interval
+        while due < until and time.time() < until:   # behind the pace: what is late is not made up
+            time.sleep(max(0.0, due - time.time()))
+            n = next(counter)
+            self.say(fake, random.choice(cids), "agent line %d" % n)
+            due += interval
+
+
+def cpu_seconds(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError):
+        return 0.0
 
 
 def processes(server):
@@ -187,18 +152,37 @@ def processes(server):
     return len(pids), rss, fds
 
 
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
+def pools(server):
+    """lighttpd's pid, and the handlers' pids by pool: the FastCGI socket each listens on
+    (its standard input) names the pool."""
+    paths = {}
+    with open("/proc/net/unix") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if len(fields) >= 8:
+                paths[fields[6]] = fields[7]
+    by_pool = collections.defaultdict(list)
+    for pid in server.handler_pids():
+        try:
+            inode = os.readlink("/proc/%d/fd/0" % pid).strip("socket:[]")
+        except OSError:
+            continue
+        by_pool[re.sub(r"\.sock.*", "", os.path.basename(paths.get(inode, "?")))].append(pid)
+    by_pool["lighttpd"] = [server.proc.pid]
+    return by_pool
 
 
-async def main_async(args, server, fake):
+def pool_cpu(by_pool):
+    return {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in by_pool.items()}
+
+
+async def main_async(args, server, fake, loadgen):
     soak = Soak(args)
-    pool = Pool(server.port, args.connections)
+    pool = Pool(server.port, 256)
     started = time.time()
 
     async def create(i):
-        status, _, body, _ = await soak.timed(pool, "POST", "/api/transfers", body={
+        status, _, body = await soak.timed(pool, "POST", "/api/transfers", body={
             "visitor": {"name": "Soak %d" % i, "email": "soak%d@soak.example" % i},
             "message_to_human_agent": "soak test", "history": [{"from": "user", "text": "hello bot %d" % i}]})
         return json.loads(body) if status == 201 else None
@@ -215,104 +199,184 @@ async def main_async(args, server, fake):
                 if tid and c["control"]:
                     by_id[tid] = c["id"]
         waiting = [c for c in created if c["id"] not in by_id]
-        await asyncio.gather(*(soak.poll(pool, Visitor(c["id"], c["secret"], None), record=False)
+        await asyncio.gather(*(soak.timed(pool, "GET", "/api/transfers/%s/events?after=0" % c["id"],
+                                          headers={"Authorization": "Bearer " + c["secret"]})
                                for c in waiting[:200]))
         await asyncio.sleep(0.5)
-    visitors = [Visitor(c["id"], c["secret"], by_id[c["id"]]) for c in created if c["id"] in by_id]
-    print("handed over %d in %.0f s" % (len(visitors), time.time() - started), flush=True)
+    handed = [c for c in created if c["id"] in by_id]
+    print("handed over %d in %.0f s" % (len(handed), time.time() - started), flush=True)
+    for _, writer in pool.idle:
+        writer.close()
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, lambda: [fake.agent_says(v.cid, "hello from the agent") for v in visitors])
-    for v in visitors:
-        fake_sent = soak.agent_sent[v.cid]
-        fake_sent.append("hello from the agent")
-    for v in visitors:
-        await soak.poll(pool, v, record=False)
+    with concurrent.futures.ThreadPoolExecutor(args.agent_threads) as agents:
+        await asyncio.gather(*(loop.run_in_executor(agents, soak.say, fake, by_id[c["id"]], "hello from the agent")
+                               for c in handed))
     soak.errors.clear()
-    await asyncio.sleep(2)
+
+    visitors_file = os.path.join(server.state.dir, "visitors.txt")
+    with open(visitors_file, "w") as f:
+        f.writelines("%s %s\n" % (c["id"], c["secret"]) for c in handed)
+    results_file = os.path.join(server.state.dir, "loadgen.json")
+    rate = args.agent_rate or len(handed) / args.message_every
+    seconds = args.minutes * 60
+    gen = subprocess.Popen([loadgen, "--port", str(server.port), "--visitors", visitors_file,
+                            "--seconds", str(seconds), "--message-every", str(args.message_every),
+                            "--connections", str(args.connections), "--out", results_file], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    until = time.time() + seconds
+    counter = itertools.count(1)
+    threads = [threading.Thread(target=soak.agents, daemon=True,
+                                args=(fake, list(by_id.values()), until, rate / args.agent_threads, counter))
+               for _ in range(args.agent_threads)]
+    for t in threads:
+        t.start()
+    # Every visitor has its connection open within the first seconds; measure from then.
+    await asyncio.sleep(min(30.0, seconds / 4))
     first = processes(server)
+    by_pool = pools(server)
+    cpu0 = pool_cpu(by_pool), cpu_seconds(gen.pid), sum(os.times()[:2]), time.monotonic()
     print("start: %d processes, RSS %d KiB, open fds %d" % first, flush=True)
-    until_mono = time.monotonic() + args.minutes * 60
-    until_wall = time.time() + args.minutes * 60
-    agent_thread = threading.Thread(target=soak.agents, args=(fake, visitors, until_wall), daemon=True)
-    agent_thread.start()
-    load_started = time.monotonic()
-    soak.requests = 0
-    await asyncio.gather(*(soak.visitor_loop(pool, v, until_mono) for v in visitors))
-    elapsed = time.monotonic() - load_started
-    agent_thread.join()
+    line = await loop.run_in_executor(None, gen.stdout.readline)
+    cpu1 = pool_cpu(by_pool), cpu_seconds(gen.pid), sum(os.times()[:2]), time.monotonic()
     last = processes(server)
     print("end:   %d processes, RSS %d KiB, open fds %d" % last, flush=True)
+    for t in threads:
+        t.join()
+    if line.strip() != "load done":
+        gen.kill()
+        return "soak: FAIL (the load generator stopped: %r)" % line
+    # The drain: the visitors poll on until each has seen what its agent sent.
+    with soak.lock:
+        gen.stdin.write("".join("%s %d\n" % (c["id"], len(soak.agent_sent[by_id[c["id"]]])) for c in handed))
+    gen.stdin.write("end\n")
+    gen.stdin.flush()
+    await loop.run_in_executor(None, gen.wait)
+    with open(results_file) as f:
+        got = json.load(f)
 
-    # Drain: polls drive the outbox until Zendesk holds every accepted message.
-    def delivered(v):
+    def delivered(cid):
         with fake.lock:
-            return [m["content"]["text"] for m in fake.conversations[v.cid]["messages"]
+            return [m["content"]["text"] for m in fake.conversations[cid]["messages"]
                     if m["author"]["type"] == "user"][1:]
     drain_until = time.time() + 120
     while time.time() < drain_until:
-        behind = [v for v in visitors if len(delivered(v)) < len(v.sent)
-                  or len(v.agent_seen) < len(soak.agent_sent[v.cid])]
-        if not behind:
+        if all(len(delivered(by_id[tid])) >= len(v["sent"]) for tid, v in got["visitors"].items()):
             break
-        await asyncio.gather(*(soak.poll(pool, v, record=False) for v in behind[:300]))
         await asyncio.sleep(1)
-    sent = sum(len(v.sent) for v in visitors)
-    dup = lost = disorder = agent_dup = agent_lost = 0
-    for v in visitors:
-        got = delivered(v)
-        want = sorted(v.sent, key=v.accepted_seq.get)
-        counts = collections.Counter(got)
+    sent = dup = lost = disorder = agent_dup = agent_lost = 0
+    for tid, v in got["visitors"].items():
+        cid = by_id[tid]
+        want = [text for text, _ in sorted(v["sent"], key=lambda pair: pair[1])]
+        sent += len(want)
+        have = delivered(cid)
+        counts = collections.Counter(have)
         dup += sum(n - 1 for n in counts.values() if n > 1)
         lost += sum(1 for t in want if t not in counts)
-        disorder += int([t for t in got if t in counts and counts[t] == 1] != [t for t in want if t in counts])
-        seen = collections.Counter(v.agent_seen)
+        disorder += int([t for t in have if counts[t] == 1] != [t for t in want if counts.get(t) == 1])
+        seen = collections.Counter(v["agent_seen"])
         agent_dup += sum(n - 1 for n in seen.values() if n > 1)
-        agent_lost += sum(1 for t in soak.agent_sent[v.cid] if t not in seen)
-    agent_total = sum(len(x) for x in soak.agent_sent.values())
-    lat = soak.latencies
-    print("visitors %d for %.1f min: %d requests (%.0f/s); polls %d, latency p50 %.1f ms, p99 %.1f ms, max %.1f ms"
-          % (len(visitors), elapsed / 60, soak.requests, soak.requests / elapsed, len(lat),
-             percentile(lat, 0.5) * 1000, percentile(lat, 0.99) * 1000, max(lat or [0]) * 1000))
+        agent_lost += sum(1 for t in soak.agent_sent[cid] if t not in seen)
+    agent_total = sum(len(x) for x in soak.agent_sent.values()) - len(handed)   # without the hellos
+    lat = got["latency_ms"]
+    elapsed = cpu1[3] - cpu0[3]
+    errors = collections.Counter(got["errors"]) + soak.errors
+    if got["out_of_sequence"]:
+        errors["events out of sequence"] += got["out_of_sequence"]
+    print("visitors %d for %.1f min: %d requests (%.0f/s); polls %d, latency p50 %.1f ms, p99 %.1f ms, "
+          "p99.9 %.1f ms, max %.1f ms" % (len(got["visitors"]), got["seconds"] / 60, got["requests"],
+                                          got["requests"] / got["seconds"], got["polls"], lat["p50"], lat["p99"],
+                                          lat["p999"], lat["max"]))
     print("visitor messages: accepted %d, duplicated %d, lost %d, transfers out of order %d"
           % (sent, dup, lost, disorder))
-    print("agent messages: sent %d, seen twice %d, never seen %d" % (agent_total, agent_dup, agent_lost))
-    print("errors: %s" % (dict(soak.errors) or "none"))
+    print("agent messages: sent %d (%.0f/s, %.0f/s asked), seen twice %d, never seen %d"
+          % (agent_total, agent_total / got["seconds"], rate, agent_dup, agent_lost))
+    used = {name: (cpu1[0][name] - cpu0[0].get(name, 0)) / elapsed for name in cpu1[0]}
+    print("CPU, in cores of %d: deskbridge %.2f (%s), visitors (bench/loadgen) %.2f, fake Zendesk and agents %.2f"
+          % (os.cpu_count(), sum(used.values()),
+             ", ".join("%s %.2f" % (name, used[name]) for name in sorted(used, key=used.get, reverse=True)),
+             (cpu1[1] - cpu0[1]) / elapsed, (cpu1[2] - cpu0[2]) / elapsed))
+    print("errors: %s" % (dict(errors) or "none"))
     growth_rss = last[1] / first[1] if first[1] else 0
     reasons = []
-    if len(visitors) < args.transfers:
-        reasons.append("%d of %d transfers handed over" % (len(visitors), args.transfers))
-    if dup or lost or disorder or agent_dup or agent_lost:
+    if len(got["visitors"]) < args.transfers:
+        reasons.append("%d of %d transfers handed over" % (len(got["visitors"]), args.transfers))
+    if dup or lost or disorder or agent_dup or agent_lost or got["out_of_sequence"]:
         reasons.append("messages lost, repeated or out of order")
     if last[2] > first[2] + 2 * first[0]:
         reasons.append("open fds grew from %d to %d" % (first[2], last[2]))
     if growth_rss > 1.25:
         reasons.append("RSS grew %.0f%%" % ((growth_rss - 1) * 100))
-    if any(not k.startswith(("429", "503")) for k in soak.errors):
+    if lat["p99"] > args.p99_ms:
+        reasons.append("poll p99 %.1f ms over %g ms" % (lat["p99"], args.p99_ms))
+    if any(not k.startswith(("429", "503")) for k in errors):
         reasons.append("undocumented errors")
     return "soak: PASS" if not reasons else "soak: FAIL (%s)" % "; ".join(reasons)
+
+
+def print_handler_times(log_path):
+    """The handlers' own time per route, from the line each logs per request."""
+    times = collections.defaultdict(list)
+    line_re = re.compile(r" (\w+)\[\d+\] info: (GET|POST) (\S+) (\d+) ([\d.]+)ms$")
+    with open(log_path, "rb") as f:
+        for raw in f:
+            m = line_re.search(raw.decode("utf-8", "replace").rstrip("\n"))
+            if m:
+                route = re.sub(r"/tr_[0-9a-f]+", "/{id}", m.group(3))
+                times["%s %s %s" % (m.group(2), route, m.group(4))].append(float(m.group(5)))
+    print("handler time by route (the handlers' own log), ms:")
+    for route, ms in sorted(times.items(), key=lambda kv: -len(kv[1])):
+        print("  %-48s %8d  p50 %6.1f  p99 %7.1f  max %7.1f"
+              % (route, len(ms), percentile(ms, 0.5), percentile(ms, 0.99), max(ms)))
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default=os.path.join(SRCDIR, "build"))
-    ap.add_argument("--transfers", type=int, default=2000)
+    ap.add_argument("--transfers", type=int, default=10000)
     ap.add_argument("--minutes", type=float, default=5)
     ap.add_argument("--message-every", type=float, default=30.0)
-    ap.add_argument("--agent-rate", type=float, default=20.0)
-    ap.add_argument("--connections", type=int, default=256)
+    ap.add_argument("--agent-rate", type=float, default=0,
+                    help="agent messages a second in all (default: one per visitor every --message-every s)")
+    ap.add_argument("--connections", type=int, default=4096,
+                    help="keep-alive connections the visitors share, as behind a reverse proxy "
+                         "(0: one per visitor, as browsers hold them; lighttpd then needs two "
+                         "descriptors per visitor)")
+    ap.add_argument("--agent-threads", type=int, default=16)
+    ap.add_argument("--webhook-workers", type=int, default=8)
+    ap.add_argument("--p99-ms", type=float, default=100.0)
+    ap.add_argument("--zendesk-procs", type=int, default=16,
+                    help="processes of the transfer pool that call Zendesk (DESKBRIDGE_ZENDESK_PROCS)")
     args = ap.parse_args()
-    os.environ["DESKBRIDGE_BUILDDIR"] = os.path.abspath(args.build)
+    build = os.path.abspath(args.build)
+    os.environ["DESKBRIDGE_BUILDDIR"] = build
+    subprocess.run(["make", "-s", "-C", build, "bench/loadgen"], check=True)
     sys.path.insert(0, os.path.join(SRCDIR, "tests", "integration"))
     sys.path.insert(0, os.path.join(SRCDIR, "tests"))
     import harness
     from fake_zendesk import FakeZendesk
 
-    fake = FakeZendesk(agents_online=5).start()
-    server = harness.Server(procs=max(2, os.cpu_count() or 1)).start()
+    fake = FakeZendesk(agents_online=5, webhook_workers=args.webhook_workers, webhook_keep_alive=True).start()
+    # Python switches threads every 5 ms by default: the fake Zendesk's answers would wait
+    # behind its webhook workers' turns, which a real Zendesk does not make anyone do.
+    sys.setswitchinterval(0.0005)
+    server = harness.Server(procs=max(2, os.cpu_count() or 1), zendesk_procs=args.zendesk_procs).start()
     try:
         harness.connect_zendesk(server, fake, "soak-webhook-secret")
         server.state.admin("config", "set", "transfers.join_timeout_s", "3600")
-        verdict = asyncio.run(main_async(args, server, fake))
+        verdict = asyncio.run(main_async(args, server, fake, os.path.join(build, "bench", "loadgen")))
+        print_handler_times(server.log_path)
+        if verdict != "soak: PASS":
+            with open(server.log_path, "rb") as f:
+                f.seek(max(0, os.path.getsize(server.log_path) - (8 << 20)))
+                tail = f.read().decode("utf-8", "replace")
+            said = collections.Counter(re.sub(r"\d+", "N", line) for line in tail.splitlines()[1:] if line.strip())
+            print("the server's log (its last 8 MiB), most frequent lines first (numbers as N):")
+            for line, n in said.most_common(12):
+                print("  %7d  %s" % (n, line[:200]))
     finally:
         fake.stop()
         server.stop()

@@ -620,12 +620,12 @@ static int job_due(struct db *db, const char *id, int64_t now, int *due)
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_status(rc);
 }
 
-/* The secret, the row and whether its outbox has work due, in one lookup. */
-static int poll_head(struct db *db, const char *id, const char *secret, int64_t now,
+/* The secret, the row and whether its outbox has work due by due_by, in one lookup. */
+static int poll_head(struct db *db, const char *id, const char *secret, int64_t due_by,
 		     struct transfer_row *row, int *delivery_due, int *read_pending)
 {
 	sqlite3_stmt *stmt;
-	int rc, st = stmt_id_int(db, transfer_sql_poll_head, id, now, &stmt);
+	int rc, st = stmt_id_int(db, transfer_sql_poll_head, id, due_by, &stmt);
 
 	if (st != ST_OK)
 		return st;
@@ -655,7 +655,8 @@ int transfer_poll(struct db *db, const char *id, const char *secret, int64_t aft
 	*delivery_due = 0;
 	*read_pending = 0;
 	if (st == ST_OK)
-		st = poll_head(db, id, secret, now, &row, delivery_due, read_pending);
+		st = poll_head(db, id, secret, now - TRANSFER_POLL_DELIVERY_GRACE_S, &row, delivery_due,
+			       read_pending);
 	if (st == ST_OK && strcmp(row.state, "ended") != 0) {
 		st = apply_timeouts(db, id, now, &row);
 		/* Ending it just now queued the hand-back. */

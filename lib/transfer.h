@@ -14,6 +14,10 @@
  * waiting visitor costs 20 requests a minute. */
 #define TRANSFER_POLL_ACTIVE_MS 1000
 #define TRANSFER_POLL_WAITING_MS 3000
+/* A poll delivers a job only this long after it was due: the process that stored it
+ * delivers it after its own response, and a poll taking it first would hold a process of
+ * the poll pool on a Zendesk call, which under load overflows that pool's socket. */
+#define TRANSFER_POLL_DELIVERY_GRACE_S 2
 #define TRANSFER_IDEMPOTENCY_S 600
 
 struct db;

@@ -150,8 +150,9 @@ class State:
 class Server:
     """lighttpd in the foreground with the real handlers, on a free loopback port."""
 
-    def __init__(self, state=None, procs=1, env=None, cgi_bin=CGI_BIN, tls=False):
+    def __init__(self, state=None, procs=1, env=None, cgi_bin=CGI_BIN, tls=False, zendesk_procs=None):
         self.state = state or State()
+        self.zendesk_procs = zendesk_procs or procs
         self.cgi_bin = cgi_bin
         self.port = free_port()
         # With tls, a second listener speaks HTTPS with a certificate made for the test.
@@ -170,7 +171,7 @@ class Server:
         env.update({"DESKBRIDGE_BIND": "127.0.0.1", "DESKBRIDGE_PORT": str(self.port),
                     "DESKBRIDGE_WWW": os.path.join(SRCDIR, "www"),
                     "DESKBRIDGE_CGI_BIN": self.cgi_bin, "DESKBRIDGE_RUN_DIR": self.run_dir,
-                    "DESKBRIDGE_PROCS": str(self.procs)})
+                    "DESKBRIDGE_PROCS": str(self.procs), "DESKBRIDGE_ZENDESK_PROCS": str(self.zendesk_procs)})
         if self.tls_pem:
             env.update({"DESKBRIDGE_TLS_CERT": self.tls_pem, "DESKBRIDGE_TLS_PORT": str(self.https_port)})
         self.log = open(self.log_path, "ab")
