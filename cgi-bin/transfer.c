@@ -10,11 +10,13 @@
 #include "availability.h"
 #include "avatar.h"
 #include "handoff.h"
+#include "multipart.h"
 #include "outbox.h"
 #include "status.h"
 #include "ticket.h"
 #include "timefmt.h"
 #include "transfer.h"
+#include "upload.h"
 
 /* After the response: hand over what the request stored, then a read receipt that
  * waited for its window (or for the conversation); or only the receipt. */
@@ -316,6 +318,69 @@ static void end_transfer(struct http_req *req, void *ctx)
 	app_after_response(ctx, deliver_later, http_req_param(req, "id"));
 }
 
+static const char *const upload_types[] = {"multipart/form-data", NULL};
+
+/* A file for the agent: multipart/form-data with one file part, sent on to Zendesk
+ * before the answer. */
+static void upload_file(struct http_req *req, void *ctx)
+{
+	struct db *db = transfer_db(req, ctx);
+	struct multipart_file file;
+	struct upload_result result;
+	struct json_object *body;
+	const unsigned char *data;
+	const char *why;
+	size_t len;
+	int st;
+
+	if (!db || app_over_limit(req, db, http_req_param(req, "id"), "limits.messages_per_minute"))
+		return;
+	data = http_req_body(req, &len);
+	if (multipart_parse_file(http_req_header(req, "Content-Type"), data, len, &file, &why) != ST_OK) {
+		http_reply_errorf(req, APIERR_BAD_REQUEST, "Send one file as multipart/form-data: %s.", why);
+		return;
+	}
+	st = upload_send(db, http_req_param(req, "id"), &file, (int64_t)time(NULL), &result);
+	if (st != ST_OK) {
+		http_reply_error(req, apierr_from_status(st), NULL);
+		return;
+	}
+	switch (result.verdict) {
+	case UPLOAD_SENT:
+		body = json_object_new_object();
+		json_object_object_add(body, "kind", json_object_new_string(result.type->image ? "image" : "file"));
+		json_object_object_add(body, "media_type", json_object_new_string(result.type->media_type));
+		json_object_object_add(body, "media_url", json_object_new_string(result.media_url));
+		json_object_object_add(body, "message_id", json_object_new_string(result.message_id));
+		http_reply_json(req, 201, body);
+		break;
+	case UPLOAD_EMPTY:
+		http_reply_field_error(req, APIERR_INVALID_FIELD, "file", "it is empty");
+		break;
+	case UPLOAD_TOO_LARGE:
+		http_reply_error(req, APIERR_PAYLOAD_TOO_LARGE, result.message);
+		break;
+	case UPLOAD_WRONG_TYPE:
+		http_reply_error(req, APIERR_UNSUPPORTED_MEDIA_TYPE, result.message);
+		break;
+	case UPLOAD_ENDED:
+		http_reply_error(req, APIERR_TRANSFER_ENDED, result.message);
+		break;
+	case UPLOAD_NOT_ACTIVE:
+		http_reply_error(req, APIERR_CONFLICT, result.message);
+		break;
+	case UPLOAD_NOT_CONFIGURED:
+		http_reply_error(req, APIERR_NOT_CONFIGURED, result.message);
+		break;
+	case UPLOAD_ZENDESK_REFUSED:
+		http_reply_error(req, APIERR_ZENDESK_REFUSED, result.message);
+		break;
+	case UPLOAD_ZENDESK_UNREACHABLE:
+		http_reply_error(req, APIERR_ZENDESK_UNREACHABLE, result.message);
+		break;
+	}
+}
+
 static void deliver_ticket_later(struct db *db, const char *id)
 {
 	ticket_deliver(db, id, (int64_t)time(NULL));
@@ -389,6 +454,7 @@ static const struct http_route routes[] = {
 	{"POST", "/api/transfers/{id}/typing", typing, HTTP_BODY_JSON, 0, typing_fields, NULL},
 	{"POST", "/api/transfers/{id}/read", mark_read, HTTP_BODY_JSON, 0, read_fields, NULL},
 	{"POST", "/api/transfers/{id}/end", end_transfer, HTTP_BODY_JSON_OPTIONAL, 0, NULL, NULL},
+	{"POST", "/api/transfers/{id}/files", upload_file, HTTP_BODY_RAW, UPLOAD_BODY_MAX, NULL, upload_types},
 	{"POST", "/api/tickets", create_ticket, HTTP_BODY_JSON, 256 * 1024, ticket_fields, NULL},
 	{"GET", "/api/tickets/{id}", get_ticket, HTTP_BODY_NONE, 0, NULL, NULL},
 };

@@ -58,6 +58,8 @@ static const struct {
 		"call it under Sites on other origins (security.allowed_origins)."},
 	[APIERR_TICKETS_DISABLED] = {403, "tickets_disabled",
 		"Leaving a message is turned off."},
+	[APIERR_ZENDESK_REFUSED] = {502, "zendesk_refused",
+		"Zendesk refused what deskbridge sent on; the message says why."},
 };
 
 int apierr_http_status(enum apierr e)

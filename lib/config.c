@@ -148,6 +148,8 @@ static const struct config_key config_table[] = {
 	{"limits.messages_per_minute", CONFIG_INT, "60", 1, 100000, 0, NULL, 0},
 	{"limits.activity_per_minute", CONFIG_INT, "120", 1, 100000, 0, NULL, 0},
 	{"limits.open_transfers_per_visitor", CONFIG_INT, "3", 1, 1000, 0, NULL, 0},
+	/* 10 MiB by default; at most UPLOAD_MAX_BYTES, the 50 MB Zendesk is known to allow. */
+	{"limits.file_upload_bytes", CONFIG_INT, "10485760", 1, 50000000, 0, NULL, 0},
 	{"deployment.public_url", CONFIG_TEXT, NULL, 0, 0, 300, valid_public_url, 0},
 	{"metrics.allowed_addresses", CONFIG_TEXT, NULL, 0, 0, 2048, proxy_list_check, 0},
 	{"hours.time_zone", CONFIG_TEXT, NULL, 0, 0, 200, hours_check_zone, 0},

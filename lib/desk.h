@@ -8,7 +8,7 @@
 
 enum desk_event_type {
 	DESK_EVENT_OTHER,          /* nothing deskbridge acts on */
-	DESK_EVENT_AGENT_MESSAGE,  /* text from the agent */
+	DESK_EVENT_AGENT_MESSAGE,  /* text, an image or a file from the agent */
 	DESK_EVENT_VISITOR_ECHO,   /* a message deskbridge itself sent for the visitor */
 	DESK_EVENT_AGENT_TYPING,
 	DESK_EVENT_AGENT_READ,
@@ -23,6 +23,9 @@ struct desk_event {
 	const char *conversation_id;
 	const char *agent_id, *agent_name, *agent_avatar_url;
 	const char *message_id, *text;
+	/* An agent's image or file: its https address on the desk's media host (already
+	 * checked), and what the desk says it is (any may be NULL but media_url). */
+	const char *media_kind, *media_url, *media_type, *alt_text;
 	int typing;
 	const char *reason;            /* DESK_EVENT_ENDED */
 };

@@ -35,15 +35,15 @@ static const char *const limits[] = {"limits.token_per_minute", "limits.transfer
 static const char *const webhook_types[] = {"agent_message", "agent_typing", "agent_read", "queued",
 					    "ended", "visitor_echo", "other", NULL};
 static const char *const endpoints[] = {"apps", "availability", "integrations", "switchboard", "users",
-					"support_users", "conversations", "messages", "activity", "other",
-					NULL};
+					"support_users", "conversations", "messages", "activity", "attachments",
+					"other", NULL};
 /* Indexed by status / 100 - 2 for 200 to 599. */
 static const char *const status_classes[] = {"2xx", "3xx", "4xx", "5xx", "error", NULL};
 
 /* transfers.join_timeout_s is 5 minutes unless changed; the last buckets catch longer ones. */
 static const double wait_buckets[] = {5, 15, 30, 60, 120, 300, 600, 1800, 3600};
-/* A call gives up after 8 s (zendesk.c). */
-static const double call_buckets[] = {0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+/* A call gives up after 8 s, a visitor's file after 60 s (zendesk.c). */
+static const double call_buckets[] = {0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
 struct metric_def {
 	const char *name;

@@ -63,6 +63,7 @@ static const struct {
 	{"limits.transfers_per_minute", "Transfers per minute"},
 	{"limits.messages_per_minute", "Messages per minute"},
 	{"limits.open_transfers_per_visitor", "Open chats per visitor"},
+	{"limits.file_upload_bytes", "Largest file a visitor may send (bytes)"},
 	{"deployment.public_url", "deskbridge's public address"},
 	{"hours.time_zone", "Time zone"},
 	{"hours.weekly", "Opening hours"},

@@ -933,8 +933,20 @@ static int hand_over(struct db *db, const char *id, const struct transfer_agent 
 	return st == ST_OK ? join(db, id, agent, now) : st;
 }
 
+static struct json_object *media_json(const struct transfer_media *media)
+{
+	struct json_object *m = json_object_new_object();
+
+	json_object_object_add(m, "kind", json_object_new_string(media->kind));
+	json_object_object_add(m, "url", json_object_new_string(media->url));
+	json_object_object_add(m, "media_type", media->media_type ? json_object_new_string(media->media_type) : NULL);
+	json_object_object_add(m, "alt_text", media->alt_text ? json_object_new_string(media->alt_text) : NULL);
+	return m;
+}
+
 int transfer_agent_message(struct db *db, const char *id, const struct transfer_agent *agent,
-			   const char *message_id, const char *text, int64_t now)
+			   const char *message_id, const char *text, const struct transfer_media *media,
+			   int64_t now)
 {
 	struct transfer_row row;
 	struct json_object *data;
@@ -950,7 +962,9 @@ int transfer_agent_message(struct db *db, const char *id, const struct transfer_
 	data = json_object_new_object();
 	json_object_object_add(data, "from", json_object_new_string("agent"));
 	json_object_object_add(data, "id", json_object_new_string(message_id));
-	json_object_object_add(data, "text", json_object_new_string(text));
+	json_object_object_add(data, "text", json_object_new_string(text ? text : ""));
+	if (media)
+		json_object_object_add(data, "media", media_json(media));
 	json_object_object_add(data, "agent", agent_json(agent));
 	st = append_event(db, id, "message", data, now, NULL);
 	json_object_put(data);

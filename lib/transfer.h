@@ -161,9 +161,15 @@ struct transfer_agent {
 };
 /* The transfer handed over in a Zendesk conversation; ST_NOT_FOUND when none. */
 int transfer_by_conversation(struct db *db, const char *conversation_id, char id[TRANSFER_ID_LEN]);
-/* An agent message; the first one also records agent_joined (Zendesk has no join event). */
+/* An agent's image or file; kind is "image" or "file", url already checked. Borrowed. */
+struct transfer_media {
+	const char *kind, *url, *media_type, *alt_text;
+};
+/* An agent message (text may be NULL when media is not); the first one also records
+ * agent_joined (Zendesk has no join event). media is NULL for text alone. */
 int transfer_agent_message(struct db *db, const char *id, const struct transfer_agent *agent,
-			   const char *message_id, const char *text, int64_t now);
+			   const char *message_id, const char *text, const struct transfer_media *media,
+			   int64_t now);
 /* The agent typing; a named agent who starts typing before any message has joined. */
 int transfer_agent_typing(struct db *db, const char *id, const struct transfer_agent *agent, int typing,
 			  int64_t now);

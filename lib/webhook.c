@@ -66,10 +66,11 @@ static int first_time(struct db *db, const char *event_id, int64_t now, int *fir
 static int apply_one(struct db *db, const struct desk_event *e, const char *id, int64_t now)
 {
 	struct transfer_agent agent = {e->agent_id, e->agent_name, e->agent_avatar_url};
+	struct transfer_media media = {e->media_kind, e->media_url, e->media_type, e->alt_text};
 
 	switch (e->type) {
 	case DESK_EVENT_AGENT_MESSAGE:
-		return transfer_agent_message(db, id, &agent, e->message_id, e->text, now);
+		return transfer_agent_message(db, id, &agent, e->message_id, e->text, e->media_url ? &media : NULL, now);
 	case DESK_EVENT_AGENT_TYPING:
 		return transfer_agent_typing(db, id, &agent, e->typing, now);
 	case DESK_EVENT_AGENT_READ:

@@ -57,6 +57,19 @@
  *       {"messages", "meta": {"hasMore", "beforeCursor"}, "links"}: pages of 100, the latest
  *       first, searched backwards for a mark before a post whose answer was lost is retried
  *       developer.zendesk.com/api-reference/conversations/#tag/Messages (List Messages)
+ *  POST {base}/sc/v2/apps/{appId}/attachments?access=public&for=message&conversationId={id}
+ *       multipart/form-data with the file as "source" (attachmentUploadBody), answered
+ *       201 {"attachment": {"mediaUrl", "mediaType"}}; then a Post Message of content
+ *       {"type": "image" | "file", "mediaUrl", "altText"} (imageMessage, fileMessage) as
+ *       the visitor. for=message has Zendesk delete the file with its message or
+ *       conversation. Zendesk checks the file's extension and its first bytes, and
+ *       refuses others with 415 unsupported_media_type (docs.smooch.io/guide/
+ *       validating-files/). The spec says only that the size is limited ("file
+ *       validation" guide); deskbridge caps uploads at 50 MB, the limit Zendesk is known
+ *       to apply to messaging attachments (not confirmed here)
+ *       developer.zendesk.com/api-reference/conversations/#tag/Attachments (Upload Attachment)
+ *  POST {base}/sc/v2/apps/{appId}/attachments/remove        {"mediaUrl"} (attachmentDeleteBody):
+ *       a file whose message could not be posted (Delete Attachment)
  *  POST {base}/sc/v2/apps/{appId}/conversations/{id}/passControl
  *       {"switchboardIntegration": <the agent workspace's switchboard integration id>,
  *        "metadata": {"first_message_id", "dataCapture.systemField.tags"}}: the spec's
@@ -97,8 +110,10 @@
  *
  * Not confirmed against a live account here (no machine reaches Zendesk): the exact
  * error bodies; that passControl's metadata tags reach the ticket as documented; that
- * the ticket's requester is the Support user created by external_id; and that every
- * echo of an API post carries the metadata it was posted with.
+ * the ticket's requester is the Support user created by external_id; that every
+ * echo of an API post carries the metadata it was posted with; Zendesk's size limit for
+ * an uploaded file (50 MB assumed); and which hosts agents' mediaUrls use beyond the
+ * spec's examples.
  */
 #include "zendesk.h"
 
@@ -110,6 +125,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 #include "desk.h"
@@ -120,6 +136,9 @@
 #define ZENDESK_CONNECT_TIMEOUT_MS 3000L
 #define ZENDESK_TIMEOUT_MS 8000L
 #define ZENDESK_MAX_RESPONSE (1024 * 1024)
+/* A visitor's file of up to 50 MB goes up within the request that brought it; 8 s would
+ * need 50 MB/s to Zendesk. */
+#define ZENDESK_UPLOAD_TIMEOUT_MS 60000L
 /* The metadata key of the mark on each message deskbridge posts. */
 #define ZENDESK_MARK_KEY "deskbridge_mark"
 
@@ -281,7 +300,7 @@ static const char *endpoint_of(const struct zendesk_account *a, const char *url)
 	static const struct {
 		const char *segment, *endpoint;
 	} collections[] = {{"switchboards", "switchboard"}, {"integrations", "integrations"}, {"users", "users"},
-			   {"conversations", "conversations"}},
+			   {"conversations", "conversations"}, {"attachments", "attachments"}},
 	  actions[] = {{"messages", "messages"}, {"activity", "activity"}, {"passControl", "switchboard"},
 		       {"releaseControl", "switchboard"}};
 	size_t base = strlen(a->base);
@@ -313,13 +332,27 @@ static const char *endpoint_of(const struct zendesk_account *a, const char *url)
 	return "other";
 }
 
-/* Sends method url with body (NULL: none) as Basic user:password. Never hangs: connect
- * and total timeouts on every call, TLS verification left on, no redirects followed. */
-/* header (NULL: none) is one more request header, "Name: value". */
-static int exchange_with(const struct zendesk_account *a, const char *method, const char *url, const char *header,
-			 struct json_object *body, const char *user, const char *password, struct zendesk_reply *out)
+/* libcurl's global state, set up once per process before the first handle or mime. */
+static int curl_ready(void)
 {
 	static int initialised;
+
+	if (!initialised) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return ST_IO;
+		initialised = 1;
+	}
+	return ST_OK;
+}
+
+/* Sends method url with body (NULL: none), or else mime (NULL: none), as Basic
+ * user:password, timed and counted in the metrics under the url's endpoint. Never hangs:
+ * connect and total timeouts on every call, TLS verification left on, no redirects
+ * followed. header (NULL: none) is one more request header, "Name: value". */
+static int exchange_with(const struct zendesk_account *a, const char *method, const char *url, const char *header,
+			 struct json_object *body, curl_mime *mime, const char *user, const char *password,
+			 struct zendesk_reply *out)
+{
 	struct zendesk_body resp = {0};
 	struct curl_slist *headers = NULL;
 	CURL *curl;
@@ -327,11 +360,8 @@ static int exchange_with(const struct zendesk_account *a, const char *method, co
 	curl_off_t retry_after = 0, took_us = 0;
 
 	memset(out, 0, sizeof *out);
-	if (!initialised) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return ST_IO;
-		initialised = 1;
-	}
+	if (curl_ready() != ST_OK)
+		return ST_IO;
 	curl = curl_easy_init();
 	if (!curl)
 		return ST_NOMEM;
@@ -350,7 +380,9 @@ static int exchange_with(const struct zendesk_account *a, const char *method, co
 	curl_easy_setopt(curl, CURLOPT_USERNAME, user);
 	curl_easy_setopt(curl, CURLOPT_PASSWORD, password);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, ZENDESK_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, ZENDESK_TIMEOUT_MS);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, mime ? ZENDESK_UPLOAD_TIMEOUT_MS : ZENDESK_TIMEOUT_MS);
+	if (mime)
+		curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "deskbridge/" PACKAGE_VERSION);
@@ -383,7 +415,7 @@ static int exchange_with(const struct zendesk_account *a, const char *method, co
 static int exchange(const struct zendesk_account *a, const char *method, const char *url,
 		    struct json_object *body, const char *user, const char *password, struct zendesk_reply *out)
 {
-	return exchange_with(a, method, url, NULL, body, user, password, out);
+	return exchange_with(a, method, url, NULL, body, NULL, user, password, out);
 }
 
 static enum zendesk_outcome outcome_of(const struct zendesk_reply *r, long ok_status)
@@ -800,7 +832,7 @@ int zendesk_create_ticket(const struct zendesk_account *a, const char *key, cons
 	json_object_object_add(ticket, "requester", requester);
 	json_object_object_add(ticket, "tags", tags);
 	json_object_object_add(body, "ticket", ticket);
-	st = exchange_with(a, "POST", url, header, body, login, a->api_token, &r);
+	st = exchange_with(a, "POST", url, header, body, NULL, login, a->api_token, &r);
 	json_object_put(body);
 	if (st != ST_OK)
 		return st;
@@ -906,6 +938,178 @@ int zendesk_post(const struct zendesk_account *a, const char *conversation_id, c
 				    ZENDESK_ID_LEN, call);
 	json_object_put(body);
 	return st;
+}
+
+/* Files. */
+
+struct upload_source {
+	const unsigned char *data;
+	size_t len, pos;
+};
+
+static size_t upload_read(char *buffer, size_t size, size_t nitems, void *arg)
+{
+	struct upload_source *src = arg;
+	size_t n = size * nitems;
+
+	if (n > src->len - src->pos)
+		n = src->len - src->pos;
+	memcpy(buffer, src->data + src->pos, n);
+	src->pos += n;
+	return n;
+}
+
+static int upload_seek(void *arg, curl_off_t offset, int origin)
+{
+	struct upload_source *src = arg;
+
+	if (origin != SEEK_SET || offset < 0 || (size_t)offset > src->len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	src->pos = (size_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
+/* Zendesk's own words for a refusal (the spec's errorResponse: errors[0].title). */
+static void add_zendesk_reason(const struct zendesk_reply *r, struct zendesk_call *call)
+{
+	struct json_object *errors;
+	const char *title = NULL;
+	size_t n = strlen(call->detail);
+
+	if (json_object_object_get_ex(r->json, "errors", &errors) && json_object_is_type(errors, json_type_array))
+		title = jstr(json_object_array_get_idx(errors, 0), "title");
+	if (title && n < sizeof call->detail)
+		snprintf(call->detail + n, sizeof call->detail - n, " (%.120s)", title);
+}
+
+int zendesk_upload_attachment(const struct zendesk_account *a, const char *conversation_id, const void *data,
+			      size_t len, const char *filename, const char *media_type,
+			      char media_url[ZENDESK_URL_LEN], struct zendesk_call *call)
+{
+	struct upload_source src = {data, len, 0};
+	struct zendesk_reply r;
+	struct json_object *attachment;
+	const char *url_got;
+	char url[2048], *escaped = curl_easy_escape(NULL, conversation_id, 0);
+	curl_mime *mime = NULL;
+	curl_mimepart *part;
+	int st = escaped ? messaging_url(a, url, sizeof url, "/attachments", NULL, NULL) : ST_NOMEM;
+	size_t n = st == ST_OK ? strlen(url) : 0;
+
+	/* access=public is the only level the spec offers; for=message with the conversation
+	 * has Zendesk delete the file with the conversation. */
+	if (st == ST_OK && (size_t)snprintf(url + n, sizeof url - n, "?access=public&for=message&conversationId=%s",
+					    escaped) >= sizeof url - n)
+		st = ST_TOO_LARGE;
+	curl_free(escaped);
+	/* The mime is built before exchange_with's handle. */
+	if (st == ST_OK && curl_ready() != ST_OK)
+		st = ST_IO;
+	if (st == ST_OK && !(mime = curl_mime_init(NULL)))
+		st = ST_NOMEM;
+	if (st == ST_OK) {
+		part = curl_mime_addpart(mime);
+		if (!part || curl_mime_name(part, "source") != CURLE_OK ||
+		    curl_mime_filename(part, filename) != CURLE_OK || curl_mime_type(part, media_type) != CURLE_OK ||
+		    curl_mime_data_cb(part, (curl_off_t)len, upload_read, upload_seek, NULL, &src) != CURLE_OK)
+			st = ST_NOMEM;
+	}
+	if (st == ST_OK)
+		st = exchange_with(a, "POST", url, NULL, NULL, mime, a->key_id, a->key_secret, &r);
+	curl_mime_free(mime);
+	if (st != ST_OK)
+		return st;
+	classify(&r, "uploading the file to Zendesk", call);
+	if (call->outcome != ZENDESK_OK)
+		add_zendesk_reason(&r, call);
+	attachment = jobj(r.json, "attachment");
+	url_got = jstr(attachment, "mediaUrl");
+	if (call->outcome == ZENDESK_OK && (!url_got || strlen(url_got) >= ZENDESK_URL_LEN)) {
+		call->outcome = ZENDESK_UNREACHABLE;
+		snprintf(call->detail, sizeof call->detail, "uploading the file to Zendesk: the answer has no mediaUrl");
+	} else if (call->outcome == ZENDESK_OK) {
+		snprintf(media_url, ZENDESK_URL_LEN, "%s", url_got);
+	}
+	reply_free(&r);
+	return ST_OK;
+}
+
+int zendesk_post_media(const struct zendesk_account *a, const char *conversation_id, const char *user_id,
+		       int image, const char *media_url, const char *alt_text, const char *mark,
+		       char message_id[ZENDESK_ID_LEN], struct zendesk_call *call)
+{
+	struct json_object *body = json_object_new_object(), *author = json_object_new_object();
+	struct json_object *content = json_object_new_object(), *meta = json_object_new_object();
+	char url[2048];
+	int st = messaging_url(a, url, sizeof url, "/conversations/", conversation_id, "/messages");
+
+	json_object_object_add(author, "type", json_object_new_string("user"));
+	json_object_object_add(author, "userId", json_object_new_string(user_id));
+	json_object_object_add(body, "author", author);
+	/* imageMessage and fileMessage: type and mediaUrl, altText at most 128 characters;
+	 * mediaType is read-only, Zendesk's own reading of the file. */
+	json_object_object_add(content, "type", json_object_new_string(image ? "image" : "file"));
+	json_object_object_add(content, "mediaUrl", json_object_new_string(media_url));
+	if (alt_text && *alt_text)
+		json_object_object_add(content, "altText", json_object_new_string(alt_text));
+	json_object_object_add(body, "content", content);
+	json_object_object_add(meta, ZENDESK_MARK_KEY, json_object_new_string(mark));
+	json_object_object_add(body, "metadata", meta);
+	if (st == ST_OK)
+		st = post_messaging(a, url, body, "posting the file message", "messages", message_id,
+				    ZENDESK_ID_LEN, call);
+	json_object_put(body);
+	return st;
+}
+
+int zendesk_remove_attachment(const struct zendesk_account *a, const char *media_url, struct zendesk_call *call)
+{
+	struct json_object *body = json_object_new_object();
+	char url[2048];
+	int st = messaging_url(a, url, sizeof url, "/attachments/remove", NULL, NULL);
+
+	json_object_object_add(body, "mediaUrl", json_object_new_string(media_url));
+	if (st == ST_OK)
+		st = post_messaging(a, url, body, "removing the uploaded file", NULL, NULL, 0, call);
+	json_object_put(body);
+	return st;
+}
+
+static int host_ends_with(const char *host, size_t len, const char *suffix)
+{
+	size_t n = strlen(suffix);
+
+	return len > n && strncasecmp(host + len - n, suffix, n) == 0;
+}
+
+int zendesk_media_url_ok(const char *url)
+{
+	/* Sunshine Conversations serves messaging media from the account's own
+	 * {subdomain}.zendesk.com/sc/attachments/... (the spec's uploadAttachment example),
+	 * from *.zdusercontent.com (Zendesk's user-content host) and, for older apps, from
+	 * smooch.io (the spec's attachmentSchema example). */
+	static const char *const hosts[] = {".zendesk.com", ".zdusercontent.com", ".smooch.io"};
+	const char *host, *end;
+	size_t len;
+
+	if (!url || strncasecmp(url, "https://", 8) != 0 || strlen(url) >= ZENDESK_URL_LEN)
+		return 0;
+	host = url + 8;
+	len = strcspn(host, "/?#");
+	end = host + len;
+	/* No userinfo, port or odd characters: the host is exactly what the check reads. */
+	for (const char *c = host; c < end; c++)
+		if (!isalnum((unsigned char)*c) && *c != '-' && *c != '.')
+			return 0;
+	for (const char *c = end; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == '\\' || *c == '"' || *c == '<' || *c == '>' || *c == 127)
+			return 0;
+	if (len == strlen("smooch.io") && strncasecmp(host, "smooch.io", len) == 0)
+		return 1;
+	for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++)
+		if (host_ends_with(host, len, hosts[i]))
+			return 1;
+	return 0;
 }
 
 /* Looks through one page of messages for the mark; *before is the cursor of the page
@@ -1067,6 +1271,22 @@ static void take_agent(struct desk_event *e, struct json_object *author)
 	e->agent_id = e->agent_name;
 }
 
+/* The spec's imageMessage and fileMessage: mediaUrl, and the read-only mediaType and
+ * altText. A mediaUrl off Zendesk's media hosts, or not https:, is dropped here, so no
+ * visitor's browser is sent to it; the message's text, if any, still arrives. */
+static void parse_media(struct desk_event *e, struct json_object *content)
+{
+	const char *type = jstr(content, "type");
+	const char *url = jstr(content, "mediaUrl");
+
+	if (!type || (strcmp(type, "image") != 0 && strcmp(type, "file") != 0) || !zendesk_media_url_ok(url))
+		return;
+	e->media_kind = type;
+	e->media_url = url;
+	e->media_type = jstr(content, "mediaType");
+	e->alt_text = jstr(content, "altText");
+}
+
 /* Zendesk sends conversation:message for every message, whoever wrote it: deskbridge's
  * own posts (the visitor's, the bot history, the note to the agent) come back too, as
  * do other integrations'. The agent's are the business messages from the agent
@@ -1083,7 +1303,8 @@ static void parse_message(struct desk_event *e, struct json_object *payload)
 	}
 	e->message_id = jstr(message, "id");
 	e->text = jstr(content, "text");
-	if (!source || strcmp(source, ZENDESK_AGENT_WORKSPACE) != 0 || !e->message_id || !e->text)
+	parse_media(e, content);
+	if (!source || strcmp(source, ZENDESK_AGENT_WORKSPACE) != 0 || !e->message_id || (!e->text && !e->media_url))
 		return;
 	e->type = DESK_EVENT_AGENT_MESSAGE;
 	take_agent(e, author);

@@ -4,6 +4,8 @@
 #ifndef DESKBRIDGE_ZENDESK_H
 #define DESKBRIDGE_ZENDESK_H
 
+#include <stddef.h>
+
 struct db;
 
 /* Every Zendesk credential from the configuration; zendesk_account_free releases it. */
@@ -94,6 +96,24 @@ int zendesk_conversation(const struct zendesk_account *acct, const char *user_id
 int zendesk_post(const struct zendesk_account *acct, const char *conversation_id, const char *user_id,
 		 const char *text, const char *mark, char message_id[ZENDESK_ID_LEN],
 		 struct zendesk_call *call);
+/* Files the visitor sends. A mediaUrl Zendesk answers fits in ZENDESK_URL_LEN. */
+#define ZENDESK_URL_LEN 2048
+/* Uploads the file (streamed from data, not copied) to the app's attachments, public
+ * and tied to the conversation, under filename and media_type; *media_url is where
+ * Zendesk keeps it. A refusal's detail carries Zendesk's reason. */
+int zendesk_upload_attachment(const struct zendesk_account *acct, const char *conversation_id, const void *data,
+			      size_t len, const char *filename, const char *media_type,
+			      char media_url[ZENDESK_URL_LEN], struct zendesk_call *call);
+/* An image (image 1) or file message of the uploaded media by the visitor, marked as
+ * zendesk_post's are; alt_text (may be NULL) at most 128 characters. */
+int zendesk_post_media(const struct zendesk_account *acct, const char *conversation_id, const char *user_id,
+		       int image, const char *media_url, const char *alt_text, const char *mark,
+		       char message_id[ZENDESK_ID_LEN], struct zendesk_call *call);
+/* Deletes an uploaded file no message uses. */
+int zendesk_remove_attachment(const struct zendesk_account *acct, const char *media_url, struct zendesk_call *call);
+/* Whether url is an https: address on a host Zendesk serves messaging media from: what an
+ * agent's image or file may point a visitor's browser at. */
+int zendesk_media_url_ok(const char *url);
 /* How far back the mark is looked for: pages of 100 messages, the latest first. A post
  * whose answer was lost is looked for soon after, so it is among the latest; the bound
  * keeps a long conversation from costing a handler more than this many calls. */

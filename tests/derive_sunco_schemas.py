@@ -19,6 +19,10 @@ OpenAPI 3.0 dialect into plain JSON Schema (draft 7) that python3-jsonschema che
                                    rules (and the file stays data, not a copy of the docs)
   - readOnly / writeOnly / deprecated are dropped (annotations without a request rule)
 
+An upload's body is multipart/form-data: its schema describes the form's fields, and the
+entry says "mediaType". An endpoint with query parameters lists them under "query"
+(name -> required).
+
 Endpoints the driver calls without a body (GET app, users, messages, switchboards,
 switchboard integrations, integrations) are listed with "body": null.
 """
@@ -45,6 +49,8 @@ ENDPOINTS = [
     ("GET", "/v2/apps/{appId}/switchboards"),
     ("GET", "/v2/apps/{appId}/switchboards/{switchboardId}/switchboardIntegrations"),
     ("GET", "/v2/apps/{appId}/integrations"),
+    ("POST", "/v2/apps/{appId}/attachments"),
+    ("POST", "/v2/apps/{appId}/attachments/remove"),
 ]
 
 DROP = {"description", "example", "examples", "title", "readOnly", "writeOnly", "deprecated",
@@ -102,15 +108,30 @@ class Deriver:
                 out = {"anyOf": [out, {"type": "null"}]}
         return out
 
+    def query(self, path, op):
+        """The query parameters of the path and the operation: name -> required."""
+        params = [self.ref(p["$ref"]) if "$ref" in p else p
+                  for p in self.spec["paths"][path].get("parameters", []) + op.get("parameters", [])]
+        return {p["name"]: bool(p.get("required")) for p in params if p.get("in") == "query"}
+
     def endpoint(self, method, path):
         op = self.spec["paths"][path][method.lower()]
         body = op.get("requestBody")
         schema = None
+        media_type = None
         if body:
-            schema = self.convert(body["content"]["application/json"]["schema"])
+            # JSON bodies, but for uploads, whose form fields have a schema of their own.
+            media_type = "application/json" if "application/json" in body["content"] else "multipart/form-data"
+            schema = self.convert(body["content"][media_type]["schema"])
             schema["$schema"] = "http://json-schema.org/draft-07/schema#"
-        return {"operationId": op.get("operationId"), "required": bool(body and body.get("required")),
-                "body": schema}
+        out = {"operationId": op.get("operationId"), "required": bool(body and body.get("required")),
+               "body": schema}
+        if media_type == "multipart/form-data":
+            out["mediaType"] = media_type
+        query = self.query(path, op)
+        if query:
+            out["query"] = query
+        return out
 
 
 def main(argv):

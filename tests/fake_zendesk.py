@@ -38,9 +38,12 @@ control routes under /_fake/, outside Zendesk's namespace:
     GET  /_fake/switchboard     the switchboard integrations, as the switchboard lists them
     GET  /_fake/tickets         every Support ticket created: the Create Ticket answer's ticket
     POST /_fake/settle          {"timeout": s} -> {"settled": true|false}
+    GET  /_fake/attachments     every file uploaded: mediaUrl, mediaType, size, filename,
+                                 query, removed
     POST /_fake/agent           {"conversation", "action": "accept" | "says" | "typing" |
-                                 "read" | "solves", "text", "typing", "avatar": false (the
-                                 agent has no avatarUrl)} -> a webhook delivery
+                                 "read" | "solves" | "image" | "file", "text", "typing",
+                                 "avatar": false (the agent has no avatarUrl), "media_url",
+                                 "media_type", "alt_text"} -> a webhook delivery
     POST /_fake/fail            {"how": 500 | "drop" | "lost" | ["slow", s], "count": n}
     POST /_fake/agents_online   {"count": n}
 
@@ -82,9 +85,22 @@ takes the stricter reading:
      "api" among its values in prose).
   8. Webhook deliveries are not retried when deskbridge answers an error (Zendesk
      retries; a test sees each failure in fake.deliveries instead).
+  9. An uploaded file over 50,000,000 bytes is refused with 413 (the spec says only that
+     the size is limited; 50 MB is the figure Zendesk gives for messaging attachments).
+     An upload's multipart body must hold exactly the form fields of
+     attachmentUploadBody ("source", a file part with a filename), and its query only
+     the spec's parameters, access being "public" and for "message" (the only values the
+     spec's descriptions allow); conversationId must name a conversation (404).
+ 10. File validation (docs.smooch.io/guide/validating-files/): the file name's extension
+     must be on that guide's list and the type read from the file's first bytes must be
+     one the list allows, else 415 unsupported_media_type "File rejected. File extension
+     not allowed" / "File rejected. File type not allowed". The fake reads PNG, JPEG,
+     GIF and PDF signatures and UTF-8 text; any other content counts as not allowed.
 """
 
 import base64
+import email.parser
+import email.policy
 import http.client
 import http.server
 import io
@@ -122,10 +138,32 @@ def _load_schemas():
     for key, ep in data["endpoints"].items():
         if ep.get("body"):
             out[key] = jsonschema.Draft7Validator(ep["body"], format_checker=jsonschema.FormatChecker())
-    return data["source"], out
+    return data["source"], out, {key: ep.get("query", {}) for key, ep in data["endpoints"].items()}
 
 
-SPEC_SOURCE, VALIDATORS = _load_schemas()
+SPEC_SOURCE, VALIDATORS, QUERIES = _load_schemas()
+ATTACHMENT_LIMIT = 50_000_000   # Stricter than known, 9
+# docs.smooch.io/guide/validating-files/: the extensions Sunshine Conversations accepts.
+ALLOWED_EXTENSIONS = set("""3g2 3gp 7z aac amr avi bmp csv doc docx eml gif heic heif ics jfif jpeg jpg key log
+    m4a m4v mov mp3 mp4 mp4a mpeg mpg mpga neon numbers odt oga ogg ogv opus pages pdf png pps ppsx ppt
+    pptx qt svg tif tiff txt vcf wav webm webp wmv xls xlsx xml yaml yml zip""".split())
+
+
+def _sniff(data):
+    """The media type the first bytes say (Stricter than known, 10), or None."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data.startswith(b"%PDF-"):
+        return "application/pdf"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return "text/plain" if all(c >= " " or c in "\t\r\n\f" for c in text) else None
 
 
 class Refused(Exception):
@@ -151,6 +189,7 @@ class FakeZendesk:
         self.tickets = []            # Support API tickets: {"ticket", "request", "idempotency_key"}
         self.idempotency = {}        # Idempotency-Key -> {"at", "body", "answer"}
         self.refusals = []           # {"method", "path", "reason"} of every request refused as invalid
+        self.attachments = []        # {"mediaUrl", "mediaType", "size", "filename", "query", "removed"}
         self.deliveries = []         # {"type", "types", "conversation", "status", "answer", "error", "echo"}
         self.failures = []           # [status or "drop" or ("slow", seconds)] consumed in order
         self.waiting = 0             # API calls received whose client has neither been
@@ -409,6 +448,30 @@ class FakeZendesk:
         return self.event("conversation:message", {"conversation": self._conversation_truncated(cid),
                                                     "message": message})
 
+    def agent_media_event(self, cid, kind, media_url=None, media_type="image/png", alt_text="photo.png",
+                          text=None):
+        """The agent sends an image or a file from the agent workspace: the spec's
+        imageMessage / fileMessage content (mediaUrl; mediaType and altText as Zendesk
+        fills them in; text optional). By default on the account's own attachments host,
+        as the spec's uploadAttachment example has it."""
+        content = {"type": kind, "mediaUrl": media_url or "https://acme.zendesk.com/sc/attachments/v2/%s/%s"
+                   % (_id("att_"), urllib.parse.quote(alt_text or "file"))}
+        if media_type:
+            content["mediaType"] = media_type
+        if alt_text:
+            content["altText"] = alt_text
+        if text:
+            content["text"] = text
+        message = {"id": _id("msg_"), "received": _now(), "author": self.agent_author(),
+                   "content": content, "source": {"type": AGENT_WORKSPACE}}
+        with self.lock:
+            self.conversations[cid]["messages"].append(message)
+        return self.event("conversation:message", {"conversation": self._conversation_truncated(cid),
+                                                    "message": message})
+
+    def agent_sends(self, cid, kind, **kw):
+        return self.deliver(self.agent_media_event(cid, kind, **kw))
+
     def agent_says(self, cid, text, avatar=True):
         return self.deliver(self.agent_message_event(cid, text, avatar=avatar))
 
@@ -511,8 +574,11 @@ class FakeZendesk:
             headers = {"Retry-After": "1"} if how == 429 else {}
             return self._error(h, how, "unavailable" if how >= 500 else "bad_request", "Injected failure", headers)
         path = parsed.path
+        # Upload Attachment's body is multipart/form-data, every other body JSON.
+        upload = method == "POST" and path.startswith("/sc/v2/apps/") and path.endswith("/attachments")
+        h.raw_body = raw
         try:
-            body = json.loads(raw) if raw else None
+            body = json.loads(raw) if raw and not upload else None
         except ValueError:
             if path.startswith("/_fake/"):
                 return self._send(h, 400, {"error": "invalid JSON"})
@@ -524,8 +590,9 @@ class FakeZendesk:
                 # The spec's introduction: requests with a body must say
                 # "content-type: application/json" (Stricter than known, 5).
                 ctype = (h.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-                if ctype != "application/json":
-                    raise Refused("Content-Type must be application/json")
+                want = "multipart/form-data" if upload else "application/json"
+                if ctype != want:
+                    raise Refused("Content-Type must be %s" % want)
             if path.startswith("/sc/v2/apps/"):
                 return self._messaging(h, method, path[len("/sc/v2/apps/"):].split("/"), body,
                                        urllib.parse.parse_qs(parsed.query))
@@ -564,6 +631,10 @@ class FakeZendesk:
         if method == "GET" and route == "tickets":
             with self.lock:
                 return self._send(h, 200, {"tickets": [t["ticket"] for t in self.tickets]})
+        if method == "GET" and route == "attachments":
+            with self.lock:
+                return self._send(h, 200, {"attachments": [{k: v for k, v in a.items() if k != "data"}
+                                                           for a in self.attachments]})
         if method == "GET" and route == "switchboard":
             with self.lock:
                 return self._send(h, 200, {"switchboardIntegrations": list(self.switchboard_integrations)})
@@ -579,7 +650,14 @@ class FakeZendesk:
                   "says": lambda: self.agent_says(cid, body.get("text", ""), avatar),
                   "typing": lambda: self.agent_typing(cid, bool(body.get("typing", True)), avatar),
                   "read": lambda: self.agent_reads(cid),
-                  "solves": lambda: self.agent_solves(cid)}.get(act)
+                  "solves": lambda: self.agent_solves(cid),
+                  "image": lambda: self.agent_sends(cid, "image", media_url=body.get("media_url"),
+                                                    media_type=body.get("media_type", "image/png"),
+                                                    alt_text=body.get("alt_text", "photo.png"), text=body.get("text")),
+                  "file": lambda: self.agent_sends(cid, "file", media_url=body.get("media_url"),
+                                                   media_type=body.get("media_type", "application/pdf"),
+                                                   alt_text=body.get("alt_text", "invoice.pdf"),
+                                                   text=body.get("text"))}.get(act)
             if not do:
                 return self._send(h, 400, {"error": "unknown action"})
             try:
@@ -836,6 +914,17 @@ class FakeZendesk:
             if not user:
                 return self._error(h, 404, "user_not_found", "User not found")
             return self._send(h, 200, {"user": user})
+        if method == "POST" and rest == ["attachments"]:
+            return self._upload_attachment(h, "POST %s/attachments" % spec, query or {})
+        if method == "POST" and rest == ["attachments", "remove"]:
+            # #tag/Attachments, Delete Attachment: attachmentDeleteBody; 200 {}.
+            self._validate("POST %s/attachments/remove" % spec, body)
+            with self.lock:
+                found = next((a for a in self.attachments if a["mediaUrl"] == body["mediaUrl"]), None)
+                if found is None:
+                    return self._error(h, 404, "not_found", "Attachment not found")
+                found["removed"] = True
+            return self._send(h, 200, {})
         if method == "GET" and rest == ["switchboards"]:
             # #tag/Switchboards, List Switchboards: switchboardListResponse.
             return self._send(h, 200, {"switchboards": [{
@@ -906,6 +995,64 @@ class FakeZendesk:
                     conv.setdefault("activity", []).append(body.get("type"))
                 return self._send(h, 200, {})
         self._error(h, 404, "not_found", "Not found")
+
+    def _upload_attachment(self, h, key, query):
+        # #tag/Attachments, Upload Attachment: multipart/form-data attachmentUploadBody
+        # ("source", the file), query accessQuery (required), forQuery,
+        # conversationIdQuery; 201 {"attachment": {"mediaUrl", "mediaType"}}, the
+        # spec's uploadAttachment example giving the mediaUrl's shape.
+        allowed = QUERIES[key]
+        for name in query:
+            if name not in allowed:
+                raise Refused("Unknown query parameter %s" % name)
+        for name, required in allowed.items():
+            if required and name not in query:
+                raise Refused("The query parameter %s is required" % name)
+        if query.get("access") != ["public"]:
+            raise Refused("access: the only access level is public")
+        if "for" in query and query["for"] != ["message"]:
+            raise Refused("for: only message is supported")
+        cid = query.get("conversationId", [None])[0]
+        if cid is not None and cid not in self.conversations:
+            return self._error(h, 404, "conversation_not_found", "Conversation not found")
+        raw = h.raw_body
+        if len(raw) > ATTACHMENT_LIMIT + 64 * 1024:
+            return self._error(h, 413, "payload_too_large", "The file is too large")
+        head = ("Content-Type: %s\r\n\r\n" % h.headers.get("Content-Type")).encode()
+        form = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+        if not form.is_multipart() or form.defects:
+            raise Refused("The body is not multipart/form-data")
+        fields = {}
+        for part in form.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if part.get_content_disposition() != "form-data" or not name or name in fields:
+                raise Refused("Each part needs its own form-data name")
+            fields[name] = part
+        error = jsonschema.exceptions.best_match(VALIDATORS[key].iter_errors({k: "(binary)" for k in fields}))
+        if error is not None:
+            raise Refused("%s (schema %s)" % (error.message[:200], key))
+        if set(fields) != {"source"}:
+            raise Refused("Unknown form fields: %s" % ", ".join(sorted(set(fields) - {"source"})))
+        source = fields["source"]
+        filename = source.get_filename()
+        if not filename:
+            raise Refused("source must be a file part with a filename")
+        data = source.get_payload(decode=True) or b""
+        if len(data) > ATTACHMENT_LIMIT:
+            return self._error(h, 413, "payload_too_large", "The file is larger than 50 MB")
+        ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+        if ext not in ALLOWED_EXTENSIONS:
+            return self._error(h, 415, "unsupported_media_type", "File rejected. File extension not allowed")
+        media_type = _sniff(data)
+        if media_type is None:
+            return self._error(h, 415, "unsupported_media_type", "File rejected. File type not allowed")
+        url = "https://acme.zendesk.com/sc/attachments/v2/%s/%s" % (_id("att_"), urllib.parse.quote(filename))
+        with self.lock:
+            self.attachments.append({"mediaUrl": url, "mediaType": media_type, "size": len(data),
+                                     "filename": filename, "declaredType": source.get_content_type(),
+                                     "query": {k: v[0] for k, v in query.items()}, "removed": False,
+                                     "data": data})
+        return self._send(h, 201, {"attachment": {"mediaUrl": url, "mediaType": media_type}})
 
     def _integrations(self):
         target = self.webhook_url or "http://deskbridge.invalid/api/zendesk/webhook"

@@ -440,6 +440,28 @@ await check('an emptied number field saves as its default and says which; later 
 	assert((await apiConfig()).transfers.join_timeout_s === 120, 'join timeout not saved back');
 });
 
+await check('the largest file a visitor may send is set under Advanced, within 1 to 50000000, empty for its default', async () => {
+	if (!(await page.locator('details.advanced').evaluate((d) => d.open)))
+		await page.click('details.advanced > summary');
+	const help = await page.textContent('#limit-file-bytes ~ .help');
+	assert(/50000000/.test(help) && /empty for the default, 10485760\./.test(help), 'help: ' + help);
+	assert(await page.inputValue('#limit-file-bytes') === '10485760', 'field shows ' + await page.inputValue('#limit-file-bytes'));
+	await page.fill('#limit-file-bytes', '50000001');
+	await saveAndWait();
+	const err = (await errorFor('limits.file_upload_bytes').textContent()).trim();
+	assert(/^Largest file a visitor may send \(bytes\): must be an integer from 1 to 50000000\.$/.test(err), 'message: ' + err);
+	assert(await page.getAttribute('#limit-file-bytes', 'aria-invalid') === 'true', 'field not marked invalid');
+	assert((await apiConfig()).limits.file_upload_bytes === 10485760, 'the invalid value was saved');
+	await page.fill('#limit-file-bytes', '20000000');
+	await saveAndWait();
+	assert((await apiConfig()).limits.file_upload_bytes === 20000000, 'not saved');
+	await page.fill('#limit-file-bytes', '');
+	await saveAndWait();
+	const status = await page.textContent('#save-status');
+	assert(/Largest file a visitor may send \(bytes\) is back to its default, 10485760\./.test(status), 'save bar: ' + status);
+	assert((await apiConfig()).limits.file_upload_bytes === 10485760, 'not back to the default');
+});
+
 await check('an invalid site public key PEM shows the API\'s message beside the keys', async () => {
 	await page.fill('#new-key-kid', 'site-2');
 	await page.fill('#new-key-pem', '-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----\n');

@@ -6,7 +6,7 @@ set -u
 builddir=${DESKBRIDGE_BUILDDIR:-.}
 srcdir=${DESKBRIDGE_SRCDIR:-.}
 seconds=${FUZZ_SECONDS:-5}
-harnesses="jws payload http webhook image bodies"
+harnesses="jws payload http webhook image bodies multipart"
 echo "1..$(echo $harnesses | wc -w)"
 n=0 failed=0
 for h in $harnesses; do

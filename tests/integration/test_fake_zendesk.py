@@ -483,6 +483,63 @@ class SupportApi(FakeTest):
         self.assertEqual(len(self.fake.refusals), 4)
 
 
+class Attachments(FakeTest):
+    """Upload Attachment and Delete Attachment as the spec and the file validation guide
+    (docs.smooch.io/guide/validating-files/) give them."""
+
+    def upload(self, query, filename="a.png", data=b"\x89PNG\r\n\x1a\n" + bytes(20), field="source"):
+        b = "b0undary"
+        body = ('--%s\r\nContent-Disposition: form-data; name="%s"; filename="%s"\r\n'
+                'Content-Type: application/octet-stream\r\n\r\n' % (b, field, filename)).encode() + data + \
+            ("\r\n--%s--\r\n" % b).encode()
+        return call(self.fake, "POST", self.app + "/attachments" + query, raw=body,
+                    ctype="multipart/form-data; boundary=" + b)
+
+    def test_upload_and_remove_in_the_specs_shapes(self):
+        _, cid = self.conversation()
+        st, answer = self.upload("?access=public&for=message&conversationId=" + cid)
+        self.assertEqual(st, 201, answer)
+        self.assertEqual(set(answer["attachment"]), {"mediaUrl", "mediaType"})
+        self.assertEqual(answer["attachment"]["mediaType"], "image/png")
+        self.assertRegex(answer["attachment"]["mediaUrl"], r"^https://acme\.zendesk\.com/sc/attachments/v2/")
+        st, _ = call(self.fake, "POST", self.app + "/attachments/remove", {"mediaUrl": answer["attachment"]["mediaUrl"]})
+        self.assertEqual(st, 200)
+        self.assertEqual([a["removed"] for a in self.fake.attachments], [True])
+        st, _ = call(self.fake, "POST", self.app + "/attachments/remove", {"mediaUrl": "https://elsewhere/x"})
+        self.assertEqual(st, 404)
+        st, answer = call(self.fake, "POST", self.app + "/attachments/remove", {})
+        self.assertRefused(answer, st)
+
+    def test_what_zendesk_refuses_is_refused(self):
+        _, cid = self.conversation()
+        for query in ("", "?access=private", "?access=public&for=conversation", "?access=public&size=1"):
+            st, answer = self.upload(query)
+            self.assertRefused(answer, st)
+        st, answer = self.upload("?access=public", field="file")
+        self.assertRefused(answer, st)
+        st, answer = self.upload("?access=public&conversationId=c_nope")
+        self.assertEqual(st, 404, answer)
+        st, answer = self.upload("?access=public", filename="tool.exe")
+        self.assertEqual((st, answer["errors"][0]["title"]), (415, "File rejected. File extension not allowed"))
+        st, answer = self.upload("?access=public", filename="a.png", data=b"\x7fELF\x00\x00")
+        self.assertEqual((st, answer["errors"][0]["title"]), (415, "File rejected. File type not allowed"))
+        st, answer = call(self.fake, "POST", self.app + "/attachments?access=public", {"source": "x"})
+        self.assertRefused(answer, st)
+        st, answer = self.upload("?access=public", data=b"hello")
+        self.assertEqual(st, 201, answer)   # text is an allowed type; the name's extension is on the list
+        self.assertEqual(self.fake.attachments[-1]["mediaType"], "text/plain")
+
+    def test_agent_media_messages(self):
+        rec = self.webhooks()
+        _, cid = self.conversation()
+        st, _ = self.fake.agent_sends(cid, "file", media_type="application/pdf", alt_text="invoice.pdf", text="Here")
+        self.assertEqual(st, 200)
+        content = rec.got[-1]["body"]["events"][0]["payload"]["message"]["content"]
+        self.assertEqual((content["type"], content["mediaType"], content["altText"], content["text"]),
+                         ("file", "application/pdf", "invoice.pdf", "Here"))
+        self.assertTrue(content["mediaUrl"].startswith("https://acme.zendesk.com/sc/attachments/v2/"))
+
+
 class Spec(FakeTest):
     def test_the_schema_file_names_its_source(self):
         with open(fake_zendesk.SCHEMAS_FILE) as f:

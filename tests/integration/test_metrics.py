@@ -19,6 +19,7 @@ from test_handlers import assert_error  # noqa: E402
 from test_handoff import poll, texts_from_visitor  # noqa: E402
 import test_handoff  # noqa: E402
 from test_setup_session import cookie_of, login  # noqa: E402
+from test_files import BOUNDARY, PNG, multipart  # noqa: E402
 
 SERVER = FAKE = TOKEN = None
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -89,7 +90,7 @@ def endpoint_of(path):
         return {"messages": "messages", "activity": "activity", "passControl": "switchboard",
                 "releaseControl": "switchboard"}[rest[2]]
     return {"switchboards": "switchboard", "integrations": "integrations", "users": "users",
-            "conversations": "conversations"}[rest[0]]
+            "conversations": "conversations", "attachments": "attachments"}[rest[0]]
 
 
 def scrape_once_counted(before, calls_before):
@@ -247,14 +248,22 @@ class Counting(unittest.TestCase):
         self.assertEqual(SERVER.request("POST", "/api/transfers/%s/read" % tid, body={"seq": seq},
                                         headers=auth).status, 204)
         harness.wait_for(lambda: FAKE.calls("POST", "/activity"), what="the read notice")
+        # A visitor's file: its upload, and (its message refused) its removal, within the request.
+        files = dict(auth, **{"Content-Type": "multipart/form-data; boundary=" + BOUNDARY})
+        body = multipart([("file", "receipt.png", "image/png", PNG)])
+        self.assertEqual(SERVER.request("POST", "/api/transfers/%s/files" % tid, body=body, headers=files).status, 201)
+        with FAKE.lock:
+            FAKE.failures.extend([None, 422])
+        self.assertEqual(SERVER.request("POST", "/api/transfers/%s/files" % tid, body=body, headers=files).status, 502)
         after = scrape_once_counted(before, calls_before)
         seen = {}
         for call in FAKE.requests[calls_before:]:
             seen[endpoint_of(call[1])] = seen.get(endpoint_of(call[1]), 0) + 1
         self.assertTrue({"apps", "availability", "switchboard", "integrations", "users", "conversations",
-                         "messages", "activity"} <= set(seen), seen)
+                         "messages", "activity", "attachments"} <= set(seen), seen)
+        self.assertEqual(seen["attachments"], 3)
         for endpoint in ("apps", "availability", "integrations", "switchboard", "users", "support_users",
-                         "conversations", "messages", "activity", "other"):
+                         "conversations", "messages", "activity", "attachments", "other"):
             self.assertEqual(zendesk_calls(after, endpoint) - zendesk_calls(before, endpoint),
                              seen.get(endpoint, 0), endpoint)
 

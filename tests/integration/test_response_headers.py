@@ -19,13 +19,18 @@ from test_setup_session import cookie_of  # noqa: E402
 CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 EVERY = {"X-Content-Type-Options": "nosniff"}
 PAGE = dict(EVERY, **{"Referrer-Policy": "no-referrer", "Content-Security-Policy": CSP})
+# The demo chat also shows agents' images from Zendesk's media hosts, exactly those
+# zendesk_media_url_ok and the Web Chat library keep.
+DEMO_CSP = ("default-src 'self'; img-src 'self' https://*.zendesk.com https://*.zdusercontent.com"
+            " https://smooch.io https://*.smooch.io; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 EXPECTED = {
     "/api/health": dict(EVERY, **{"Cache-Control": "no-store"}),
     "/api/avatar": EVERY,
     "/api/setup/zendesk-app.zip": dict(EVERY, **{"Cache-Control": "no-store"}),
     "/setup/": dict(PAGE, **{"X-Frame-Options": "DENY", "Cache-Control": "no-store"}),
     "/setup/setup.js": dict(PAGE, **{"X-Frame-Options": "DENY", "Cache-Control": "no-store"}),
-    "/webchat/demo.html": PAGE,
+    "/webchat/demo.html": dict(PAGE, **{"Content-Security-Policy": DEMO_CSP}),
+    "/webchat/index.html": PAGE,
     "/webchat/deskbridge-webchat.js": dict(PAGE, **{"Access-Control-Allow-Origin": "*"}),
 }
 

@@ -1,6 +1,6 @@
 """What the web server answers itself under /api/ comes in the API's error shape, behind
 both bundled configurations: a body over the largest the API takes (413, before any
-handler), a path outside every handler (404), an encoded slash, a request body the server
+handler; a visitor's file has a larger limit of its own), a path outside every handler (404), an encoded slash, a request body the server
 cannot read (400), and a handler killed mid-request (500). The address the
 dev server prints, /, leads to the setup form; pages outside /api/ keep the server's own
 error pages, and the JSON error documents are not served as pages."""
@@ -46,6 +46,18 @@ class ServerErrors:
                                 headers={"Content-Type": "application/json"})
         self.assert_api_error(r, 413, "600 KiB body")
         self.assertEqual(self.transfers(), 0)
+
+    def test_a_visitors_file_gets_a_larger_limit(self):
+        # Over 512 KiB, a file for the agent still reaches its handler (which knows no
+        # such transfer) ...
+        r = self.server.request("POST", "/api/transfers/tr_000000000000000000000000/files", body=b"x" * (600 * 1024),
+                                headers={"Content-Type": "multipart/form-data; boundary=b"})
+        self.assertEqual((r.status, json.loads(r.body)["error"]["message"]), (404, "There is no such transfer."))
+        # ... but not over the largest upload, 50,000,000 bytes and its framing.
+        r = parse_raw(self.server.raw(
+            b"POST /api/transfers/tr_000000000000000000000000/files HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 50017281\r\n\r\n"))
+        self.assert_api_error(r, 413, "a file over the largest upload")
 
     def test_paths_outside_the_handlers(self):
         for path in ("/api", "/api/a%2Fb"):

@@ -118,9 +118,9 @@ class EmptiedNumbers(unittest.TestCase):
         named = dict(re.findall(r'data-field="([a-z_.]+)" data-type="int">\s*<p class="help">[^<]*?'
                                 r'default, (\d+)\.', page, re.S))
         self.assertEqual(set(named), {"transfers.join_timeout_s", "transfers.idle_timeout_s",
-                                      "security.clock_skew_s"})
+                                      "security.clock_skew_s", "limits.file_upload_bytes"})
         r = patch({"transfers": {"join_timeout_s": None, "idle_timeout_s": None},
-                   "security": {"clock_skew_s": None}})
+                   "security": {"clock_skew_s": None}, "limits": {"file_upload_bytes": None}})
         for field, value in named.items():
             section, key = field.split(".")
             self.assertEqual(r.json()[section][key], int(value), field)
@@ -136,7 +136,8 @@ class Labels(unittest.TestCase):
         "security.allowed_origins": "http://shop.example",
         "transfers.unavailable_message": "x" * 501, "transfers.department": "x" * 129,
         "limits.token_per_minute": 0, "limits.transfers_per_minute": 0,
-        "limits.messages_per_minute": 0, "deployment.public_url": "http://help.example.com",
+        "limits.messages_per_minute": 0, "limits.file_upload_bytes": 50000001,
+        "deployment.public_url": "http://help.example.com",
         "zendesk.messaging.key_secret": "", "zendesk.api_token": "",
         "zendesk.shared_secret": "", "zendesk.messaging.webhook_secret": "",
         "transfers_enabled": "yes", "security.authenticate_users": "yes",

@@ -71,7 +71,7 @@ function scriptedFetch(route) {
 	const requests = [];
 	const fetch = async (url, init) => {
 		const u = new URL(url);
-		const body = init.body ? JSON.parse(init.body) : undefined;
+		const body = init.body instanceof FormData ? init.body : init.body ? JSON.parse(init.body) : undefined;
 		const req = { method: init.method, path: u.pathname + u.search, body, headers: init.headers, at: Date.now() };
 		requests.push(req);
 		const a = refusedAsDeskbridgeWould(req) || await route(req);
@@ -536,6 +536,62 @@ await check('Carbon AI Chat, told apart by its factory parameters, gets its own 
 	await d.endChat({});
 	equal(callback.calls, [['updateAgentAvailability', { positionInQueue: 3, estimatedWaitTime: 3 }],
 		['agentJoined', { id: 'agent-7', nickname: 'Ana', profile_picture_url: 'https://acme.zendesk.com/ana.png', user_type: 'human' }]], 'calls');
+});
+
+await check('files: offered once an agent joins; refused early by type and size; each upload reported; agent media shown as an image or a link, from Zendesk hosts only, never as HTML', async () => {
+	const image = 'https://acme.zendesk.com/sc/attachments/v2/a/p.png';
+	const pdf = 'https://acme.zendesk.com/sc/attachments/v2/b/inv (1).pdf';
+	const media = (kind, url, alt_text) => ({ kind, url, media_type: null, alt_text });
+	const pages = [{ state: 'active', next: 5, poll_after_ms: 20, events: [
+		{ seq: 1, type: 'agent_joined', agent: agentAna },
+		{ seq: 2, type: 'message', from: 'agent', id: 'm1', text: '', agent: agentAna, media: media('image', image, 'p.png') },
+		{ seq: 3, type: 'message', from: 'agent', id: 'm2', text: 'Your invoice', agent: agentAna,
+			media: media('file', pdf, '<img src=x onerror=alert(1)>](javascript:x)') },
+		{ seq: 4, type: 'message', from: 'agent', id: 'm3', text: 'look', agent: agentAna, media: media('image', 'https://evil.example/x.png', null) },
+		{ seq: 5, type: 'message', from: 'agent', id: 'm4', text: '', agent: agentAna, media: media('image', 'http://acme.zendesk.com/x.png', null) },
+	] }];
+	const uploads = [];
+	const { d, callback } = desk(async (req) => {
+		if (req.path === '/api/transfers' && req.method === 'POST')
+			return created();
+		if (req.path.endsWith('/files')) {
+			uploads.push(req.body.get('file'));
+			return uploads.length === 1 ? { status: 201, body: { kind: 'image' } }
+				: { status: 415, body: { error: { code: 'unsupported_media_type', message: 'not an image' } } };
+		}
+		if (req.path.startsWith('/api/transfers/tr_1/events'))
+			return { status: 200, body: pages.shift() || { state: 'active', next: 5, poll_after_ms: 20, events: [] } };
+		return { status: 204 };
+	});
+	callback.updateCapabilities = (c) => { callback.calls.push(['updateCapabilities', c]); };
+	callback.setFileUploadStatus = (...a) => { callback.calls.push(['setFileUploadStatus', ...a]); };
+	await d.startChat(CONNECT);
+	await until('the agent media', () => callback.calls.filter((c) => c[0] === 'sendMessageToUser').length >= 3);
+	await sleep(60);
+	const names = callback.calls.map((c) => c[0]);
+	equal(names.slice(names.indexOf('agentJoined'), names.indexOf('agentJoined') + 2), ['agentJoined', 'updateCapabilities'], 'files offered after the join');
+	equal(callback.calls.find((c) => c[0] === 'updateCapabilities')[1], { allowFileUploads: true, allowMultipleFileUploads: true,
+		allowedFileUploadTypes: 'image/png,.png,image/jpeg,.jpg,.jpeg,image/gif,.gif,application/pdf,.pdf,text/plain,.txt' }, 'capabilities');
+	equal(callback.calls.filter((c) => c[0] === 'sendMessageToUser').map((c) => c.slice(1)), [
+		[{ output: { generic: [{ response_type: 'image', source: image, alt_text: 'p.png' }] } }, 'agent-7'],
+		[{ output: { generic: [{ response_type: 'text', text: 'Your invoice' }, { response_type: 'text',
+			text: '[\\<img src=x onerror=alert\\(1\\)\\>\\]\\(javascript:x\\)](https://acme.zendesk.com/sc/attachments/v2/b/inv%20%281%29.pdf)' }] } }, 'agent-7'],
+		['look', 'agent-7'],
+	], 'an image item, a link whose label is literal text, and the text alone when the address is not Zendesk\'s');
+
+	d.filesSelectedForUpload([{ id: 'f1', file: { name: 'setup.exe', type: 'application/x-msdownload', size: 10 } },
+		{ id: 'f2', file: { name: 'big.png', type: 'image/png', size: 11 * 1024 * 1024 } },
+		{ id: 'f3', file: { name: 'ok.PNG', type: '', size: 10 } }]);
+	equal(callback.calls.filter((c) => c[0] === 'setFileUploadStatus'), [
+		['setFileUploadStatus', 'f1', true, Strings.fileTypeNotAllowed], ['setFileUploadStatus', 'f2', true, Strings.fileTooLarge]],
+	'refused before sending, by type and by size');
+	const png = new File([new Uint8Array([0x89, 0x50, 0x4e, 0x47])], 'ok.png', { type: 'image/png' });
+	await d.sendMessageToAgent({ input: { text: '' } }, 'mid-1', { filesToUpload: [{ id: 'f4', file: png }, { id: 'f5', file: png }] });
+	await until('both uploads settled', () => callback.calls.filter((c) => c[0] === 'setFileUploadStatus').length >= 4);
+	equal(callback.calls.filter((c) => c[0] === 'setFileUploadStatus').slice(2).sort(), [
+		['setFileUploadStatus', 'f4'], ['setFileUploadStatus', 'f5', true, Strings.fileTypeNotAllowed]], 'each upload reported on its own');
+	equal([uploads.length, uploads[0].name, uploads[0].size], [2, 'ok.png', 4], 'the file itself went up as multipart');
+	await d.endChat();
 });
 
 await check('the classic-script build is the module, regenerated', async () => {

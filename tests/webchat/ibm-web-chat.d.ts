@@ -66,6 +66,27 @@ export interface MessageRequest {
 
 type Settles = void | Promise<void>;
 
+/** File uploads (Web Chat 7's service desk documentation: ServiceDeskCallback
+ * updateCapabilities and setFileUploadStatus, ServiceDesk filesSelectedForUpload, the
+ * filesToUpload of sendMessageToAgent's additionalData; Carbon AI Chat declares the same). */
+export interface ServiceDeskCapabilities {
+	allowFileUploads: boolean;
+	allowMultipleFileUploads: boolean;
+	allowedFileUploadTypes: string;
+}
+
+export interface FileUpload {
+	id: string;
+	file: File;
+	status: 'complete' | 'uploading' | 'success';
+	isError?: boolean;
+	errorMessage?: string;
+}
+
+export interface AdditionalDataToAgent {
+	filesToUpload?: FileUpload[];
+}
+
 export interface ServiceDeskCallback {
 	updateAgentAvailability(availability: AgentAvailability): Settles;
 	agentJoined(profile: AgentProfile): Settles;
@@ -76,6 +97,8 @@ export interface ServiceDeskCallback {
 	agentLeftChat(): Settles;
 	agentEndedChat(): Promise<void>;
 	setErrorStatus(errorInfo: ServiceDeskErrorInfo): Settles;
+	updateCapabilities(capabilities: Partial<ServiceDeskCapabilities>): Settles;
+	setFileUploadStatus(fileID: string, isError?: boolean, errorMessage?: string): Settles;
 }
 
 export interface ServiceDeskFactoryParameters {
@@ -93,7 +116,8 @@ export interface ServiceDesk {
 	getName(): string;
 	startChat(connectMessage: MessageResponse, startChatOptions: unknown): Promise<void>;
 	endChat(info: unknown): Promise<void>;
-	sendMessageToAgent(message: MessageRequest, messageID: string, additionalData: unknown): Promise<void>;
+	sendMessageToAgent(message: MessageRequest, messageID: string, additionalData: AdditionalDataToAgent): Promise<void>;
+	filesSelectedForUpload?(uploads: FileUpload[]): void;
 	updateState?(state: ServiceDeskStateFromWAC): void;
 	userTyping?(isTyping: boolean): Promise<void>;
 	userReadMessages?(): Promise<void>;

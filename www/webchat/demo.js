@@ -8,7 +8,10 @@
  *   - after a reload, reconnect() is called only if an agent had joined: a chat still
  *     connecting is over, and asking for an agent again starts it anew;
  *   - the visitor can cancel while connecting, and end the chat once an agent joined.
- * Like Web Chat, it keeps its own transcript in sessionStorage. Every text is set as text. */
+ *   - with an agent, the visitor may attach files once the service desk allows them
+ *     (updateCapabilities), each reported with setFileUploadStatus.
+ * Like Web Chat, it keeps its own transcript in sessionStorage. Every text is set as text;
+ * an agent's image or file link is built as an element, never from markup. */
 import { createServiceDeskFactory, ErrorType } from './deskbridge-webchat.js';
 
 const STORE = 'deskbridge.demo';
@@ -56,6 +59,8 @@ function renderMessage(m) {
 	text.className = 'text';
 	text.textContent = m.text;
 	li.append(text);
+	for (const item of m.media || [])
+		li.append(mediaOf(item));
 	if (m.state) {
 		const st = document.createElement('span');
 		st.className = 'state';
@@ -65,9 +70,9 @@ function renderMessage(m) {
 	return li;
 }
 
-/* The agent's picture as Web Chat shows it beside their messages. This page's CSP
- * (default-src 'self') lets it load only deskbridge's own images, such as the admin's
- * avatar (/api/avatar); a picture elsewhere (Zendesk's) shows as the agent's initial. */
+/* The agent's picture as Web Chat shows it beside their messages: only deskbridge's own,
+ * such as the admin's avatar (/api/avatar). A picture elsewhere (Zendesk's, which may be
+ * on a host this page's CSP keeps out) shows as the agent's initial. */
 function avatarOf(m) {
 	let el;
 	if (m.avatar && new URL(m.avatar, location.href).origin === location.origin) {
@@ -82,6 +87,52 @@ function avatarOf(m) {
 	return el;
 }
 
+/* An agent's image, or a link to their file. This page's CSP lets in Zendesk's media
+ * hosts; an image that still cannot load (a private attachment, or a copy of this page
+ * whose site's CSP keeps the host out) becomes a link to itself, which the visitor can
+ * open. */
+function linkTo(href, label) {
+	const a = document.createElement('a');
+	a.className = 'media-link';
+	a.href = href;
+	a.target = '_blank';
+	a.rel = 'noopener noreferrer';
+	a.textContent = label;
+	return a;
+}
+
+function mediaOf(item) {
+	if (item.type !== 'image')
+		return linkTo(item.href, item.label);
+	const img = document.createElement('img');
+	img.className = 'media';
+	img.alt = item.label;
+	img.addEventListener('error', () => img.replaceWith(linkTo(item.href, item.label)), { once: true });
+	/* It grows the list once loaded: keep the latest message in view. */
+	img.addEventListener('load', () => { $('messages').scrollTop = $('messages').scrollHeight; }, { once: true });
+	img.src = item.href;
+	return img;
+}
+
+/* The items of an agent's message as the library gives them (docs: README, Web Chat
+ * integration): text, an image item, or a text item that is one markdown link. */
+const MARKDOWN_LINK = /^\[((?:\\.|[^\\\]])*)\]\((https:\/\/[^\s()]+)\)$/;
+function itemsOf(message) {
+	if (typeof message === 'string')
+		return { text: message, media: [] };
+	const text = [], media = [];
+	for (const g of (message.output && message.output.generic) || []) {
+		const link = g.response_type === 'text' && typeof g.text === 'string' ? MARKDOWN_LINK.exec(g.text) : null;
+		if (g.response_type === 'image' && /^https:\/\//.test(g.source))
+			media.push({ type: 'image', href: g.source, label: g.alt_text || 'image' });
+		else if (link)
+			media.push({ type: 'link', href: link[2], label: link[1].replace(/\\(.)/g, '$1') });
+		else if (g.text)
+			text.push(g.text);
+	}
+	return { text: text.join('\n'), media };
+}
+
 function render() {
 	const list = $('messages');
 	list.replaceChildren(...state.messages.map(renderMessage));
@@ -89,6 +140,7 @@ function render() {
 	$('peer').textContent = state.peer;
 	$('end').hidden = state.mode !== 'agent';
 	$('cancel').hidden = state.mode !== 'connecting';
+	$('attach').hidden = !(state.mode === 'agent' && state.files);
 }
 
 function add(kind, who, text, extra) {
@@ -114,6 +166,7 @@ const chatRunning = () => state.mode === 'connecting' || state.mode === 'agent';
 
 function backToBot() {
 	state.mode = 'bot';
+	state.files = false;
 	state.peer = 'Bot';
 	$('typing').hidden = true;
 	$('connection').hidden = true;
@@ -159,10 +212,9 @@ const callback = whileChatting({
 		$('typing').hidden = !isTyping;
 	},
 	sendMessageToUser(message) {
-		const text = typeof message === 'string' ? message :
-			((message.output && message.output.generic) || []).map((g) => g.text || '').join('\n');
+		const { text, media } = itemsOf(message);
 		$('typing').hidden = true;
-		add('agent', state.peer, text, { avatar: state.avatar });
+		add('agent', state.peer, text, { avatar: state.avatar, media });
 		if (!document.hidden)
 			desk.userReadMessages();
 	},
@@ -172,6 +224,16 @@ const callback = whileChatting({
 				m.state = 'Seen';
 		save();
 		render();
+	},
+	updateCapabilities(c) {
+		state.files = !!c.allowFileUploads;
+		$('file').accept = c.allowedFileUploadTypes || '';
+		$('file').multiple = !!c.allowMultipleFileUploads;
+		save();
+		render();
+	},
+	setFileUploadStatus(fileID, isError, errorMessage) {
+		update(fileID, isError ? { failed: true, state: errorMessage || 'Not sent' } : { state: 'Sent' });
 	},
 	beginTransferToAnotherAgent(profile) {
 		status(profile ? 'Transferring you to ' + profile.nickname + '…' : 'Transferring you to another agent…');
@@ -313,6 +375,20 @@ async function endByVisitor(said) {
 	status(said);
 	await desk.endChat({ preEndChatPayload: null, endedByHumanAgent: false });
 }
+/* Web Chat's way with files: each shown at once, checked by the service desk
+ * (filesSelectedForUpload), and those it did not refuse sent with sendMessageToAgent. */
+$('file').addEventListener('change', () => {
+	const files = [...$('file').files];
+	$('file').value = '';
+	if (state.mode !== 'agent')
+		return;
+	const uploads = files.map((file) => ({ id: add('user', 'You', 'File: ' + file.name, { state: 'Uploading…' }).id,
+		file, status: 'uploading' }));
+	desk.filesSelectedForUpload(uploads);
+	const ok = uploads.filter((u) => !state.messages.find((m) => m.id === u.id).failed);
+	if (ok.length)
+		desk.sendMessageToAgent({ input: { text: '' } }, randomId(), { filesToUpload: ok }).catch(() => {});
+});
 $('end').addEventListener('click', () => endByVisitor('You ended the chat.'));
 $('cancel').addEventListener('click', () => endByVisitor('You cancelled the request for an agent.'));
 document.addEventListener('visibilitychange', () => {

@@ -39,6 +39,8 @@
  *   lastAgentSeq: number, readSeq: number, sent: Record<string, number>,
  *   pending: { cmid: string, text: string }[], outageSince?: number | null }} Transfer */
 /** @typedef {{ id?: string | null, name?: string | null, avatar_url?: string | null }} EventAgent */
+/** @typedef {{ kind?: unknown, url?: unknown, media_type?: unknown, alt_text?: unknown }} EventMedia */
+/** What the library reads of either host's FileUpload. @typedef {{ id: string, file: File }} FileUpload */
 /** @typedef {{ type: 1, messageToUser?: string, logInfo?: unknown } | { type: 2, isDisconnected: boolean, logInfo?: unknown }
  *   | { type: 3, messageID: string, logInfo?: unknown }} ErrorInfo */
 
@@ -61,6 +63,11 @@ const Defaults = Object.freeze({
 	hiddenPollMs: 10000,
 	stopWhenHiddenMs: 10 * 60 * 1000,
 	requestTimeoutMs: 30000,
+	/* deskbridge's default limits.file_upload_bytes: a larger file is refused at once, in
+	 * the input area, instead of after its upload. */
+	maxFileBytes: 10 * 1024 * 1024,
+	/* A file goes to Zendesk within its request: up to a minute there, plus the upload. */
+	uploadTimeoutMs: 120000,
 });
 
 /* Every text the library itself shows a visitor: short, for the visitor, and replaceable
@@ -74,7 +81,45 @@ const Strings = Object.freeze({
 	connectionLost: 'The connection to our support team was lost. Please try again.',
 	notRecognized: 'We could not confirm who you are. Please reload the page and try again.',
 	tooManyRequests: 'Too many requests right now. Please try again in a few minutes.',
+	fileTooLarge: 'This file is too large to send.',
+	fileTypeNotAllowed: 'Only images (PNG, JPEG, GIF), PDF and text files can be sent.',
+	fileNotSent: 'The file could not be sent. Please try again.',
 });
+
+/* What deskbridge takes (docs/api.md, POST /api/transfers/{id}/files), for the host's file
+ * picker; deskbridge itself judges a file by its content. */
+const FILE_TYPES = Object.freeze({
+	'image/png': ['.png'], 'image/jpeg': ['.jpg', '.jpeg'], 'image/gif': ['.gif'],
+	'application/pdf': ['.pdf'], 'text/plain': ['.txt'],
+});
+const ACCEPTED_FILES = Object.entries(FILE_TYPES).map(([t, exts]) => [t, ...exts].join(',')).join(',');
+
+/* The hosts Zendesk serves messaging media from (docs/api.md, the agent's images and
+ * files): deskbridge keeps no other mediaUrl, and the library checks again before it
+ * shows one, so an address from anywhere else is never put in front of the visitor. */
+const MEDIA_HOST = /^(?:[a-z0-9-]+\.)+(?:zendesk\.com|zdusercontent\.com)$|^(?:[a-z0-9-]+\.)*smooch\.io$/;
+
+/** The https: address on Zendesk's media hosts, normalised by URL, or null.
+ * @param {unknown} url @returns {string | null} */
+function mediaUrl(url) {
+	if (typeof url !== 'string' || !/^https:\/\//i.test(url))
+		return null;
+	let u;
+	try {
+		u = new URL(url);
+	} catch (e) {
+		return null;
+	}
+	if (u.protocol !== 'https:' || u.username || u.password || u.port || !MEDIA_HOST.test(u.hostname))
+		return null;
+	return u.href;
+}
+
+/** Text shown as itself in a host that renders markdown: every character markdown or
+ * HTML could read is escaped. @param {string} text */
+function literal(text) {
+	return text.replace(/[\\`*_{}[\]()#+\-.!|<>&~"']/g, (c) => '\\' + c);
+}
 
 const STORAGE_KEY = 'deskbridge.transfer';
 const ENDING_KEY = 'deskbridge.ending';
@@ -584,12 +629,20 @@ class DeskbridgeServiceDesk {
 		for (const p of stored.pending.slice())
 			this.deliver(stored, p.cmid, p.text, Date.now() + this.timing.sendTimeoutMs).catch(() => {});
 		this.schedulePoll(stored.pollMs);
+		if (stored.agent)
+			this.offerFiles();
 		return true;
 	}
 
-	/** @param {any} message @param {string} messageID @returns {Promise<void>} */
-	async sendMessageToAgent(message, messageID) {
+	/** additionalData.filesToUpload: the files the visitor attached; each is uploaded on its
+	 * own, reported with setFileUploadStatus, and does not hold back the message.
+	 * @param {any} message @param {string} messageID @param {{ filesToUpload?: FileUpload[] }} [additionalData]
+	 * @returns {Promise<void>} */
+	async sendMessageToAgent(message, messageID, additionalData) {
 		const deadline = Date.now() + this.timing.sendTimeoutMs;
+		const files = (additionalData && Array.isArray(additionalData.filesToUpload)) ? additionalData.filesToUpload : [];
+		for (const f of files)
+			this.upload(f).catch(() => {});
 		const text = message && message.input && typeof message.input.text === 'string' ? message.input.text : '';
 		/* The host lets the visitor type while the transfer is being made: hold the message until it exists. */
 		if (!this.t && this.starting)
@@ -607,6 +660,58 @@ class DeskbridgeServiceDesk {
 			t.pending.push({ cmid, text });
 		this.persist();
 		await this.deliver(t, cmid, text, deadline);
+	}
+
+	/** The visitor picked files: those deskbridge would refuse by their type or size are
+	 * marked at once, in the input area, before they are sent.
+	 * @param {FileUpload[]} uploads */
+	filesSelectedForUpload(uploads) {
+		for (const u of uploads || []) {
+			const why = this.fileRefusal(u && u.file);
+			if (why)
+				this.call('setFileUploadStatus', u.id, true, why);
+		}
+	}
+
+	/** What the visitor is told about a file deskbridge would refuse, or null.
+	 * @param {{ name?: string, type?: string, size?: number } | null | undefined} file */
+	fileRefusal(file) {
+		if (!file)
+			return this.strings.fileNotSent;
+		const name = String(file.name || '').toLowerCase();
+		const known = Object.entries(FILE_TYPES).some(([t, exts]) => file.type === t || exts.some((e) => name.endsWith(e)));
+		if (!known)
+			return this.strings.fileTypeNotAllowed;
+		if (typeof file.size === 'number' && file.size > this.timing.maxFileBytes)
+			return this.strings.fileTooLarge;
+		return null;
+	}
+
+	/** Sends one file to the agent (POST /files) and tells the host how it went.
+	 * @param {FileUpload} upload */
+	async upload(upload) {
+		const t = this.t;
+		const why = this.fileRefusal(upload && upload.file);
+		if (!t || why) {
+			this.call('setFileUploadStatus', upload.id, true, why || this.strings.fileNotSent);
+			return;
+		}
+		const form = new FormData();
+		form.append('file', upload.file, upload.file.name);
+		let r = null;
+		try {
+			r = await this.request('POST', this.pathOf(t, '/files'), form, t, undefined, this.timing.uploadTimeoutMs);
+		} catch (e) {
+			r = null;
+		}
+		if (r && r.ok) {
+			this.call('setFileUploadStatus', upload.id);
+			return;
+		}
+		const code = r && r.body && r.body.error ? r.body.error.code : 'unreachable';
+		warn('a file was not sent (' + code + ')', r && r.body);
+		this.call('setFileUploadStatus', upload.id, true, code === 'payload_too_large' ? this.strings.fileTooLarge
+			: code === 'unsupported_media_type' ? this.strings.fileTypeNotAllowed : this.strings.fileNotSent);
 	}
 
 	/** @param {boolean} isTyping @returns {Promise<void>} */
@@ -891,6 +996,7 @@ class DeskbridgeServiceDesk {
 			t.agent = baseProfile(ev.agent, this.avatar);
 			this.persist();
 			this.joined(ev.agent, false);
+			this.offerFiles();
 			break;
 		case 'agent_left':
 			this.call('agentLeftChat');
@@ -936,6 +1042,13 @@ class DeskbridgeServiceDesk {
 		}
 	}
 
+	/** With an agent, the visitor may attach files (the hosts show their upload button).
+	 * Carbon AI Chat's ServiceDeskCallback.updateCapabilities; Web Chat's the same. */
+	offerFiles() {
+		this.call('updateCapabilities', { allowFileUploads: true, allowMultipleFileUploads: true,
+			allowedFileUploadTypes: ACCEPTED_FILES });
+	}
+
 	/** The chat is over on deskbridge's side. Before an agent joined, the host is told it
 	 * could not connect (it ends a connecting chat on that); after, that the agent ended it.
 	 * @param {Transfer} t @param {unknown} info */
@@ -963,7 +1076,34 @@ class DeskbridgeServiceDesk {
 				t.agent = baseProfile(ev.agent, this.avatar);
 			this.persist();
 		}
-		this.call('sendMessageToUser', String(ev.text), (ev.agent && ev.agent.id) || (t.agent && t.agent.id) || 'agent');
+		const agentID = (ev.agent && ev.agent.id) || (t.agent && t.agent.id) || 'agent';
+		const media = ev.media ? this.mediaResponse(ev.media, ev.text) : null;
+		if (media)
+			this.call('sendMessageToUser', media, agentID);
+		else if (ev.text)
+			this.call('sendMessageToUser', String(ev.text), agentID);
+	}
+
+	/** An agent's image or file as the hosts' message items: an image item, or a link
+	 * in a text item, with the agent's text; null when the address is not one of
+	 * Zendesk's (then only the text is shown).
+	 * @param {EventMedia} media @param {unknown} text */
+	mediaResponse(media, text) {
+		const url = mediaUrl(media.url);
+		if (!url)
+			return null;
+		const name = typeof media.alt_text === 'string' && media.alt_text ? media.alt_text : 'file';
+		/** @type {{ response_type: string, text?: string, source?: string, alt_text?: string }[]} */
+		const generic = [];
+		if (typeof text === 'string' && text)
+			generic.push({ response_type: 'text', text });
+		if (media.kind === 'image')
+			generic.push({ response_type: 'image', source: url, alt_text: name });
+		else
+			generic.push({ response_type: 'text', text: '[' + literal(name) + '](' + url.replace(/[()]/g, (c) => (c === '(' ? '%28' : '%29')) + ')' });
+		/* Both hosts name the item types by string; Carbon's declaration is its own enum. */
+		return /** @type {import('ibm-web-chat').MessageResponse & import('@carbon/ai-chat').MessageResponse} */ (
+			/** @type {unknown} */ ({ output: { generic } }));
 	}
 
 	/** @param {Transfer} t @param {any} ev */
@@ -1063,13 +1203,15 @@ class DeskbridgeServiceDesk {
 		const headers = Object.assign({ Accept: 'application/json' }, extraHeaders || {});
 		if (auth)
 			headers.Authorization = 'Bearer ' + auth.secret;
-		if (body !== undefined)
+		const form = typeof FormData === 'function' && body instanceof FormData;
+		/* fetch writes a form's multipart Content-Type, with its boundary, itself. */
+		if (body !== undefined && !form)
 			headers['Content-Type'] = 'application/json';
 		const abort = typeof AbortController === 'function' ? new AbortController() : null;
 		const timer = abort ? setTimeout(() => abort.abort(), Math.max(0, timeoutMs === undefined ? this.timing.requestTimeoutMs : timeoutMs)) : undefined;
 		try {
 			const response = await this.fetch(this.base + path, {
-				method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+				method, headers, body: body === undefined ? undefined : form ? /** @type {FormData} */ (body) : JSON.stringify(body),
 				cache: 'no-store', credentials: 'omit', signal: abort ? abort.signal : undefined,
 			});
 			let parsed = null;
