@@ -30,13 +30,13 @@ static const char *const ended_reasons[] = {"visitor_left", "no_agent", "idle", 
 static const char *const directions[] = {"visitor_to_agent", "agent_to_visitor", NULL};
 static const char *const refusals[] = {"unauthenticated", "bad_request", NULL};
 static const char *const limits[] = {"limits.token_per_minute", "limits.transfers_per_minute",
-				     "limits.messages_per_minute", "limits.open_transfers_per_visitor",
-				     "admin_login", NULL};
+				     "limits.messages_per_minute", "limits.activity_per_minute",
+				     "limits.open_transfers_per_visitor", "admin_login", NULL};
 static const char *const webhook_types[] = {"agent_message", "agent_typing", "agent_read", "queued",
 					    "ended", "visitor_echo", "other", NULL};
 static const char *const endpoints[] = {"apps", "availability", "integrations", "switchboard", "users",
 					"support_users", "conversations", "messages", "activity", "attachments",
-					"other", NULL};
+					"tickets", "other", NULL};
 /* Indexed by status / 100 - 2 for 200 to 599. */
 static const char *const status_classes[] = {"2xx", "3xx", "4xx", "5xx", "error", NULL};
 

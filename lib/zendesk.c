@@ -312,6 +312,8 @@ static const char *endpoint_of(const struct zendesk_account *a, const char *url)
 		return "availability";
 	if (strncmp(path, "/api/v2/users/", 14) == 0)
 		return "support_users";
+	if (segment_is(path, "/api/v2/tickets"))
+		return "tickets";
 	if (strncmp(path, "/sc/v2/apps/", 12) != 0)
 		return "other";
 	path += 12 + strcspn(path + 12, "/?");   /* past the app id */

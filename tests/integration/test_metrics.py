@@ -83,6 +83,8 @@ def endpoint_of(path):
         return "availability"
     if path.startswith("/api/v2/users/"):
         return "support_users"
+    if path.startswith("/api/v2/tickets"):
+        return "tickets"
     rest = path.split("/")[5:]     # after /sc/v2/apps/{appId}
     if not rest:
         return "apps"
@@ -263,7 +265,7 @@ class Counting(unittest.TestCase):
                          "messages", "activity", "attachments"} <= set(seen), seen)
         self.assertEqual(seen["attachments"], 3)
         for endpoint in ("apps", "availability", "integrations", "switchboard", "users", "support_users",
-                         "conversations", "messages", "activity", "attachments", "other"):
+                         "conversations", "messages", "activity", "attachments", "tickets", "other"):
             self.assertEqual(zendesk_calls(after, endpoint) - zendesk_calls(before, endpoint),
                              seen.get(endpoint, 0), endpoint)
 
