@@ -12,6 +12,8 @@
  *
  * Usage: loadgen --port P --visitors FILE --seconds S --message-every M --out FILE
  *        [--connections N] [--drain-seconds D] [--seed N]
+ * With --baseline PATH, each visitor instead GETs PATH once a second (say, a hello-world
+ * FastCGI handler behind the same lighttpd): the same load with none of deskbridge's work.
  * FILE holds one "transfer_id secret" per line. After S seconds it stops writing, prints
  * "load done" on stdout and keeps polling (unrecorded) until it has read, on stdin, one
  * "transfer_id count" line per visitor and a line "end", and every visitor has seen that
@@ -38,7 +40,7 @@
 
 enum phase { LOAD, DRAIN };
 enum conn_state { CLOSED, CONNECTING, IDLE, SENDING, READING };
-enum request_kind { POLL, MESSAGE };
+enum request_kind { POLL, MESSAGE, BASELINE };
 
 struct accepted {
 	int n;
@@ -85,6 +87,7 @@ struct error_count {
 static struct {
 	int port;
 	double seconds, message_every, drain_seconds;
+	const char *baseline; /* the path every visitor gets instead, once a second */
 	struct visitor *v;
 	size_t n;
 	struct visitor **heap;
@@ -310,6 +313,8 @@ static void start_request(struct visitor *v)
 			       "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
 			       "Content-Length: %d\r\n\r\n%s",
 			       v->id, v->secret, blen, body);
+	} else if (v->kind == BASELINE) {
+		len = snprintf(v->out, sizeof v->out, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", g.baseline);
 	} else {
 		char match[96] = "";
 
@@ -338,7 +343,9 @@ static void wake(struct visitor *v)
 {
 	double t = now();
 
-	if (v->message_pending || (g.phase == LOAD && t >= v->next_message)) {
+	if (g.baseline) {
+		v->kind = BASELINE;
+	} else if (v->message_pending || (g.phase == LOAD && t >= v->next_message)) {
 		if (!v->message_pending) {
 			v->message_pending = 1;
 			v->message_n++;
@@ -455,6 +462,10 @@ static void answered(struct visitor *v, int status, const char *head, const char
 	if (g.phase == LOAD) {
 		g.lat = grow(g.lat, &g.cap_lat, g.n_lat + 1, sizeof *g.lat);
 		g.lat[g.n_lat++] = t - v->sent_at;
+	}
+	if (v->kind == BASELINE) {
+		heap_push(v, t + 1.0);
+		return;
 	}
 	if (status == 200) {
 		val = header(head, "ETag", &len);
@@ -754,7 +765,7 @@ static void allow_descriptors(size_t need)
 static void usage(void)
 {
 	fputs("usage: loadgen --port P --visitors FILE --seconds S --message-every M --out FILE "
-	      "[--connections N] [--drain-seconds D] [--seed N]\n",
+	      "[--connections N] [--drain-seconds D] [--seed N] [--baseline PATH]\n",
 	      stderr);
 	exit(2);
 }
@@ -784,11 +795,15 @@ int main(int argc, char **argv)
 			out = argv[a + 1];
 		else if (strcmp(argv[a], "--connections") == 0)
 			g.n_conns = strtoul(argv[a + 1], NULL, 10);
+		else if (strcmp(argv[a], "--baseline") == 0)
+			g.baseline = argv[a + 1];
 		else if (strcmp(argv[a], "--seed") == 0)
 			seed = (unsigned)atoi(argv[a + 1]);
 		else
 			usage();
 	}
+	if (g.baseline && g.message_every <= 0)
+		g.message_every = INFINITY;
 	if (a != argc || !g.port || !visitors || !out || g.seconds <= 0 || g.message_every <= 0)
 		usage();
 	srand(seed);

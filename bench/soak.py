@@ -175,7 +175,9 @@ def pools(server):
             inode = os.readlink("/proc/%d/fd/0" % pid).strip("socket:[]")
         except OSError:
             continue
-        by_pool[re.sub(r"\.sock.*", "", os.path.basename(paths.get(inode, "?")))].append(pid)
+        name = re.sub(r"\.sock.*", "", os.path.basename(paths.get(inode, "?")))
+        if not name.startswith("hello"):   # the baseline's, idle once it has run
+            by_pool[name].append(pid)
     by_pool["lighttpd"] = [server.proc.pid]
     return by_pool
 
@@ -224,6 +226,11 @@ async def main_async(args, server, fake, loadgen):
     visitors_file = os.path.join(server.state.dir, "visitors.txt")
     with open(visitors_file, "w") as f:
         f.writelines("%s %s\n" % (c["id"], c["secret"]) for c in handed)
+    base = baseline(args, server, loadgen, visitors_file)
+    print("baseline, %s behind the same lighttpd, as many visitors once a second for %g s: "
+          "%.0f requests/s, latency p50 %.1f ms, p99 %.1f ms, max %.1f ms; errors %s"
+          % (BASELINE_PATH, args.baseline_seconds, base["requests"] / base["seconds"], base["latency_ms"]["p50"],
+             base["latency_ms"]["p99"], base["latency_ms"]["max"], base["errors"] or "none"), flush=True)
     results_file = os.path.join(server.state.dir, "loadgen.json")
     rate = args.agent_rate or len(handed) / args.message_every
     seconds = args.minutes * 60
@@ -300,6 +307,9 @@ async def main_async(args, server, fake, loadgen):
              ", ".join("%s %.2f" % (name, used[name]) for name in sorted(used, key=used.get, reverse=True)),
              (cpu1[1] - cpu0[1]) / elapsed, (cpu1[2] - cpu0[2]) / elapsed))
     print("errors: %s" % (dict(errors) or "none"))
+    print("against the baseline: requests/s %.2f, poll p99 %.1f times the hello's"
+          % (got["requests"] / got["seconds"] / (base["requests"] / base["seconds"]),
+             lat["p99"] / base["latency_ms"]["p99"] if base["latency_ms"]["p99"] else float("nan")))
     growth_rss = last[1] / first[1] if first[1] else 0
     reasons = []
     if len(got["visitors"]) < args.transfers:
@@ -317,6 +327,22 @@ async def main_async(args, server, fake, loadgen):
     return "soak: PASS" if not reasons else "soak: FAIL (%s)" % "; ".join(reasons)
 
 
+BASELINE_PATH = "/bench/hello-close"
+
+
+def baseline(args, server, loadgen, visitors_file):
+    """The same visitors and connections through the same lighttpd, each getting the
+    hello-world FastCGI handler (bench/hello.c) once a second: what this machine gives a
+    handler that does nothing, with the load generator on the same cores."""
+    out = os.path.join(server.state.dir, "baseline.json")
+    gen = subprocess.Popen([loadgen, "--port", str(server.port), "--visitors", visitors_file, "--baseline", BASELINE_PATH,
+                            "--seconds", str(args.baseline_seconds), "--connections", str(args.connections),
+                            "--drain-seconds", "0", "--out", out], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    gen.wait()
+    with open(out) as f:
+        return json.load(f)
+
+
 def print_handler_times(log_path):
     """The handlers' own time per route, from the line each logs per request."""
     times = collections.defaultdict(list)
@@ -327,7 +353,7 @@ def print_handler_times(log_path):
             if m:
                 route = re.sub(r"/tr_[0-9a-f]+", "/{id}", m.group(3))
                 times["%s %s %s" % (m.group(2), route, m.group(4))].append(float(m.group(5)))
-    print("handler time by route (the handlers' own log), ms:")
+    print("handler time by route (the handlers' own log; a poll logs only when refused or 50 ms or slower), ms:")
     for route, ms in sorted(times.items(), key=lambda kv: -len(kv[1])):
         print("  %-48s %8d  p50 %6.1f  p99 %7.1f  max %7.1f"
               % (route, len(ms), percentile(ms, 0.5), percentile(ms, 0.99), max(ms)))
@@ -353,12 +379,14 @@ def main():
     ap.add_argument("--agent-threads", type=int, default=16, help="threads that say the agents' hellos")
     ap.add_argument("--webhook-workers", type=int, default=8)
     ap.add_argument("--p99-ms", type=float, default=100.0)
+    ap.add_argument("--baseline-seconds", type=float, default=30.0,
+                    help="how long the hello-world baseline runs before the load")
     ap.add_argument("--zendesk-procs", type=int, default=16,
                     help="processes of the transfer pool that call Zendesk (DESKBRIDGE_ZENDESK_PROCS)")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     os.environ["DESKBRIDGE_BUILDDIR"] = build
-    subprocess.run(["make", "-s", "-C", build, "bench/loadgen"], check=True)
+    subprocess.run(["make", "-s", "-C", build, "bench/loadgen", "bench/hello"], check=True)
     sys.path.insert(0, os.path.join(SRCDIR, "tests", "integration"))
     sys.path.insert(0, os.path.join(SRCDIR, "tests"))
     import harness
@@ -368,7 +396,10 @@ def main():
     # Python switches threads every 5 ms by default: the fake Zendesk's answers would wait
     # behind its webhook workers' turns, which a real Zendesk does not make anyone do.
     sys.setswitchinterval(0.0005)
-    server = harness.Server(procs=max(2, os.cpu_count() or 1), zendesk_procs=args.zendesk_procs).start()
+    server = harness.Server(procs=max(2, os.cpu_count() or 1), zendesk_procs=args.zendesk_procs,
+                            env={"DESKBRIDGE_SRCDIR": SRCDIR, "DESKBRIDGE_BENCH_HELLO": os.path.join(build, "bench", "hello")})
+    server.config = os.path.join(HERE, "lighttpd-bench.conf")
+    server.start()
     try:
         harness.connect_zendesk(server, fake, "soak-webhook-secret")
         server.state.admin("config", "set", "transfers.join_timeout_s", "3600")

@@ -169,6 +169,7 @@ static void events(struct http_req *req, void *ctx)
 	long long after = 0;
 	int due = 0, read_pending = 0, st;
 
+	http_log_unusual_only(req);
 	if (!db)
 		return;
 	if (after_s && (after = strtoll(after_s, &end, 10), *after_s == '\0' || *end || after < 0)) {

@@ -57,6 +57,7 @@ struct http_req {
 	char content_type[128];       /* empty: no body type */
 	struct http_buf headers;
 	struct http_buf out;
+	int log_unusual_only;
 };
 
 static int buf_append(struct http_buf *b, const void *data, size_t len)
@@ -916,6 +917,11 @@ void http_reply_field_error(struct http_req *req, enum apierr err, const char *f
 	reply_error_obj(req, err, message, field, NULL, NULL);
 }
 
+void http_log_unusual_only(struct http_req *req)
+{
+	req->log_unusual_only = 1;
+}
+
 int http_add_header(struct http_req *req, const char *name, const char *value)
 {
 	if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
@@ -973,6 +979,7 @@ int http_finish(struct http_req *req)
 {
 	struct http_buf head = {0};
 	struct timespec now;
+	long long took_us;
 	int st = ST_OK;
 
 	if (!req->status)
@@ -1014,8 +1021,8 @@ int http_finish(struct http_req *req)
 	free(head.data);
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	log_request(req->method, req->path ? req->path : "-", req->status,
-		    (long long)(now.tv_sec - req->started.tv_sec) * 1000000 +
-			    (now.tv_nsec - req->started.tv_nsec) / 1000);
+	took_us = (long long)(now.tv_sec - req->started.tv_sec) * 1000000 + (now.tv_nsec - req->started.tv_nsec) / 1000;
+	if (!req->log_unusual_only || req->status >= 400 || took_us >= HTTP_SLOW_US)
+		log_request(req->method, req->path ? req->path : "-", req->status, took_us);
 	return st;
 }

@@ -125,6 +125,11 @@ void http_reply_errorf(struct http_req *req, enum apierr err, const char *fmt, .
 void http_reply_field_error(struct http_req *req, enum apierr err, const char *field,
 			    const char *why);
 int http_add_header(struct http_req *req, const char *name, const char *value);
+/* This request's log line only when it failed (4xx, 5xx) or took HTTP_SLOW_US or more:
+ * for a route every open chat calls every second, whose lines would be most of the log
+ * and a write each. */
+#define HTTP_SLOW_US 50000
+void http_log_unusual_only(struct http_req *req);
 /* Retry-After in whole seconds, for a 429 or a 503 (RFC 9110 10.2.3). */
 int http_add_retry_after(struct http_req *req, int64_t seconds);
 int http_replied(const struct http_req *req);

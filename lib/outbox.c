@@ -356,7 +356,7 @@ int outbox_deliver(struct db *db, const char *transfer_id, int64_t now, struct o
 		zendesk_account_free(r.acct);
 		return st;
 	}
-	snprintf(r.lease, sizeof r.lease, "outbox:%s", transfer_id);
+	snprintf(r.lease, sizeof r.lease, TRANSFER_OUTBOX_LEASE "%s", transfer_id);
 	snprintf(r.holder, sizeof r.holder, "%ld", (long)getpid());
 	st = may_deliver(&r, &got);
 	probe_held = r.probing;

@@ -88,7 +88,9 @@ static const char transfer_sql_job_fail[] =
 static const char transfer_sql_poll_head[] =
 	"SELECT state, next_seq, created_at, last_activity_at, agent_joined_at, agent_id, secret_hash,"
 	" EXISTS (SELECT 1 FROM outbox WHERE transfer_id = ?1 AND state = 'pending'"
-	" AND next_attempt_at <= ?2), read_pending FROM transfers WHERE id = ?1";
+	" AND next_attempt_at <= ?2) AND NOT EXISTS (SELECT 1 FROM leases"
+	" WHERE name = '" TRANSFER_OUTBOX_LEASE "' || ?1 AND expires_at > ?3),"
+	" read_pending FROM transfers WHERE id = ?1";
 static const char transfer_sql_job_due[] =
 	"SELECT 1 FROM outbox WHERE transfer_id = ? AND state = 'pending' AND next_attempt_at <= ?"
 	" LIMIT 1";
@@ -621,14 +623,15 @@ static int job_due(struct db *db, const char *id, int64_t now, int *due)
 }
 
 /* The secret, the row and whether its outbox has work due by due_by, in one lookup. */
-static int poll_head(struct db *db, const char *id, const char *secret, int64_t due_by,
+static int poll_head(struct db *db, const char *id, const char *secret, int64_t now,
 		     struct transfer_row *row, int *delivery_due, int *read_pending)
 {
 	sqlite3_stmt *stmt;
-	int rc, st = stmt_id_int(db, transfer_sql_poll_head, id, due_by, &stmt);
+	int rc, st = stmt_id_int(db, transfer_sql_poll_head, id, now - TRANSFER_POLL_DELIVERY_GRACE_S, &stmt);
 
 	if (st != ST_OK)
 		return st;
+	sqlite3_bind_int64(stmt, 3, now);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
 		st = check_secret(rc == SQLITE_ROW ? stored_secret(stmt, 6) : NULL, secret);
@@ -655,8 +658,7 @@ int transfer_poll(struct db *db, const char *id, const char *secret, int64_t aft
 	*delivery_due = 0;
 	*read_pending = 0;
 	if (st == ST_OK)
-		st = poll_head(db, id, secret, now - TRANSFER_POLL_DELIVERY_GRACE_S, &row, delivery_due,
-			       read_pending);
+		st = poll_head(db, id, secret, now, &row, delivery_due, read_pending);
 	if (st == ST_OK && strcmp(row.state, "ended") != 0) {
 		st = apply_timeouts(db, id, now, &row);
 		/* Ending it just now queued the hand-back. */

@@ -18,6 +18,10 @@
  * delivers it after its own response, and a poll taking it first would hold a process of
  * the poll pool on a Zendesk call, which under load overflows that pool's socket. */
 #define TRANSFER_POLL_DELIVERY_GRACE_S 2
+/* The lease of a transfer's deliveries is this followed by its id. A poll leaves a job
+ * alone while someone holds it: the holder is on a Zendesk call, and a poll trying for it
+ * would write (the lease) on every poll of that chat, behind every durable commit. */
+#define TRANSFER_OUTBOX_LEASE "outbox:"
 #define TRANSFER_IDEMPOTENCY_S 600
 
 struct db;

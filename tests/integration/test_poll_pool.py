@@ -6,6 +6,7 @@ mod_fcgid: the poller's p95 stays far below the Zendesk call it would otherwise 
 behind. Prints the figures."""
 
 import os
+import sqlite3
 import sys
 import threading
 import time
@@ -115,6 +116,50 @@ class Apache(PollPool, unittest.TestCase):
             classes.add((os.path.basename(args[0]).decode(),) + tuple(a.decode() for a in args[1:]))
         # The transfer handler ran for the handoff (POST /api/transfers), the poll class for the poll.
         self.assertLessEqual({("transfer",), ("transfer", "events")}, classes)
+
+
+class PollDelivery(unittest.TestCase):
+    """A poll delivers a message its own request left undelivered, but not while another
+    process holds the transfer's delivery lease: that one is on a Zendesk call with it,
+    and a poll trying for the lease would write on every poll of the chat."""
+
+    def setUp(self):
+        self.fake = FakeZendesk().start()
+        self.addCleanup(self.fake.stop)
+        self.server = harness.Server(procs=1).start()
+        self.addCleanup(self.server.stop)
+        harness.connect_zendesk(self.server, self.fake)
+
+    def visitor_texts(self, cid):
+        with self.fake.lock:
+            return [m["content"]["text"] for m in self.fake.conversations[cid]["messages"]
+                    if m["author"]["type"] == "user"]
+
+    def test_a_held_lease_keeps_polls_off_the_job(self):
+        tid, auth = PollPool.transfer(self, "leased")
+        cid = next(c["id"] for c in list(self.fake.conversations.values())
+                   if c["metadata"] == {"deskbridge_transfer_id": tid})
+        lease = "outbox:" + tid
+        with sqlite3.connect(self.server.state.db) as c:
+            c.execute("INSERT OR REPLACE INTO leases (name, holder, expires_at) VALUES (?, 'elsewhere', ?)",
+                      (lease, int(time.time()) + 3600))
+        r = self.server.request("POST", "/api/transfers/%s/messages" % tid,
+                                body={"client_message_id": "c1", "text": "while leased"}, headers=auth)
+        self.assertEqual(r.status, 202, r.body)
+        events = "/api/transfers/%s/events?after=0" % tid
+        end = time.time() + 4   # past the grace a poll gives the posting request
+        while time.time() < end:
+            self.assertEqual(self.server.request("GET", events, headers=auth).status, 200)
+            time.sleep(0.25)
+        self.assertNotIn("while leased", self.visitor_texts(cid))
+        with sqlite3.connect(self.server.state.db) as c:
+            c.execute("DELETE FROM leases WHERE name = ?", (lease,))
+
+        def polled_through():
+            self.server.request("GET", events, headers=auth)
+            return "while leased" in self.visitor_texts(cid)
+        harness.wait_for(polled_through, 10, what="the poll's delivery once the lease was gone")
+        self.assertEqual(self.visitor_texts(cid).count("while leased"), 1)
 
 
 if __name__ == "__main__":

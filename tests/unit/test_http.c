@@ -1597,6 +1597,41 @@ START_TEST(log_lines)
 }
 END_TEST
 
+/* One GET answered with status by a request that logs only what is unusual. */
+static void quiet_request(int status)
+{
+	char *env[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/poll", "SCRIPT_NAME=", "PATH_INFO=/poll", NULL};
+	struct http_req *req = NULL;
+	FILE *out = fopen("/dev/null", "w");
+
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(http_req_new_cgi(env, NULL, out, &req), ST_OK);
+	http_log_unusual_only(req);
+	http_reply_empty(req, status);
+	ck_assert_int_eq(http_finish(req), ST_OK);
+	http_req_free(req);
+	fclose(out);
+}
+
+static void quiet_requests(void)
+{
+	log_init("unit");
+	quiet_request(200);
+	quiet_request(304);
+	quiet_request(404);
+}
+
+START_TEST(log_unusual_only)
+{
+	char text[1024];
+
+	capture_stderr(quiet_requests, text, sizeof text);
+	ck_assert_msg(strstr(text, "info: GET /poll 404 ") != NULL, "%s", text);
+	ck_assert_msg(strstr(text, " 200 ") == NULL && strstr(text, " 304 ") == NULL, "%s", text);
+	ck_assert_ptr_eq(strchr(text, '\n'), text + strlen(text) - 1);
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
 	Suite *s = suite_create("http");
@@ -1652,6 +1687,7 @@ static Suite *http_suite(void)
 	tcase_add_test(responses, request_headers);
 	tcase_add_test(responses, head_204_304_have_no_body);
 	tcase_add_test(responses, log_lines);
+	tcase_add_test(responses, log_unusual_only);
 	suite_add_tcase(s, responses);
 
 	tcase_add_test(apierr, apierr_table_complete);
