@@ -350,6 +350,23 @@ void db_end_read(struct db *db)
 		db_rollback(db);
 }
 
+static const char db_sql_sync_normal[] = "PRAGMA synchronous=NORMAL";
+static const char db_sql_sync_full[] = "PRAGMA synchronous=FULL";
+
+int db_exec_unsynced(struct db *db, sqlite3_stmt *stmt)
+{
+	int st;
+
+	if (!sqlite3_get_autocommit(db->conn))
+		return db_exec_stmt(stmt);
+	st = exec_cached(db, db_sql_sync_normal);
+	if (st == ST_OK)
+		st = db_exec_stmt(stmt);
+	if (exec_cached(db, db_sql_sync_full) != ST_OK && st == ST_OK)
+		st = ST_DB;
+	return st;
+}
+
 /* Migrations. */
 
 struct db_migration {

@@ -40,6 +40,11 @@ int db_counters_stmt(struct db *db, const char *sql, sqlite3_stmt **out);
 /* Steps a statement that returns no rows (or whose rows are ignored) and resets it. */
 int db_exec_stmt(sqlite3_stmt *stmt);
 
+/* The same, for a write that may be lost with a power cut (a lease, which would have run
+ * out by the restart anyway): outside a transaction, its commit does not wait for the
+ * disk (synchronous=NORMAL); the next durable commit takes it to the disk with its own. */
+int db_exec_unsynced(struct db *db, sqlite3_stmt *stmt);
+
 int db_begin(struct db *db);     /* BEGIN IMMEDIATE */
 /* One snapshot for a run of reads: cheaper than a transaction per statement, and the
  * reads agree with each other. End it with db_end_read. */

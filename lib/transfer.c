@@ -1301,7 +1301,7 @@ int transfer_lease(struct db *db, const char *name, const char *holder, int64_t 
 	sqlite3_bind_text(stmt, 2, holder, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, now);
 	sqlite3_bind_int64(stmt, 4, ttl_s);
-	st = db_exec_stmt(stmt);
+	st = db_exec_unsynced(db, stmt);
 	*got = st == ST_OK && sqlite3_changes(db_handle(db)) == 1;
 	return st;
 }
@@ -1315,6 +1315,6 @@ int transfer_lease_release(struct db *db, const char *name, const char *holder)
 		return st;
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, holder, -1, SQLITE_STATIC);
-	return db_exec_stmt(stmt);
+	return db_exec_unsynced(db, stmt);
 }
 
