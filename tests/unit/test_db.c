@@ -240,6 +240,26 @@ START_TEST(pragmas)
 }
 END_TEST
 
+/* A write that may be lost with a power cut runs with synchronous=NORMAL, and the
+ * connection is back at FULL after it, inside a transaction or not. */
+START_TEST(unsynced_write)
+{
+	struct db *db = open_new("unsynced.db");
+	sqlite3_stmt *stmt;
+
+	ck_assert_int_eq(sqlite3_exec(db_handle(db), "CREATE TABLE t (x INTEGER)", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(db_stmt(db, "INSERT INTO t VALUES (1)", &stmt), ST_OK);
+	ck_assert_int_eq(db_exec_unsynced(db, stmt), ST_OK);
+	ck_assert_int_eq(query_int(db, "PRAGMA synchronous"), 2);
+	ck_assert_int_eq(db_begin(db), ST_OK);
+	ck_assert_int_eq(db_exec_unsynced(db, stmt), ST_OK);
+	ck_assert_int_eq(db_commit(db), ST_OK);
+	ck_assert_int_eq(query_int(db, "PRAGMA synchronous"), 2);
+	ck_assert_int_eq(query_int(db, "SELECT count(*) FROM t"), 2);
+	db_close(db);
+}
+END_TEST
+
 /* Migrations. */
 
 START_TEST(migrate_in_order)
@@ -754,6 +774,7 @@ static Suite *db_suite(void)
 	tcase_add_test(open, open_existing_missing_fails);
 	tcase_add_test(open, open_not_a_database);
 	tcase_add_test(open, pragmas);
+	tcase_add_test(open, unsynced_write);
 	tcase_add_test(open, counters_apart);
 	tcase_add_test(open, lock_waits);
 	tcase_add_test(open, counters_log_stays_bounded);
