@@ -4,17 +4,19 @@ fake Zendesk for minutes, with nothing lost or repeated.
 
 Starts the real deskbridge (lighttpd, one FastCGI process per core for each handler, a
 fresh SQLite file) and the fake Zendesk, hands --transfers visitors over to agents (an
-agent joins each), then for --minutes every visitor polls its events at the pace
-deskbridge gives (poll_after_ms, with If-None-Match) and writes now and then
-(--message-every seconds, on average), while agents answer at --agent-rate messages a
-second across the conversations. The visitors share a pool of keep-alive connections,
-as a reverse proxy would. At the end it waits for the outbox to drain and checks that
-every message a visitor got 202 for reached Zendesk exactly once and in order, and that
-every agent message reached its visitor exactly once. It prints the poll latency
-(p50/p99/max), requests per second, errors by status, the handlers' RSS and open file
-descriptors at the start and the end, and, as its last line, the verdict.
+agent joins each), measures the baseline (the same visitors, connections and pace
+against bench/hello.c behind the same lighttpd, for --baseline-seconds), then for
+--minutes every visitor polls its events at the pace deskbridge gives (poll_after_ms,
+with If-None-Match) and writes now and then (--message-every seconds, on average), while
+agents answer at --agent-rate messages a second across the conversations. The visitors
+share a pool of keep-alive connections, as a reverse proxy would. At the end it waits
+for the outbox to drain and checks that every message a visitor got 202 for reached
+Zendesk exactly once and in order, and that every agent message reached its visitor
+exactly once. It prints the poll latency (p50/p99/max) and its ratios to the baseline's,
+requests per second, errors by status, the handlers' RSS and open file descriptors at
+the start and the end, and, as its last line, the verdict.
 
-Usage: bench/soak.py [--transfers 2000] [--minutes 5] [--build DIR]
+Usage: bench/soak.py [--transfers 10000] [--minutes 5] [--baseline-seconds 30] [--build DIR]
 """
 
 import argparse
