@@ -337,10 +337,9 @@ def baseline(args, server, loadgen, visitors_file):
     hello-world FastCGI handler (bench/hello.c) once a second: what this machine gives a
     handler that does nothing, with the load generator on the same cores."""
     out = os.path.join(server.state.dir, "baseline.json")
-    gen = subprocess.Popen([loadgen, "--port", str(server.port), "--visitors", visitors_file, "--baseline", BASELINE_PATH,
-                            "--seconds", str(args.baseline_seconds), "--connections", str(args.connections),
-                            "--drain-seconds", "0", "--out", out], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    gen.wait()
+    subprocess.run([loadgen, "--port", str(server.port), "--visitors", visitors_file, "--baseline", BASELINE_PATH,
+                    "--seconds", str(args.baseline_seconds), "--connections", str(args.connections),
+                    "--drain-seconds", "0", "--out", out], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=True)
     with open(out) as f:
         return json.load(f)
 

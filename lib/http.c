@@ -1021,7 +1021,8 @@ int http_finish(struct http_req *req)
 	free(head.data);
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	took_us = (long long)(now.tv_sec - req->started.tv_sec) * 1000000 + (now.tv_nsec - req->started.tv_nsec) / 1000;
+	took_us = (long long)(now.tv_sec - req->started.tv_sec) * 1000000 +
+		  (now.tv_nsec - req->started.tv_nsec) / 1000;
 	if (!req->log_unusual_only || req->status >= 400 || took_us >= HTTP_SLOW_US)
 		log_request(req->method, req->path ? req->path : "-", req->status, took_us);
 	return st;

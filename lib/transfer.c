@@ -622,7 +622,8 @@ static int job_due(struct db *db, const char *id, int64_t now, int *due)
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_status(rc);
 }
 
-/* The secret, the row and whether its outbox has work due by due_by, in one lookup. */
+/* The secret, the row and whether its outbox has work for a poll to deliver (due for
+ * TRANSFER_POLL_DELIVERY_GRACE_S, its lease held by nobody), in one lookup. */
 static int poll_head(struct db *db, const char *id, const char *secret, int64_t now,
 		     struct transfer_row *row, int *delivery_due, int *read_pending)
 {

@@ -22,18 +22,7 @@ SECONDS = 8
 P95_MS = 250
 
 
-class PollPool:
-    @classmethod
-    def setUpClass(cls):
-        cls.fake = FakeZendesk().start()
-        cls.server = cls.make_server().start()
-        harness.connect_zendesk(cls.server, cls.fake)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.fake.stop()
-
+class HandsOver:
     def transfer(self, name):
         r = self.server.request("POST", "/api/transfers", body={
             "visitor": {"name": name, "email": "%s@pool.example" % name},
@@ -45,6 +34,19 @@ class PollPool:
                                      for c in list(self.fake.conversations.values())),
                          30, what="the handoff of " + name)
         return t["id"], auth
+
+
+class PollPool(HandsOver):
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = FakeZendesk().start()
+        cls.server = cls.make_server().start()
+        harness.connect_zendesk(cls.server, cls.fake)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.fake.stop()
 
     def test_polls_do_not_wait_behind_zendesk_calls(self):
         busy_id, busy_auth = self.transfer("busy")
@@ -118,7 +120,7 @@ class Apache(PollPool, unittest.TestCase):
         self.assertLessEqual({("transfer",), ("transfer", "events")}, classes)
 
 
-class PollDelivery(unittest.TestCase):
+class PollDelivery(HandsOver, unittest.TestCase):
     """A poll delivers a message its own request left undelivered, but not while another
     process holds the transfer's delivery lease: that one is on a Zendesk call with it,
     and a poll trying for the lease would write on every poll of the chat."""
@@ -136,7 +138,7 @@ class PollDelivery(unittest.TestCase):
                     if m["author"]["type"] == "user"]
 
     def test_a_held_lease_keeps_polls_off_the_job(self):
-        tid, auth = PollPool.transfer(self, "leased")
+        tid, auth = self.transfer("leased")
         cid = next(c["id"] for c in list(self.fake.conversations.values())
                    if c["metadata"] == {"deskbridge_transfer_id": tid})
         lease = "outbox:" + tid
