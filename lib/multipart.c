@@ -13,7 +13,8 @@ static int is_tspecial(int c)
 }
 
 /* The value of parameter key in a header value "type; a=b; key="v"" (the leading type is
- * skipped). 1 found, 0 absent, -1 malformed or too long for out. */
+ * skipped). 1 found, 0 absent, -1 malformed or too long for out. A NULL out (size 0) asks
+ * only whether key is there. */
 static int header_param(const char *value, const char *key, char *out, size_t size)
 {
 	const char *p = strchr(value, ';');
@@ -62,7 +63,8 @@ static int header_param(const char *value, const char *key, char *out, size_t si
 				memcpy(out, v, n = (size_t)(p - v));
 		}
 		if (match) {
-			out[n] = '\0';
+			if (out)
+				out[n] = '\0';
 			found = 1;
 		}
 		while (*p == ' ' || *p == '\t')

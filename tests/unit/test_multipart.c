@@ -52,6 +52,7 @@ START_TEST(refusals)
 		"--XyZ\r\nContent-Disposition: form-data; filename=\"a\"\r\n\r\nx\r\n--XyZ--\r\n",
 		"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; name=\"g\"\r\n\r\nx\r\n--XyZ--\r\n",
 		"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename*=UTF-8''a\r\n\r\nx\r\n--XyZ--\r\n",
+		"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename*=\"\"\r\n\r\nx\r\n--XyZ--\r\n",
 		"--XyZ\r\nContent-Disposition: form-data; name=\"f\r\n\r\nx\r\n--XyZ--\r\n",
 		"--XyZ\r\nno colon here\r\n\r\nx\r\n--XyZ--\r\n",
 	};
