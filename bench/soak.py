@@ -14,7 +14,8 @@ for the outbox to drain and checks that every message a visitor got 202 for reac
 Zendesk exactly once and in order, and that every agent message reached its visitor
 exactly once. It prints the poll latency (p50/p99/max) and its ratios to the baseline's,
 requests per second, errors by status, the handlers' RSS and open file descriptors at
-the start and the end, and, as its last line, the verdict.
+the start and the end (lighttpd's connections apart, since they follow the load; once
+the visitors have gone they must close), and, as its last line, the verdict.
 
 Usage: bench/soak.py [--transfers 10000] [--minutes 5] [--baseline-seconds 30] [--build DIR]
 """
@@ -149,17 +150,42 @@ def cpu_seconds(pid):
         return 0.0
 
 
+def connected_sockets():
+    """Inodes of the connected sockets on the machine: TCP not listening, Unix connected."""
+    inodes = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(name) as f:
+            inodes.update(line.split()[9] for line in f.readlines()[1:] if line.split()[3] != "0A")
+    with open("/proc/net/unix") as f:
+        inodes.update(line.split()[6] for line in f.readlines()[1:] if line.split()[5] == "03")
+    return inodes
+
+
 def processes(server):
+    """Processes, RSS, open descriptors, and how many of those are lighttpd's
+    connections (to the visitors, and to the handlers for the requests in flight): they
+    follow the load, and a leak shows in the rest, or in connections that stay open once
+    the visitors have gone."""
     pids = server.handler_pids() + [server.proc.pid]
     rss = fds = 0
+    connected = connected_sockets()
+    conns = 0
     for pid in pids:
         try:
             with open("/proc/%d/status" % pid) as f:
                 rss += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-            fds += len(os.listdir("/proc/%d/fd" % pid))
+            links = []
+            for fd in os.listdir("/proc/%d/fd" % pid):
+                try:
+                    links.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
+                except OSError:
+                    pass
+            fds += len(links)
+            if pid == server.proc.pid:
+                conns = sum(1 for link in links if link.startswith("socket:[") and link[8:-1] in connected)
         except (OSError, StopIteration):
             pass
-    return len(pids), rss, fds
+    return len(pids), rss, fds, conns
 
 
 def pools(server):
@@ -248,11 +274,11 @@ async def main_async(args, server, fake, loadgen):
     first = processes(server)
     by_pool = pools(server)
     cpu0 = pool_cpu(by_pool), cpu_seconds(gen.pid), sum(os.times()[:2]), time.monotonic()
-    print("start: %d processes, RSS %d KiB, open fds %d" % first, flush=True)
+    print("start: %d processes, RSS %d KiB, open fds %d (lighttpd's connections %d)" % first, flush=True)
     line = await loop.run_in_executor(None, gen.stdout.readline)
     cpu1 = pool_cpu(by_pool), cpu_seconds(gen.pid), sum(os.times()[:2]), time.monotonic()
     last = processes(server)
-    print("end:   %d processes, RSS %d KiB, open fds %d" % last, flush=True)
+    print("end:   %d processes, RSS %d KiB, open fds %d (lighttpd's connections %d)" % last, flush=True)
     for t in threads:
         t.join()
     if line.strip() != "load done":
@@ -264,6 +290,14 @@ async def main_async(args, server, fake, loadgen):
     gen.stdin.write("end\n")
     gen.stdin.flush()
     await loop.run_in_executor(None, gen.wait)
+    # The visitors have gone: their connections, and those to the handlers, close; the
+    # fake Zendesk's webhook senders keep theirs alive.
+    for _ in range(20):
+        after = processes(server)
+        if after[3] <= args.webhook_workers:
+            break
+        await asyncio.sleep(0.5)
+    print("after: open fds %d (lighttpd's connections %d)" % after[2:], flush=True)
     with open(results_file) as f:
         got = json.load(f)
 
@@ -318,8 +352,12 @@ async def main_async(args, server, fake, loadgen):
         reasons.append("%d of %d transfers handed over" % (len(got["visitors"]), args.transfers))
     if dup or lost or disorder or agent_dup or agent_lost or got["out_of_sequence"]:
         reasons.append("messages lost, repeated or out of order")
-    if last[2] > first[2] + 2 * first[0]:
-        reasons.append("open fds grew from %d to %d" % (first[2], last[2]))
+    if last[2] - last[3] > first[2] - first[3] + 2 * first[0]:
+        reasons.append("open fds other than connections grew from %d to %d"
+                       % (first[2] - first[3], last[2] - last[3]))
+    if after[3] > args.webhook_workers:
+        reasons.append("%d of lighttpd's connections still open after the visitors left, with %d webhook senders"
+                       % (after[3], args.webhook_workers))
     if growth_rss > 1.25:
         reasons.append("RSS grew %.0f%%" % ((growth_rss - 1) * 100))
     if lat["p99"] > args.p99_ms:

@@ -42,7 +42,8 @@ int db_exec_stmt(sqlite3_stmt *stmt);
 
 /* The same, for a write that may be lost with a power cut (a lease, which would have run
  * out by the restart anyway): outside a transaction, its commit does not wait for the
- * disk (synchronous=NORMAL); the next durable commit takes it to the disk with its own. */
+ * disk; the next durable commit takes it there with its own. Every other commit of the
+ * main file is on disk when its statement returns. */
 int db_exec_unsynced(struct db *db, sqlite3_stmt *stmt);
 
 int db_begin(struct db *db);     /* BEGIN IMMEDIATE */
@@ -51,6 +52,9 @@ int db_begin(struct db *db);     /* BEGIN IMMEDIATE */
 int db_begin_read(struct db *db);
 void db_end_read(struct db *db);  /* also when the snapshot was ended already */
 int db_commit(struct db *db);
+/* COMMIT without waiting for the disk, for a transaction whose loss with a power cut
+ * nobody was promised against (see db_exec_unsynced). */
+int db_commit_unsynced(struct db *db);
 void db_rollback(struct db *db);
 
 /* Maps an SQLite result code to a status (see status.h). */

@@ -1169,7 +1169,9 @@ int transfer_job_save(struct db *db, const struct transfer_job *job, int done)
 	sqlite3_bind_int64(stmt, 1, job->id);
 	sqlite3_bind_text(stmt, 2, payload_text(job), -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(stmt, 3, done);
-	return db_exec_stmt(stmt);
+	/* A message's "posting" mark went to the disk before the post: should its done mark
+	 * be lost with a power cut, the retry finds the post in Zendesk and does not repeat it. */
+	return done && strcmp(job->kind, "message") == 0 ? db_exec_unsynced(db, stmt) : db_exec_stmt(stmt);
 }
 
 int transfer_job_retry(struct db *db, const struct transfer_job *job, int64_t next_attempt_at,

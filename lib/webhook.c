@@ -118,8 +118,10 @@ static int apply(struct db *db, const struct desk_events *events, int64_t now, s
 		sqlite3_bind_int64(stmt, 1, now - WEBHOOK_DEDUP_S);
 		st = db_exec_stmt(stmt);
 	}
+	/* A delivery of nothing to apply (Zendesk's echo of our own posts, mostly) leaves
+	 * only the time of the last webhook and metrics to lose with a power cut. */
 	if (st == ST_OK)
-		st = db_commit(db);
+		st = out->applied ? db_commit(db) : db_commit_unsynced(db);
 	if (st != ST_OK)
 		db_rollback(db);
 	return st;
