@@ -28,6 +28,7 @@ import json
 import os
 import random
 import re
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -214,6 +215,27 @@ def pool_cpu(by_pool):
     return {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in by_pool.items()}
 
 
+def sample_every(seconds, until, server, fake, by_pool):
+    """Every so often during the load, what builds up: the database's log and file, the
+    deliveries waiting in the outbox, the webhooks the fake Zendesk has yet to send, and
+    the CPU of each pool since the last sample."""
+    db = server.state.db
+    last, at = pool_cpu(by_pool), time.monotonic()
+    started = at
+    while time.time() + seconds <= until:
+        time.sleep(seconds)
+        now, cpu = time.monotonic(), pool_cpu(by_pool)
+        with sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5) as c:
+            pending = c.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
+        size = lambda path: os.path.getsize(path) / 1e6 if os.path.exists(path) else 0.0
+        print("  at %3.0f s: log %.0f MB, database %.0f MB, outbox pending %d, webhooks waiting %d; CPU %s"
+              % (now - started, size(db + "-wal"), size(db), pending, fake.pending_webhooks(),
+                 ", ".join("%s %.2f" % (k, (cpu[k] - last.get(k, 0)) / (now - at))
+                           for k in sorted(cpu, key=lambda k: cpu[k] - last.get(k, 0), reverse=True)[:4])),
+              flush=True)
+        last, at = cpu, now
+
+
 async def main_async(args, server, fake, loadgen):
     soak = Soak(args)
     pool = Pool(server.port, 256)
@@ -275,6 +297,7 @@ async def main_async(args, server, fake, loadgen):
     by_pool = pools(server)
     cpu0 = pool_cpu(by_pool), cpu_seconds(gen.pid), sum(os.times()[:2]), time.monotonic()
     print("start: %d processes, RSS %d KiB, open fds %d (lighttpd's connections %d)" % first, flush=True)
+    threading.Thread(target=sample_every, daemon=True, args=(30, until, server, fake, by_pool)).start()
     line = await loop.run_in_executor(None, gen.stdout.readline)
     cpu1 = pool_cpu(by_pool), cpu_seconds(gen.pid), sum(os.times()[:2]), time.monotonic()
     last = processes(server)

@@ -388,6 +388,11 @@ class FakeZendesk:
                 self._settled.notify_all()
             item["done"].set()
 
+    def pending_webhooks(self):
+        """Webhook deliveries queued and not yet made."""
+        with self.lock:
+            return self._pending
+
     def settle(self, timeout=10):
         """Waits until every queued webhook delivery has been made; True if they were."""
         end = time.time() + timeout

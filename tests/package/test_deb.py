@@ -6,7 +6,9 @@ with lintian, installs it with the admin password preseeded in debconf, runs a w
 handoff against the fake Zendesk through the system's Apache httpd (the packaged
 conf-available file, enabled with a2enconf) and through the system's lighttpd (the
 packaged snippet, enabled with lighty-enable-mod), each on a free loopback port with
-the system's own configuration; runs the timers' commands as their units say;
+the system's own configuration, to the handlers on the package's systemd sockets (made
+and started here as their units say, since no systemd runs here); runs the timers'
+commands as their units say;
 upgrades to a newer version that brings a migration and checks that the data and the
 key file survive; removes, purges keeping the data (the default), reinstalls over it,
 and purges deleting it; then checks that nothing is left.
@@ -17,8 +19,10 @@ driver with `make check TESTS=tests/package/test_deb.py`, or on its own).
 """
 
 import glob
+import grp
 import hashlib
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -48,9 +52,12 @@ CGI_BIN = "/usr/lib/deskbridge/cgi-bin"
 SQL_DIR = "/usr/share/deskbridge/sql"
 APACHE_CONF = "/etc/apache2/conf-available/deskbridge.conf"
 LIGHTTPD_CONF = "/etc/lighttpd/conf-available/50-deskbridge.conf"
-UNITS = ["/lib/systemd/system/deskbridge-%s.%s" % (n, t) for n in ("sweep", "purge") for t in ("service", "timer")]
+UNIT_DIR = "/lib/systemd/system"
+UNITS = ["%s/deskbridge-%s.%s" % (UNIT_DIR, n, t) for n in ("sweep", "purge") for t in ("service", "timer")]
+HANDLER_UNITS = [UNIT_DIR + "/" + n for n in ("deskbridge.target", "deskbridge@.socket", "deskbridge@.service")]
+OWNER = "deskbridge"
 TOOLS = ("dpkg-buildpackage", "dpkg-deb", "dpkg", "lintian", "debconf-set-selections", "runuser",
-         "apache2", "a2enconf", "lighttpd", "lighty-enable-mod", "systemd-analyze", "man")
+         "apache2", "a2enconf", "lighttpd", "lighty-enable-mod", "systemd-analyze", "man", "multiwatch")
 PASSWORD = "preseeded-admin-password"
 
 # Run by make check, this inherits its make's settings (TESTS=... among them), which the
@@ -78,18 +85,110 @@ def installed_version():
 
 
 def deskbridge_processes():
-    """Processes running a packaged handler or the admin tool, or started with the
-    package's database in their environment."""
+    """Processes running a packaged handler or the admin tool, or keeping handlers
+    running (multiwatch)."""
     found = []
     for d in glob.glob("/proc/[0-9]*"):
         try:
             with open(d + "/cmdline", "rb") as f:
-                cmd = f.read().split(b"\0")[0].decode(errors="replace")
-            if cmd.startswith(CGI_BIN) or cmd == ADMIN:
-                found.append((int(d[6:]), cmd))
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0")]
+            if argv[0] == ADMIN or any(a.startswith(CGI_BIN) for a in argv):
+                found.append((int(d[6:]), argv[0]))
         except OSError:
             pass
     return found
+
+
+def unit_file(path, instance=None):
+    """A systemd unit file as {key: [values]}, with %i as the instance (systemd.unit(5)):
+    comments and section headers dropped, a key given twice keeping both."""
+    keys = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line[0] in "#;[":
+                continue
+            key, value = line.split("=", 1)
+            keys.setdefault(key.strip(), []).append(value.strip().replace("%i", instance or ""))
+    return keys
+
+
+def environment_file(path):
+    """KEY=VALUE lines, as systemd reads an EnvironmentFile (systemd.exec(5))."""
+    env = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and line[0] not in "#;":
+                key, value = line.split("=", 1)
+                env[key] = value
+    return env
+
+
+class Systemd:
+    """What systemd does with deskbridge.target when it starts, done here, where no systemd
+    runs: each socket the target wants made as its unit says (ListenStream, SocketUser,
+    SocketGroup, SocketMode, Backlog), then its service started on it as that unit says
+    (User, Group, Environment, EnvironmentFile, StandardInput=socket, ExecStart). systemd
+    starts a service on its socket's first connection; starting each at once is the same
+    to the web server. Stopping sends each service SIGTERM, as systemd does, and removes
+    the socket when its unit says RemoveOnStop=yes."""
+
+    def __init__(self, tmp):
+        self.dir = tmp
+        self.services = []
+        self.sockets = []
+
+    def start(self):
+        wants = " ".join(unit_file(UNIT_DIR + "/deskbridge.target").get("Wants", [])).split()
+        for name in wants:
+            instance = re.fullmatch(r"deskbridge@(\w+)\.socket", name).group(1)
+            sock = unit_file(UNIT_DIR + "/deskbridge@.socket", instance)
+            svc = unit_file(UNIT_DIR + "/deskbridge@.service", instance)
+            path = sock["ListenStream"][0]
+            os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+            if os.path.exists(path):
+                os.unlink(path)
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(path)
+            os.chown(path, pwd.getpwnam(sock["SocketUser"][0]).pw_uid, grp.getgrnam(sock["SocketGroup"][0]).gr_gid)
+            os.chmod(path, int(sock["SocketMode"][0], 8))
+            listener.listen(int(sock["Backlog"][0]))
+            self.sockets.append((listener, path, sock.get("RemoveOnStop", ["no"])[0] == "yes"))
+            for condition in svc.get("ConditionPathExists", []):
+                assert os.path.exists(condition), "%s: %s is missing" % (name, condition)
+            env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+            for line in svc.get("Environment", []):
+                env.update(pair.split("=", 1) for pair in line.split())
+            for path in svc.get("EnvironmentFile", []):
+                if not path.startswith("-") or os.path.exists(path[1:]):
+                    env.update(environment_file(path.lstrip("-")))
+            assert svc["StandardInput"] == ["socket"], name
+            argv = re.sub(r"\$\{(\w+)\}", lambda m: env[m.group(1)], svc["ExecStart"][0]).split()
+            log = open(os.path.join(self.dir, "deskbridge@%s.log" % instance), "ab")
+            self.services.append(subprocess.Popen(argv, stdin=listener.fileno(), stdout=log, stderr=log, env=env,
+                                                  user=svc["User"][0], group=svc["Group"][0], extra_groups=[],
+                                                  start_new_session=True))
+            log.close()
+        return self
+
+    def stop(self):
+        for p in self.services:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.services:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        for listener, path, remove in self.sockets:
+            listener.close()
+            if remove and os.path.exists(path):
+                os.unlink(path)
+        self.services, self.sockets = [], []
+        return harness.wait_for(lambda: not deskbridge_processes(), seconds=20,
+                                what="the handlers to leave with their services")
 
 
 def sha256(path):
@@ -98,14 +197,14 @@ def sha256(path):
 
 
 class InstalledState:
-    """The installed database, reached with the installed admin tool as www-data, the
+    """The installed database, reached with the installed admin tool as deskbridge, the
     user the package gives the data to; what harness.connect_zendesk needs of a state."""
 
     db = DB
 
     def admin(self, *args, stdin=None, check=True):
         env = {k: v for k, v in os.environ.items() if not k.startswith("DESKBRIDGE_")}
-        p = subprocess.run(["runuser", "-u", "www-data", "--", ADMIN] + list(args), input=stdin,
+        p = subprocess.run(["runuser", "-u", OWNER, "--", ADMIN] + list(args), input=stdin,
                            env=env, capture_output=True, text=True, timeout=60)
         if check and p.returncode != 0:
             raise AssertionError("deskbridge-admin %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr))
@@ -150,7 +249,7 @@ class SystemServer:
         return text
 
     def stop(self):
-        """Stops the server; its handlers leave with it (DESKBRIDGE_EXIT_WITH_PARENT)."""
+        """Stops the server; the handlers are systemd's, and stay."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -160,8 +259,6 @@ class SystemServer:
                 self.proc.wait()
         if self.proc:
             self.log.close()
-        return harness.wait_for(lambda: not deskbridge_processes(), seconds=20,
-                                what="the handlers to leave with %s" % self.name)
 
 
 class Apache(SystemServer):
@@ -242,6 +339,7 @@ class Package(unittest.TestCase):
     failed = None
     owns_machine = False    # set once no deskbridge of someone else's is in the way
     servers = []
+    systemd = None
     lighttpd_enabled_before = set()
 
     @classmethod
@@ -252,8 +350,10 @@ class Package(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         for s in cls.servers:
+            s.stop()
+        if cls.systemd:
             try:
-                s.stop()
+                cls.systemd.stop()
             except AssertionError:
                 pass
         if cls.fake:
@@ -281,7 +381,7 @@ class Package(unittest.TestCase):
         self.assertEqual(os.geteuid(), 0, "the package check installs a package: run it as root")
         missing = [t for t in TOOLS if not shutil.which(t)]
         self.assertEqual(missing, [], "missing tools (Debian packages debhelper dpkg-dev lintian "
-                         "debconf apache2 libapache2-mod-fcgid lighttpd systemd man-db)")
+                         "debconf apache2 lighttpd systemd multiwatch man-db)")
         self.assertIsNone(installed_version(), "deskbridge is installed already: the check would replace it")
         self.assertFalse(os.path.exists(STATE), "%s exists already: the check would delete it" % STATE)
         Package.lighttpd_enabled_before = set(glob.glob("/etc/lighttpd/conf-enabled/*"))
@@ -321,11 +421,18 @@ class Package(unittest.TestCase):
             with open(path, "rb") as f:
                 self.assertNotIn(PASSWORD.encode(), f.read(), path)
 
-    def test_04_gives_the_data_to_www_data_privately(self):
-        for path, mode in ((STATE, 0o700), (DB, 0o600), (KEY, 0o600)):
+    def test_04_gives_the_data_to_its_own_user_privately(self):
+        user = pwd.getpwnam(OWNER)
+        self.assertLess(user.pw_uid, 1000, "not a system user")
+        self.assertEqual(user.pw_shell, "/usr/sbin/nologin")
+        self.assertEqual(grp.getgrgid(user.pw_gid).gr_name, OWNER)
+        for path, mode in ((STATE, 0o750), (DB, 0o600), (KEY, 0o600)):
             st = os.stat(path)
-            self.assertEqual((st.st_uid, st.st_gid), (33, 33), "%s is not www-data's" % path)
+            self.assertEqual((st.st_uid, st.st_gid), (user.pw_uid, user.pw_gid), "%s is not %s's" % (path, OWNER))
             self.assertEqual(st.st_mode & 0o777, mode, path)
+        # The web server is not let in.
+        p = run("runuser", "-u", "www-data", "--", "cat", KEY, check=False)
+        self.assertNotEqual(p.returncode, 0)
         status = InstalledState().admin("status").stdout
         self.assertIn("schema_version: %d (latest %d)" % (harness.LATEST_MIGRATION, harness.LATEST_MIGRATION), status)
         self.assertIn("initialised: yes", status)
@@ -341,9 +448,18 @@ class Package(unittest.TestCase):
         self.assertEqual(run("man", "-w", "7", "deskbridge").stdout.strip(), "/usr/share/man/man7/deskbridge.7.gz")
         for timer in ("deskbridge-sweep.timer", "deskbridge-purge.timer"):
             self.assertTrue(os.path.islink("/etc/systemd/system/timers.target.wants/" + timer), timer)
+        self.assertTrue(os.path.islink("/etc/systemd/system/multi-user.target.wants/deskbridge.target"))
+        for pool in ("setup", "token", "agent", "webhook", "transfer", "events"):
+            env = environment_file("/usr/share/deskbridge/pools/" + pool)
+            self.assertTrue(os.access(os.path.join(CGI_BIN, env["DESKBRIDGE_HANDLER"]), os.X_OK), pool)
+            self.assertGreater(int(env["DESKBRIDGE_PROCS"]), 0)
 
     def test_06_timers_run_the_admin_tool_as_their_units_say(self):
         p = run("systemd-analyze", "verify", *UNITS, check=False)
+        self.assertEqual((p.returncode, p.stderr.strip()), (0, ""), p.stderr)
+        # The handlers' units, an instance of each template among them.
+        p = run("systemd-analyze", "verify", UNIT_DIR + "/deskbridge.target", "deskbridge@transfer.socket",
+                "deskbridge@transfer.service", check=False)
         self.assertEqual((p.returncode, p.stderr.strip()), (0, ""), p.stderr)
         with open("/etc/default/deskbridge") as f:
             retention = re.search(r"(?m)^DESKBRIDGE_RETENTION_DAYS=(\d+)$", f.read()).group(1)
@@ -352,15 +468,16 @@ class Package(unittest.TestCase):
                              ("purge", "ended transfer(s) purged")):
             with open("/lib/systemd/system/deskbridge-%s.service" % unit) as f:
                 text = f.read()
-            self.assertIn("\nUser=www-data\n", text)
+            self.assertIn("\nUser=%s\n" % OWNER, text)
             argv = re.search(r"(?m)^ExecStart=(.*)$", text).group(1).replace("${DESKBRIDGE_RETENTION_DAYS}",
                                                                                retention).split()
             self.assertEqual(argv[0], ADMIN)
-            out = run("runuser", "-u", "www-data", "--", *argv).stdout
+            out = run("runuser", "-u", OWNER, "--", *argv).stdout
             self.assertIn(expect, out)
 
     def test_07_handoff_through_apache(self):
         Package.fake = FakeZendesk().start()
+        Package.systemd = Systemd(self.tmp).start()
         run("a2enconf", "deskbridge")
         apache = Apache(self.tmp)
         Package.servers.append(apache)
@@ -374,7 +491,7 @@ class Package(unittest.TestCase):
         harness.connect_zendesk(apache, self.fake)
         handoff(self, apache, self.fake, "apache@shop.example")
         users = {run("ps", "-o", "user=", "-p", str(pid)).stdout.strip() for pid, _ in deskbridge_processes()}
-        self.assertEqual(users, {"www-data"})
+        self.assertEqual(users, {OWNER})
         apache.stop()
 
     def test_08_handoff_through_lighttpd(self):
@@ -390,6 +507,8 @@ class Package(unittest.TestCase):
         self.fake.webhook_url = "http://127.0.0.1:%d/api/zendesk/webhook" % server.port
         handoff(self, server, self.fake, "lighttpd@shop.example")
         server.stop()
+        Package.systemd.stop()
+        self.assertEqual(glob.glob("/run/deskbridge/*"), [], "a socket stayed after its unit stopped")
 
     def test_09_upgrade_keeps_the_data_and_key_and_migrates(self):
         state = InstalledState()
@@ -463,12 +582,14 @@ class Package(unittest.TestCase):
         found = re.findall(r"Admin password \(shown only this once\): (\S+)", p.stdout + p.stderr)
         self.assertEqual(len(found), 1, p.stdout + p.stderr)
         run("a2enconf", "deskbridge")
+        Package.systemd = Systemd(self.tmp).start()
         apache = Apache(self.tmp + "/fresh")
         Package.servers.append(apache)
         apache.start()
         self.assertEqual(login(apache, found[0]).status, 200)
         self.assertEqual(login(apache, PASSWORD).status, 401)
         apache.stop()
+        Package.systemd.stop()
         again = run("dpkg", "-i", self.deb)
         self.assertNotIn(found[0], again.stdout + again.stderr)
         preseed("deskbridge/purge_data boolean true")
@@ -489,8 +610,9 @@ class Package(unittest.TestCase):
         for path in glob.glob("/var/cache/debconf/*.dat"):
             with open(path, errors="replace") as f:
                 self.assertNotIn("Name: deskbridge/", f.read(), path)
-        # www-data is base-passwd's: the package made no user of its own.
-        self.assertEqual(run("getent", "passwd", "deskbridge", check=False).returncode, 2)
+        # The system user stays, as Debian leaves system users (files it owned may be kept
+        # elsewhere, as in backups); it owns nothing here now and cannot log in.
+        self.assertEqual(pwd.getpwnam(OWNER).pw_shell, "/usr/sbin/nologin")
 
 
 if __name__ == "__main__":
